@@ -7,9 +7,10 @@ import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @contextmanager
@@ -48,6 +49,18 @@ def read_json(path: str | os.PathLike) -> Any:
     return json.loads(Path(path).read_text())
 
 
-def write_parquet(path: str | os.PathLike, table: pd.DataFrame) -> None:
+def write_parquet(path: str | os.PathLike, table: "pd.DataFrame") -> None:
     with atomic_path(path) as tmp:
         table.to_parquet(tmp, index=False)
+
+
+def log_to(path: str | os.PathLike) -> None:
+    """Send logging and stderr (where tqdm draws its bars) to the file ``path``."""
+    import logging
+    import sys
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    stream = open(path, "a", buffering=1)
+    sys.stderr = stream
+    logging.basicConfig(stream=stream, level=logging.INFO, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,19 @@
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/video.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

@@ -1,0 +1,312 @@
+"""Video in and out: probe, split into frames, merge frames back with audio.
+
+Only the ``ffmpeg`` binary shipped by imageio-ffmpeg is used (it has no
+``ffprobe``), so stream facts are read from ffmpeg's own log: the header it
+prints for every input and the ``showinfo`` filter's line per frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import imageio_ffmpeg
+from tqdm import tqdm
+
+from swapflow.io import atomic_path, read_json, write_json
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+# Audio codecs that an mp4 container takes as they are.
+MP4_AUDIO = {"aac", "mp3", "alac", "opus", "ac3", "eac3", "flac"}
+SYNTHETIC_COMMENT = "synthetic: face swap made with swapflow; not a real recording"
+
+
+class VideoError(ValueError):
+    """A video that cannot be used; the message names the file and the problem."""
+
+
+@dataclass
+class Probe:
+    """What the split stage learnt about a video; stored as probe JSON."""
+
+    source: str
+    frames: int
+    width: int
+    height: int
+    fps: str  # rational, e.g. "24000/1001"
+    vfr: bool
+    timestamps: list[float]  # seconds, one per frame, first frame at 0
+    duration: float
+    rotation: int  # degrees the source asked players to rotate; frames are upright
+    pix_fmt: str
+    codec: str
+    audio: str | None  # audio codec, None when there is no audio
+    frame_format: str  # "png" or "jpg"
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Probe":
+        return cls(**read_json(path))
+
+    def save(self, path: str | Path) -> None:
+        write_json(path, asdict(self))
+
+
+@dataclass
+class _Header:
+    """Facts read from ffmpeg's description of an input."""
+
+    width: int = 0
+    height: int = 0
+    pix_fmt: str = ""
+    codec: str = ""
+    audio: str | None = None
+    rotation: int = 0
+    duration: float = 0.0
+    fps_hint: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def ffmpeg_exe() -> str:
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+_VIDEO_RE = re.compile(r"Stream #\d+:\d+.*?: Video: (\w+).*?, (\w+)(?:\(.*?\))?, (\d+)x(\d+)")
+_AUDIO_RE = re.compile(r"Stream #\d+:\d+.*?: Audio: (\w+)")
+_ROT_RE = re.compile(r"rotation of (-?[\d.]+) degrees")
+_DUR_RE = re.compile(r"Duration: (\d+):(\d+):([\d.]+)")
+_FPS_RE = re.compile(r"([\d.]+) fps")
+
+
+def _parse_header(path: Path, text: str) -> _Header:
+    if "Invalid data found" in text or "could not find codec parameters" in text.lower():
+        raise VideoError(f"{path}: not a video ffmpeg can read")
+    video = _VIDEO_RE.search(text)
+    if video is None:
+        raise VideoError(f"{path}: has no video stream")
+    h = _Header(codec=video.group(1), pix_fmt=video.group(2),
+                width=int(video.group(3)), height=int(video.group(4)))
+    if audio := _AUDIO_RE.search(text):
+        h.audio = audio.group(1)
+    if rot := _ROT_RE.search(text):
+        h.rotation = int(round(float(rot.group(1)))) % 360
+    if dur := _DUR_RE.search(text):
+        hh, mm, ss = dur.groups()
+        h.duration = int(hh) * 3600 + int(mm) * 60 + float(ss)
+    line = text[video.start():text.find("\n", video.start())]
+    if fps := _FPS_RE.search(line):
+        h.fps_hint = float(fps.group(1))
+    return h
+
+
+def read_header(path: str | Path) -> _Header:
+    """Read a video's stream facts without decoding it."""
+    path = Path(path)
+    if not path.exists():
+        raise VideoError(f"{path}: file does not exist")
+    res = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+                         capture_output=True, text=True, errors="replace")
+    return _parse_header(path, res.stderr)
+
+
+_SHOWINFO_RE = re.compile(r"n:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:\s*(-?[\d.]+)")
+_TB_RE = re.compile(r"config in time_base: (\d+)/(\d+), frame_rate: (\d+)/(\d+)")
+
+
+def split(video: str | Path, out_dir: str | Path, probe_path: str | Path,
+          frame_format: str = "png", png_compression: int = 1,
+          jpeg_quality: int = 95, stills_fps: str = "25") -> Probe:
+    """Write every frame of ``video`` as an image in ``out_dir`` and a probe JSON.
+
+    Frames are named ``%06d`` from 0, upright (rotation metadata applied),
+    one per decoded frame: variable frame rate is kept as it is and the real
+    timestamp of each frame goes to the probe, so merge can restore timing.
+    A folder of images counts as a video of stills at ``stills_fps``.
+    Both outputs appear only when complete.
+    """
+    video = Path(video)
+    if frame_format not in ("png", "jpg"):
+        raise ValueError(f"frame_format must be png or jpg, not {frame_format!r}")
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        if video.is_dir():
+            probe = _split_stills(video, tmp, frame_format, png_compression, jpeg_quality,
+                                  stills_fps)
+        else:
+            probe = _split_video(video, tmp, frame_format, png_compression, jpeg_quality)
+        probe.save(probe_path)
+    return probe
+
+
+def _split_video(video: Path, out: Path, fmt: str, png_compression: int,
+                 jpeg_quality: int) -> Probe:
+    header = read_header(video)
+    quality = (["-compression_level", str(png_compression)] if fmt == "png"
+               else ["-q:v", str(_jpeg_qscale(jpeg_quality))])
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(video), "-map", "0:v:0",
+           "-vf", "showinfo", "-fps_mode", "passthrough", *quality, "-pix_fmt",
+           "rgb24" if fmt == "png" else "yuvj444p", "-start_number", "0",
+           str(out / f"%06d.{fmt}")]
+    expected = round(header.duration * header.fps_hint) or None
+    pts: list[int] = []
+    time_base = rate = None
+    tail: list[str] = []
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            text=True, errors="replace")
+    with tqdm(total=expected, desc=f"split {video.name}", unit="frame") as bar:
+        for line in proc.stderr:
+            if m := _SHOWINFO_RE.search(line):
+                pts.append(int(m.group(2)))
+                bar.update(1)
+            elif m := _TB_RE.search(line):
+                time_base = Fraction(int(m.group(1)), int(m.group(2)))
+                rate = Fraction(int(m.group(3)), int(m.group(4)))
+            else:
+                tail = (tail + [line.rstrip()])[-20:]
+    if proc.wait() != 0 or not pts:
+        raise VideoError(f"{video}: ffmpeg could not decode it:\n" + "\n".join(tail))
+    first = pts[0]
+    times = [float((p - first) * time_base) for p in pts]
+    steps = {b - a for a, b in zip(pts, pts[1:])}
+    vfr = len(steps) > 1 and max(steps) - min(steps) > 1
+    if vfr or not rate:
+        rate = Fraction(len(pts) - 1, 1) / Fraction(times[-1]).limit_denominator(1_000_000) \
+            if len(pts) > 1 and times[-1] > 0 else Fraction(25)
+        rate = rate.limit_denominator(1001)
+    width, height = header.width, header.height
+    if header.rotation in (90, 270):
+        width, height = height, width
+    duration = times[-1] + (float(1 / rate) if rate else 0.0)
+    return Probe(source=str(video), frames=len(pts), width=width, height=height,
+                 fps=f"{rate.numerator}/{rate.denominator}", vfr=vfr, timestamps=times,
+                 duration=duration, rotation=header.rotation, pix_fmt=header.pix_fmt,
+                 codec=header.codec, audio=header.audio, frame_format=fmt)
+
+
+def _split_stills(folder: Path, out: Path, fmt: str, png_compression: int,
+                  jpeg_quality: int, stills_fps: str) -> Probe:
+    import cv2  # imported here: the config check at parse time needs no OpenCV
+
+    images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not images:
+        raise VideoError(f"{folder}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    params = ([cv2.IMWRITE_PNG_COMPRESSION, png_compression] if fmt == "png"
+              else [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+    size = None
+    for i, image_path in enumerate(tqdm(images, desc=f"split {folder.name}", unit="frame")):
+        image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise VideoError(f"{image_path}: not an image that can be read")
+        if size is None:
+            size = image.shape[:2]
+        elif image.shape[:2] != size:
+            raise VideoError(f"{image_path}: size {image.shape[1]}x{image.shape[0]} differs "
+                             f"from the first image's {size[1]}x{size[0]}")
+        cv2.imwrite(str(out / f"{i:06d}.{fmt}"), image, params)
+    rate = Fraction(stills_fps)
+    times = [float(i / rate) for i in range(len(images))]
+    return Probe(source=str(folder), frames=len(images), width=size[1], height=size[0],
+                 fps=f"{rate.numerator}/{rate.denominator}", vfr=False, timestamps=times,
+                 duration=float(len(images) / rate), rotation=0, pix_fmt="bgr24",
+                 codec="images", audio=None, frame_format=fmt)
+
+
+def _jpeg_qscale(quality: int) -> int:
+    """Map a 1-100 JPEG quality to ffmpeg's 2-31 qscale (lower is better)."""
+    return max(2, min(31, round(31 - (quality / 100) * 29)))
+
+
+def list_frames(folder: str | Path) -> list[Path]:
+    """The frame files of a split folder, in order."""
+    frames = sorted(p for p in Path(folder).iterdir()
+                    if p.suffix in (".png", ".jpg") and not p.name.startswith("."))
+    if not frames:
+        raise VideoError(f"{folder}: no frames")
+    return frames
+
+
+def merge(frames_dir: str | Path, probe: Probe, out_path: str | Path, codec: str = "libx264",
+          crf: int = 18, preset: str = "medium", pix_fmt: str = "yuv420p",
+          audio_codec: str = "copy", synthetic_tag: bool = True,
+          watermark: str | None = None) -> None:
+    """Encode ``frames_dir`` into ``out_path`` with the probe's timing and the source audio.
+
+    Constant-rate sources are encoded at their exact rational rate; variable
+    rate sources get each frame's original timestamp back (concat list with
+    durations). The source's first audio stream is muxed in (copied when the
+    container takes it, else AAC). The file is tagged as synthetic unless
+    ``synthetic_tag`` is false; ``watermark`` draws that text on every frame.
+    """
+    frames = list_frames(frames_dir)
+    if len(frames) != probe.frames:
+        raise VideoError(f"{frames_dir}: {len(frames)} frames, but the probe of "
+                         f"{probe.source} says {probe.frames}")
+    out_path = Path(out_path)
+    with atomic_path(out_path) as tmp:
+        listing = tmp.with_suffix(".ffconcat")
+        try:
+            inputs = _frame_input(frames, probe, listing)
+            cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-y", *inputs]
+            has_audio = probe.audio is not None and Path(probe.source).is_file()
+            if has_audio:
+                cmd += ["-i", probe.source, "-map", "0:v:0", "-map", "1:a:0"]
+                cmd += ["-c:a", audio_codec if audio_codec != "copy" or probe.audio in MP4_AUDIO
+                        else "aac"]
+            if watermark:
+                cmd += ["-vf", _drawtext(watermark)]
+            if pix_fmt == "yuv420p" and (probe.width % 2 or probe.height % 2):
+                log.warning("%s: odd size %dx%d; encoding yuv444p to keep every pixel",
+                            probe.source, probe.width, probe.height)
+                pix_fmt = "yuv444p"
+            cmd += ["-c:v", codec, "-crf", str(crf), "-preset", preset, "-pix_fmt", pix_fmt]
+            # VFR: a fine time base, else frames closer than the guessed rate are dropped
+            cmd += (["-fps_mode", "vfr", "-enc_time_base:v", "1:90000"] if probe.vfr
+                    else ["-fps_mode", "passthrough"])
+            if synthetic_tag:
+                cmd += ["-metadata", f"comment={SYNTHETIC_COMMENT}",
+                        "-metadata", "synthetic=true", "-movflags", "+use_metadata_tags"]
+            cmd += ["-f", "mp4", str(tmp)]
+            log.info("merge: %s", " ".join(cmd))
+            res = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+            if res.returncode != 0:
+                raise VideoError(f"{out_path}: ffmpeg failed:\n{res.stderr[-3000:]}")
+        finally:
+            listing.unlink(missing_ok=True)
+
+
+def _frame_input(frames: list[Path], probe: Probe, listing: Path) -> list[str]:
+    """ffmpeg input arguments that replay the frames with the source's timing."""
+    if not probe.vfr:
+        pattern = frames[0].parent / f"%06d{frames[0].suffix}"
+        return ["-framerate", probe.fps, "-start_number", "0", "-i", str(pattern)]
+    times = probe.timestamps + [probe.duration]
+    lines = ["ffconcat version 1.0"]
+    for frame, start, end in zip(frames, times, times[1:]):
+        lines += [f"file '{frame.resolve()}'", f"duration {end - start:.6f}"]
+    listing.write_text("\n".join(lines) + "\n")
+    return ["-f", "concat", "-safe", "0", "-i", str(listing)]
+
+
+def _drawtext(text: str) -> str:
+    safe = text.replace("\\", "\\\\").replace(":", "\\:").replace("'", "\\'")
+    return (f"drawtext=text='{safe}':x=w-tw-10:y=h-th-10:fontsize=h/24:"
+            "fontcolor=white@0.8:box=1:boxcolor=black@0.4")
+
+
+def describe(path: str | Path) -> dict:
+    """Facts about an encoded file for tests and checks: frames, rate, audio, tags."""
+    path = Path(path)
+    header = read_header(path)
+    res = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(path),
+                          "-map", "0:v:0", "-vf", "showinfo", "-f", "null", "-"],
+                         capture_output=True, text=True, errors="replace")
+    pts = [float(m.group(3)) for m in _SHOWINFO_RE.finditer(res.stderr)]
+    tags = dict(re.findall(r"^\s{4}(\w+)\s*: (.*)$", res.stderr.split("Stream #")[0], re.M))
+    return {"frames": len(pts), "width": header.width, "height": header.height,
+            "duration": header.duration, "timestamps": pts, "audio": header.audio,
+            "tags": tags, "rotation": header.rotation}

@@ -1,0 +1,63 @@
+import re
+from pathlib import Path
+
+from swapflow import demo
+from swapflow.config import check_config, check_videos
+
+check_config(config, workflow.configfiles)
+
+DEMO_DIR = "resources/demo"
+
+
+
+def unchecked_videos():
+    """Videos not split yet, or changed since: only these are read before the run,
+    so a no-op run of a big project stays fast. Demo files may still be fetched."""
+    todo = {}
+    for name, path in config["videos"].items():
+        probe = Path(f"results/probe/{name}.json")
+        if Path(path).parent == Path(DEMO_DIR) and not Path(path).exists():
+            continue
+        if not probe.exists() or not Path(path).exists() or (
+            Path(path).stat().st_mtime > probe.stat().st_mtime
+        ):
+            todo[name] = path
+    return todo
+
+
+check_videos(unchecked_videos())
+
+
+wildcard_constraints:
+    video="|".join(map(re.escape, config["videos"])) or "^$",
+    swap="|".join(map(re.escape, ["passthrough"] + [s["name"] for s in config["swaps"]])),
+
+
+def video_path(wildcards):
+    return config["videos"][wildcards.video]
+
+
+def merge_frames(wildcards):
+    """Frames that merge encodes: the converted ones, or the originals for passthrough."""
+    if wildcards.swap == "passthrough":
+        return f"results/frames/{wildcards.video}"
+    return f"results/convert/{wildcards.swap}/{wildcards.video}"
+
+
+def merge_settings(wildcards):
+    overrides = {} if wildcards.swap == "passthrough" else swap_by_name(wildcards.swap)["merge"]
+    return config["merge"] | overrides
+
+
+def swap_by_name(name):
+    return next(s for s in config["swaps"] if s["name"] == name)
+
+
+def all_outputs():
+    """Until the swap stages land: a pass-through round trip of every swap's targets."""
+    targets = {v for s in config["swaps"] for v in swap_videos(s)}
+    return expand("results/swap/passthrough/{video}.mp4", video=sorted(targets))
+
+
+def swap_videos(swap):
+    return swap.get("videos") or config["identities"][swap["target"]]["videos"]

@@ -1,0 +1,43 @@
+rule demo_data:
+    output:
+        expand("{dir}/{file}", dir=DEMO_DIR, file=demo.FILES),
+    log:
+        "logs/demo_data.log",
+    benchmark:
+        "benchmarks/out/demo_data.tsv"
+    params:
+        dest=DEMO_DIR,
+    script:
+        "../scripts/demo_data.py"
+
+
+rule split_frames:
+    input:
+        video_path,
+    output:
+        frames=directory("results/frames/{video}"),
+        probe="results/probe/{video}.json",
+    log:
+        "logs/split_frames/{video}.log",
+    benchmark:
+        "benchmarks/out/split_frames/{video}.tsv"
+    params:
+        cfg=config["frames"],
+    script:
+        "../scripts/split_frames.py"
+
+
+rule merge:
+    input:
+        frames=merge_frames,
+        probe="results/probe/{video}.json",
+    output:
+        "results/swap/{swap}/{video}.mp4",
+    log:
+        "logs/merge/{swap}/{video}.log",
+    benchmark:
+        "benchmarks/out/merge/{swap}/{video}.tsv"
+    params:
+        cfg=merge_settings,
+    script:
+        "../scripts/merge.py"
