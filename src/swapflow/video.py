@@ -287,7 +287,9 @@ def _frame_input(frames: list[Path], probe: Probe, listing: Path) -> list[str]:
     times = probe.timestamps + [probe.duration]
     lines = ["ffconcat version 1.0"]
     for frame, start, end in zip(frames, times, times[1:]):
-        lines += [f"file '{frame.resolve()}'", f"duration {end - start:.6f}"]
+        # a fine image2 rate, else each frame's time is rounded to 1/25 s
+        lines += [f"file '{frame.resolve()}'", "option framerate 90000",
+                  f"duration {end - start:.6f}"]
     listing.write_text("\n".join(lines) + "\n")
     return ["-f", "concat", "-safe", "0", "-i", str(listing)]
 
