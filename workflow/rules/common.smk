@@ -9,7 +9,6 @@ check_config(config, workflow.configfiles)
 DEMO_DIR = "resources/demo"
 
 
-
 def unchecked_videos():
     """Videos not split yet, or changed since: only these are read before the run,
     so a no-op run of a big project stays fast. Demo files may still be fetched."""
@@ -18,8 +17,10 @@ def unchecked_videos():
         probe = Path(f"results/probe/{name}.json")
         if Path(path).parent == Path(DEMO_DIR) and not Path(path).exists():
             continue
-        if not probe.exists() or not Path(path).exists() or (
-            Path(path).stat().st_mtime > probe.stat().st_mtime
+        if (
+            not probe.exists()
+            or not Path(path).exists()
+            or (Path(path).stat().st_mtime > probe.stat().st_mtime)
         ):
             todo[name] = path
     return todo
@@ -30,7 +31,9 @@ check_videos(unchecked_videos())
 
 wildcard_constraints:
     video="|".join(map(re.escape, config["videos"])) or "^$",
-    swap="|".join(map(re.escape, ["passthrough"] + [s["name"] for s in config["swaps"]])),
+    swap="|".join(
+        map(re.escape, ["passthrough"] + [s["name"] for s in config["swaps"]])
+    ),
 
 
 def video_path(wildcards):
@@ -45,7 +48,9 @@ def merge_frames(wildcards):
 
 
 def merge_settings(wildcards):
-    overrides = {} if wildcards.swap == "passthrough" else swap_by_name(wildcards.swap)["merge"]
+    overrides = (
+        {} if wildcards.swap == "passthrough" else swap_by_name(wildcards.swap)["merge"]
+    )
     return config["merge"] | overrides
 
 

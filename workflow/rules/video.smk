@@ -5,8 +5,10 @@ rule demo_data:
         "logs/demo_data.log",
     benchmark:
         "benchmarks/out/demo_data.tsv"
+    conda:
+        "../envs/swapflow.yaml"
     params:
-        dest=DEMO_DIR,
+        dest=lambda wildcards, output: Path(output[0]).parent,
     script:
         "../scripts/demo_data.py"
 
@@ -21,6 +23,8 @@ rule split_frames:
         "logs/split_frames/{video}.log",
     benchmark:
         "benchmarks/out/split_frames/{video}.tsv"
+    conda:
+        "../envs/swapflow.yaml"
     params:
         cfg=config["frames"],
     script:
@@ -37,6 +41,8 @@ rule merge:
         "logs/merge/{swap}/{video}.log",
     benchmark:
         "benchmarks/out/merge/{swap}/{video}.tsv"
+    conda:
+        "../envs/swapflow.yaml"
     params:
         cfg=merge_settings,
     script:

@@ -1,0 +1,86 @@
+"""Time each stage against a plain-ffmpeg baseline run in the same script.
+
+Usage: python benchmarks/run.py [--clip PATH] [--repeat N] [STAGE ...]
+Prints one line per stage: swapflow's time, the baseline's, and their ratio
+(the machines are noisy, so only ratios measured side by side mean anything).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from swapflow import demo, video
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def best_of(repeat: int, run: Callable[[], None]) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run([video.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args],
+                   check=True)
+
+
+def bench_split(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
+    """split_frames against `ffmpeg -i clip -compression_level 1 %06d.png`."""
+    def ours():
+        video.split(clip, work / "frames", work / "probe.json")
+
+    def baseline():
+        out = work / "baseline_frames"
+        out.mkdir(exist_ok=True)
+        ffmpeg("-i", str(clip), "-compression_level", "1", str(out / "%06d.png"))
+    return best_of(repeat, ours), best_of(repeat, baseline)
+
+
+def bench_merge(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
+    """merge against an ffmpeg encode of the same frames with the same codec settings."""
+    frames = work / "frames"
+    if not frames.exists():
+        video.split(clip, frames, work / "probe.json")
+    probe = video.Probe.load(work / "probe.json")
+
+    def ours():
+        video.merge(frames, probe, work / "merged.mp4")
+
+    def baseline():
+        ffmpeg("-framerate", probe.fps, "-i", str(frames / "%06d.png"), "-c:v", "libx264",
+               "-crf", "18", "-preset", "medium", "-pix_fmt", "yuv420p",
+               str(work / "baseline.mp4"))
+    return best_of(repeat, ours), best_of(repeat, baseline)
+
+
+STAGES = {"split": bench_split, "merge": bench_merge}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stages", nargs="*", metavar="STAGE",
+                        help="stages to time: " + ", ".join(STAGES) + " (default: all)")
+    parser.add_argument("--clip", type=Path, help="video to time (default: the woman demo clip)")
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    if unknown := set(args.stages) - set(STAGES):
+        parser.error(f"unknown stage(s): {', '.join(sorted(unknown))}")
+    clip = args.clip or demo.fetch(REPO / "resources" / "demo")[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        for stage in args.stages or STAGES:
+            ours, base = STAGES[stage](clip, Path(tmp), args.repeat)
+            print(f"{stage:8s} swapflow {ours:7.2f} s  baseline {base:7.2f} s  "
+                  f"ratio {ours / base:5.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Real snakemake runs of the video ends: round trip, bad input, incremental reruns."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from swapflow import video
+from tests.conftest import planned_jobs, run_snakemake, write_config
+
+
+def passthrough_config(demo_dir, **extra) -> dict:
+    return {"videos": {"man": str(demo_dir / "single_face.mp4")},
+            "identities": {"man": {"videos": ["man"]}, "woman": {"videos": ["man"]}},
+            "swaps": [{"name": "s", "face": "woman", "target": "man"}],
+            "merge": {"preset": "ultrafast"}, **extra}
+
+
+@pytest.fixture(scope="module")
+def finished(demo_dir, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("foundation")
+    write_config(workdir, passthrough_config(demo_dir))
+    run_snakemake(workdir)
+    return workdir
+
+
+def test_demo_target_round_trip(finished, demo_dir):
+    out = video.describe(finished / "results/swap/passthrough/man.mp4")
+    assert out["frames"] == 72 and out["audio"] == "mp3"
+    assert out["tags"]["comment"] == video.SYNTHETIC_COMMENT
+    assert (finished / "logs/split_frames/man.log").stat().st_size > 0
+    assert (finished / "benchmarks/out/merge/passthrough/man.tsv").exists()
+
+
+def test_nothing_to_do_when_nothing_changed(finished):
+    assert planned_jobs(finished) == {}
+
+
+def test_merge_setting_reruns_only_merge(finished, demo_dir):
+    write_config(finished, passthrough_config(demo_dir) | {"merge": {"crf": 30}})
+    try:
+        assert planned_jobs(finished) == {"merge": 1, "all": 1}
+    finally:
+        write_config(finished, passthrough_config(demo_dir))
+
+
+def test_frames_setting_reruns_split_and_merge(finished, demo_dir):
+    write_config(finished, passthrough_config(demo_dir, frames={"png_compression": 3}))
+    try:
+        assert planned_jobs(finished) == {"split_frames": 1, "merge": 1, "all": 1}
+    finally:
+        write_config(finished, passthrough_config(demo_dir))
+
+
+def failing_run(workdir):
+    res = run_snakemake(workdir, check=False)
+    assert res.returncode != 0
+    assert not (workdir / "results").exists(), "outputs left behind by a bad config"
+    return res.stdout + res.stderr
+
+
+def test_missing_video_is_named(tmp_path, demo_dir):
+    config = passthrough_config(demo_dir)
+    config["videos"]["man"] = str(tmp_path / "gone.mp4")
+    write_config(tmp_path, config)
+    assert f"videos.man: {tmp_path / 'gone.mp4'}: file does not exist" in failing_run(tmp_path)
+
+
+def test_file_that_is_not_a_video_is_named(tmp_path, demo_dir):
+    bad = tmp_path / "clip.mp4"
+    bad.write_text("not a video")
+    config = passthrough_config(demo_dir)
+    config["videos"]["man"] = str(bad)
+    write_config(tmp_path, config)
+    assert f"videos.man: {bad}: not a video ffmpeg can read" in failing_run(tmp_path)
+
+
+def test_video_without_video_stream_is_named(tmp_path, demo_dir):
+    audio = tmp_path / "sound.m4a"
+    subprocess.run([video.ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
+                    "sine=duration=1", str(audio)], check=True)
+    config = passthrough_config(demo_dir)
+    config["videos"]["man"] = str(audio)
+    write_config(tmp_path, config)
+    assert f"videos.man: {audio}: has no video stream" in failing_run(tmp_path)
+
+
+def test_schema_violation_names_the_key(tmp_path, demo_dir):
+    write_config(tmp_path, passthrough_config(demo_dir, merge={"crf": 99}))
+    out = failing_run(tmp_path)
+    assert "99 is greater than the maximum of 51" in out and "crf" in out
+
+
+def test_two_videos_with_one_name(tmp_path, demo_dir):
+    path = demo_dir / "single_face.mp4"
+    (tmp_path / "config.yaml").write_text(
+        f"videos:\n  man: {path}\n  man: {path}\n"
+        "identities:\n  man: {videos: [man]}\n  w: {videos: [man]}\n"
+        "swaps: [{name: s, face: w, target: man}]\n")
+    assert "line 3: 'man' is given twice (first on line 2)" in failing_run(tmp_path)
+
+
+def test_swap_naming_unknown_identity(tmp_path, demo_dir):
+    config = passthrough_config(demo_dir)
+    config["swaps"][0]["face"] = "nobody"
+    write_config(tmp_path, config)
+    assert "swaps.s.face: 'nobody' is not in identities" in failing_run(tmp_path)
+
+
+def test_killed_split_leaves_no_complete_looking_output(tmp_path, demo_dir):
+    """A split interrupted mid-way leaves only a hidden temporary, which a rerun replaces."""
+    write_config(tmp_path, passthrough_config(demo_dir))
+    proc = subprocess.Popen([sys.executable, "-c",
+                             "import sys; from swapflow import video; "
+                             "video.split(sys.argv[1], sys.argv[2], sys.argv[3])",
+                             str(demo_dir / "WolfgangLanger_Pexels.mp4"),
+                             str(tmp_path / "frames"), str(tmp_path / "probe.json")],
+                            stderr=subprocess.PIPE, text=True)
+    seen = 0
+    for line in proc.stderr:
+        if "frame/s" in line and (seen := seen + 1) > 3:
+            break
+    proc.kill()
+    proc.wait()
+    assert seen > 3, "split never started"
+    assert not (tmp_path / "frames").exists() and not (tmp_path / "probe.json").exists()
