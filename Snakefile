@@ -11,6 +11,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/video.smk"
+include: "workflow/rules/extract.smk"
 
 
 rule all:

@@ -55,12 +55,13 @@ def write_parquet(path: str | os.PathLike, table: "pd.DataFrame") -> None:
 
 
 def log_to(path: str | os.PathLike) -> None:
-    """Send logging and stderr (where tqdm draws its bars) to the file ``path``."""
+    """Send logging and stderr (tqdm's bars, native libraries' messages) to ``path``."""
     import logging
     import sys
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     stream = open(path, "a", buffering=1)
+    os.dup2(stream.fileno(), 2)
     sys.stderr = stream
     logging.basicConfig(stream=stream, level=logging.INFO, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

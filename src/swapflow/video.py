@@ -222,9 +222,9 @@ def _jpeg_qscale(quality: int) -> int:
 
 
 def list_frames(folder: str | Path) -> list[Path]:
-    """The frame files of a split folder, in order."""
-    frames = sorted(p for p in Path(folder).iterdir()
-                    if p.suffix in (".png", ".jpg") and not p.name.startswith("."))
+    """The frame files of a split folder, in frame order (the stem is the index)."""
+    frames = sorted((p for p in Path(folder).iterdir()
+                     if p.suffix in (".png", ".jpg") and p.stem.isdigit()), key=lambda p: int(p.stem))
     if not frames:
         raise VideoError(f"{folder}: no frames")
     return frames

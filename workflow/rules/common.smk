@@ -40,6 +40,18 @@ def video_path(wildcards):
     return config["videos"][wildcards.video]
 
 
+def video_references(wildcards):
+    """Reference stills of the identities that a video belongs to."""
+    return sorted(
+        {
+            ref
+            for ident in config["identities"].values()
+            if wildcards.video in ident["videos"]
+            for ref in ident["references"]
+        }
+    )
+
+
 def merge_frames(wildcards):
     """Frames that merge encodes: the converted ones, or the originals for passthrough."""
     if wildcards.swap == "passthrough":
@@ -59,9 +71,12 @@ def swap_by_name(name):
 
 
 def all_outputs():
-    """Until the swap stages land: a pass-through round trip of every swap's targets."""
+    """Until the swap stages land: the facesets of every video and a pass-through
+    round trip of every swap's targets."""
     targets = {v for s in config["swaps"] for v in swap_videos(s)}
-    return expand("results/swap/passthrough/{video}.mp4", video=sorted(targets))
+    return expand("results/faceset/{video}", video=config["videos"]) + expand(
+        "results/swap/passthrough/{video}.mp4", video=sorted(targets)
+    )
 
 
 def swap_videos(swap):

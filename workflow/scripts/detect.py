@@ -1,8 +1,9 @@
 """Rule detect: frames folder -> detections parquet."""
 
-from swapflow.extract import detect_frames, list_frames, log_to_file
-from swapflow.io import write_parquet
+from swapflow import video
+from swapflow.extract import detect_frames
+from swapflow.io import log_to, write_parquet
 
-log_to_file(snakemake.log[0])
-frames = list_frames(snakemake.input.frames)
+log_to(snakemake.log[0])
+frames = video.list_frames(snakemake.input.frames)
 write_parquet(snakemake.output[0], detect_frames(frames, snakemake.params.cfg))

@@ -1,0 +1,339 @@
+"""Extraction stages: detect, align, mask, faceset.
+
+Each stage takes a list of frame files (``%06d.png`` or ``.jpg``; the frame
+index is the file stem as an integer, so a video can be cut into frame ranges)
+and a plain config mapping. Unknown config keys are ignored, so one config
+section can feed several stages. Frames are read as RGB.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence, TypeVar
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from swapflow.align import OneEuroFilter, align_matrix, blur_score, head_pose, transform_points, warp
+from swapflow.detect import Detector, make_detector
+from swapflow.faceset import create_faceset
+from swapflow.identity import Embedder, select_faces
+from swapflow.io import atomic_path
+from swapflow.landmarks import Landmarker, make_landmarker
+from swapflow.mask import make_mask
+
+log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike
+BOX = ["x0", "y0", "x1", "y1"]
+DETECT_COLUMNS = {"frame": "int64", "face": "int64", **dict.fromkeys(BOX, "float64"), "score": "float64", "truncated": "bool"}
+ALIGN_COLUMNS = {
+    **DETECT_COLUMNS,
+    "landmarks": "object",  # 136 floats, frame pixels, x0, y0, x1, y1, ...
+    "matrix": "object",  # 6 floats, row-major 2x3, frame pixels -> aligned crop
+    "size": "int64",
+    **dict.fromkeys(["yaw", "pitch", "roll", "blur"], "float64"),
+    "embedding": "object",  # 128 floats, or None
+    "keep": "bool",
+}
+
+
+@dataclass
+class DetectConfig:
+    detector: str = "mediapipe"
+    range: str = "auto"
+    threshold: float = 0.75  # 0.5 lets BlazeFace see faces in blurred cartoon text
+    min_size: float = 0.05  # box side / min(frame width, height)
+    max_faces: int = 4
+    every_n: int = 1  # visit frames whose index is a multiple of every_n
+
+
+@dataclass
+class AlignConfig:
+    landmarker: str = "dlib"
+    size: int = 256
+    centering: str = "face"
+    coverage: float = 0.7  # fraction of the crop side the face (or head) square fills
+    smoothing: bool = True
+    smoothing_min_cutoff: float = 0.05  # cycles per frame when still
+    smoothing_beta: float = 5.0  # cutoff gain per (face sizes per frame) of speed
+    embeddings: bool = False  # ~220 ms a face; always on when references are given
+    identity_threshold: float = 0.6
+    keep_all: bool = False
+
+
+@dataclass
+class MaskConfig:
+    types: tuple[str, ...] = ("components", "extended")
+    faceset_mask: str = "extended"
+
+
+C = TypeVar("C")
+
+
+def _config(cls: type[C], cfg: Mapping[str, Any] | C | None) -> C:
+    if isinstance(cfg, cls):
+        return cfg
+    names = {f.name for f in fields(cls)}
+    given = dict(cfg) if isinstance(cfg, Mapping) else vars(cfg) if cfg is not None else {}
+    return cls(**{k: v for k, v in given.items() if k in names})
+
+
+def _empty(columns: Mapping[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+
+
+def _progress(items: Iterable, desc: str, total: int | None = None) -> tqdm:
+    return tqdm(items, desc=desc, total=total, unit="frame", mininterval=2.0, dynamic_ncols=True)
+
+
+def frame_index(path: PathLike) -> int:
+    """The frame number of a frame file: its stem as an integer."""
+    return int(Path(path).stem)
+
+
+def read_frame(path: PathLike) -> np.ndarray:
+    """RGB uint8 image; ValueError naming the file if it cannot be decoded."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"cannot read frame {path}")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def detect_frames(frame_paths: Sequence[PathLike], cfg: Mapping[str, Any] | DetectConfig | None = None) -> pd.DataFrame:
+    """One row per face (columns DETECT_COLUMNS); face -1 with NaN box for a
+    visited frame with no face. Faces are numbered by descending score.
+
+    With ``every_n`` > 1 only frames whose index is a multiple of it are
+    visited; the others get no row at all (later stages skip them).
+    """
+    c = _config(DetectConfig, cfg)
+    detector = make_detector(c.detector, threshold=c.threshold, range=c.range)
+    paths = [p for p in frame_paths if frame_index(p) % c.every_n == 0]
+    rows = []
+    for path in _progress(paths, "detect"):
+        image = read_frame(path)
+        h, w = image.shape[:2]
+        boxes = [
+            b for b in detector.detect(image)
+            if b[4] >= c.threshold and max(b[2] - b[0], b[3] - b[1]) >= c.min_size * min(w, h)
+        ]
+        boxes = sorted(boxes, key=lambda b: -b[4])[: c.max_faces]
+        frame = frame_index(path)
+        if not boxes:
+            rows.append((frame, -1, np.nan, np.nan, np.nan, np.nan, np.nan, False))
+        for i, (x0, y0, x1, y1, score) in enumerate(boxes):
+            rows.append((frame, i, x0, y0, x1, y1, score, x0 <= 0 or y0 <= 0 or x1 >= w or y1 >= h))
+    table = pd.DataFrame(rows, columns=list(DETECT_COLUMNS)).astype(DETECT_COLUMNS) if rows else _empty(DETECT_COLUMNS)
+    if not (table["face"] >= 0).any():
+        log.warning("no face detected in %d frames", len(paths))
+    return table
+
+
+class _Tracker:
+    """One Euro filters keyed on face tracks across consecutive visited frames.
+
+    A face continues the track whose last box centre (in the previous visited
+    frame) is nearest, within half a box width; tracks not seen in the
+    previous visited frame end, so a frame without faces resets smoothing.
+    """
+
+    def __init__(self, min_cutoff: float, beta: float) -> None:
+        self.min_cutoff, self.beta = min_cutoff, beta
+        self._tracks: list[tuple[np.ndarray, float, OneEuroFilter]] = []
+
+    def step(self, frame: int, boxes: np.ndarray, points: list[np.ndarray]) -> list[np.ndarray]:
+        """Smoothed landmarks for this frame's faces (boxes: (n, 4))."""
+        old, new, out = self._tracks, [], []
+        for box, pts in zip(boxes, points):
+            centre, width = (box[:2] + box[2:]) / 2, box[2] - box[0]
+            dists = [np.linalg.norm(centre - c) for c, _, _ in old]
+            j = int(np.argmin(dists)) if dists else -1
+            if j >= 0 and dists[j] < width / 2:
+                filt = old.pop(j)[2]
+            else:
+                filt = OneEuroFilter(self.min_cutoff, self.beta)
+            out.append(filt(pts, frame, width))
+            new.append((centre, width, filt))
+        self._tracks = new
+        return out
+
+
+def _face_embedding(image: np.ndarray, detector: Detector, landmarker: Landmarker, embedder: Embedder) -> np.ndarray | None:
+    boxes = detector.detect(image)
+    if not boxes:
+        return None
+    box = max(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
+    points = landmarker.landmarks(image, box)
+    return None if np.isnan(points).any() else embedder.embed(image, points)
+
+
+def reference_embedding(
+    references: Sequence[PathLike], detector_cfg: Mapping[str, Any] | DetectConfig | None, landmarker: Landmarker, embedder: Embedder
+) -> np.ndarray:
+    """Mean embedding of the largest face in each reference image."""
+    d = _config(DetectConfig, detector_cfg)
+    detector = make_detector(d.detector, threshold=d.threshold, range=d.range)
+    found = []
+    for path in references:
+        emb = _face_embedding(read_frame(path), detector, landmarker, embedder)
+        if emb is None:
+            log.warning("no face in reference image %s", path)
+        else:
+            found.append(emb)
+    if not found:
+        raise ValueError(f"no face found in any of the {len(references)} reference images")
+    return np.mean(found, axis=0)
+
+
+def align_frames(
+    frame_paths: Sequence[PathLike],
+    detections: pd.DataFrame,
+    cfg: Mapping[str, Any] | AlignConfig | None = None,
+    references: Sequence[PathLike] = (),
+) -> pd.DataFrame:
+    """One row per aligned face (columns ALIGN_COLUMNS).
+
+    Landmarks are smoothed over time when ``smoothing`` is on; the matrix,
+    pose and blur come from the (smoothed) landmarks. Embeddings are computed
+    when ``embeddings`` is on or ``references`` are given; ``keep`` marks the
+    target faces (see identity.select_faces). Faces where the landmarker finds
+    nothing (mesh only) are dropped with a debug message. ``cfg`` may be the
+    whole extract section: the detector settings are reused on references.
+    """
+    c = _config(AlignConfig, cfg)
+    paths = {frame_index(p): p for p in frame_paths}
+    faces = detections[(detections["face"] >= 0) & detections["frame"].isin(paths)]
+    visited = sorted(set(detections["frame"]) & set(paths))
+    landmarker = make_landmarker(c.landmarker)
+    embedder = Embedder() if c.embeddings or references else None
+    tracker = _Tracker(c.smoothing_min_cutoff, c.smoothing_beta) if c.smoothing else None
+    by_frame = dict(tuple(faces.groupby("frame")))
+    rows = []
+    for frame in _progress(visited, "align"):
+        group = by_frame.get(frame)
+        if group is None:
+            if tracker:
+                tracker.step(frame, np.empty((0, 4)), [])
+            continue
+        image = read_frame(paths[frame])
+        h, w = image.shape[:2]
+        found = [(r, landmarker.landmarks(image, r[BOX].to_numpy(float))) for _, r in group.iterrows()]
+        found = [(r, pts) for r, pts in found if not np.isnan(pts).any()]
+        if len(found) < len(group):
+            log.debug("frame %d: no landmarks for %d faces", frame, len(group) - len(found))
+        points = [pts for _, pts in found]
+        if tracker:
+            points = tracker.step(frame, np.array([r[BOX].to_numpy(float) for r, _ in found]).reshape(-1, 4), points)
+        for (r, _), pts in zip(found, points):
+            matrix = align_matrix(pts, c.size, c.centering, c.coverage)
+            rows.append(
+                {
+                    **{k: r[k] for k in DETECT_COLUMNS},
+                    "landmarks": pts.ravel().tolist(),
+                    "matrix": matrix.ravel().tolist(),
+                    "size": c.size,
+                    **dict(zip(["yaw", "pitch", "roll"], head_pose(pts, (w, h)))),
+                    "blur": blur_score(warp(image, matrix, c.size)),
+                    "embedding": embedder.embed(image, pts).tolist() if embedder else None,
+                }
+            )
+    if not rows:
+        log.warning("no face aligned in %d frames", len(visited))
+        return _empty(ALIGN_COLUMNS)
+    table = pd.DataFrame(rows)
+    reference = reference_embedding(references, cfg, landmarker, embedder) if references else None
+    table["keep"] = select_faces(table, reference, c.identity_threshold, c.keep_all)
+    return table[list(ALIGN_COLUMNS)].astype({k: v for k, v in ALIGN_COLUMNS.items() if v != "object"})
+
+
+def _matrices(alignments: pd.DataFrame) -> np.ndarray:
+    return np.array(alignments["matrix"].tolist(), dtype=np.float64).reshape(-1, 2, 3)
+
+
+def _aligned_landmarks(alignments: pd.DataFrame) -> np.ndarray:
+    points = np.array(alignments["landmarks"].tolist(), dtype=np.float64).reshape(-1, 68, 2)
+    return np.array([transform_points(p, m) for p, m in zip(points, _matrices(alignments))]).reshape(-1, 68, 2)
+
+
+def mask_frames(
+    frame_paths: Sequence[PathLike], alignments: pd.DataFrame, cfg: Mapping[str, Any] | MaskConfig | None = None
+) -> dict[str, np.ndarray]:
+    """Masks in aligned space for the kept faces, one array per mask type.
+
+    Returns ``frame`` (N,), ``face`` (N,), ``matrix`` (N, 2, 3), ``size`` ()
+    and, for each configured type, uint8 (N, size, size). Frames are read only
+    when a mask type needs the aligned crop (``mesh``).
+    """
+    c = _config(MaskConfig, cfg)
+    kept = alignments[alignments["keep"]].reset_index(drop=True) if len(alignments) else alignments
+    size = int(kept["size"].iloc[0]) if len(kept) else 0
+    makers = {t: make_mask(t) for t in c.types}
+    paths = {frame_index(p): p for p in frame_paths}
+    points, matrices = _aligned_landmarks(kept), _matrices(kept)
+    out = {t: np.zeros((len(kept), size, size), np.uint8) for t in c.types}
+    needs_crop = any(m.needs_crop for m in makers.values())
+    for i, frame in enumerate(_progress(kept["frame"], "mask", total=len(kept))):
+        crop = warp(read_frame(paths[frame]), matrices[i], size) if needs_crop else None
+        for t, make in makers.items():
+            out[t][i] = make(points[i], size, crop)
+    if not len(kept):
+        log.warning("no kept faces to mask")
+    return {
+        "frame": kept["frame"].to_numpy(np.int64),
+        "face": kept["face"].to_numpy(np.int64),
+        "matrix": matrices,
+        "size": np.array(size),
+        **out,
+    }
+
+
+def write_masks(path: PathLike, masks: Mapping[str, np.ndarray]) -> None:
+    """Store mask_frames' arrays as a compressed .npz, atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **masks)
+
+
+def read_masks(path: PathLike) -> dict[str, np.ndarray]:
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
+def build_faceset(
+    frame_paths: Sequence[PathLike],
+    alignments: pd.DataFrame,
+    masks_path: PathLike,
+    out_dir: PathLike,
+    cfg: Mapping[str, Any] | MaskConfig | None = None,
+) -> None:
+    """Write the faceset folder (see faceset.py) of the kept faces.
+
+    The mask is ``faceset_mask``, which must be one of the types in the masks
+    file; masks are matched to faces by (frame, face).
+    """
+    c = _config(MaskConfig, cfg)
+    masks = read_masks(masks_path)
+    if c.faceset_mask not in masks:
+        raise ValueError(f"mask type {c.faceset_mask!r} not in {masks_path}; add it to mask.types")
+    kept = alignments[alignments["keep"]].reset_index(drop=True) if len(alignments) else alignments
+    mask_row = {(int(f), int(k)): i for i, (f, k) in enumerate(zip(masks["frame"], masks["face"]))}
+    missing = [key for key in zip(kept["frame"], kept["face"]) if key not in mask_row]
+    if missing:
+        raise ValueError(f"{len(missing)} kept faces have no mask in {masks_path}, first {missing[0]}")
+    size = int(kept["size"].iloc[0]) if len(kept) else int(masks["size"])
+    paths = {frame_index(p): p for p in frame_paths}
+    points, matrices = _aligned_landmarks(kept), _matrices(kept)
+    with create_faceset(out_dir, len(kept), size) as fs:
+        for i, (frame, face) in enumerate(_progress(zip(kept["frame"], kept["face"]), "faceset", total=len(kept))):
+            fs.faces[i] = warp(read_frame(paths[frame]), matrices[i], size)
+            fs.masks[i] = masks[c.faceset_mask][mask_row[(frame, face)]]
+            fs.landmarks[i] = points[i]
+        fs.index = kept[["frame", "face", "yaw", "pitch", "roll", "blur", "score", "matrix"]].copy()
+    if not len(kept):
+        log.warning("faceset %s is empty", out_dir)

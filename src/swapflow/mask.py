@@ -1,0 +1,107 @@
+"""Face masks in aligned-crop space: one protocol, implementations by name.
+
+A mask is a uint8 ``(size, size)`` array, 255 on the face and 0 elsewhere,
+made from the face's landmarks in aligned-crop pixels (and, for ``mesh``,
+the aligned crop itself).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+import cv2
+import numpy as np
+
+from swapflow.landmarks import MeshLandmarker
+
+# Parts whose convex hulls, joined, make the "components" mask (iBUG-68
+# indices). The jaw is split at the chin and each half closed by its brow,
+# with the nose and the brow-to-chin centre strip filling the middle.
+COMPONENTS = (
+    list(range(0, 9)) + list(range(17, 22)),  # right jaw + right brow
+    list(range(8, 17)) + list(range(22, 27)),  # left jaw + left brow
+    list(range(17, 27)) + [8],  # brows down to the chin
+    list(range(27, 36)),  # nose
+)
+# MediaPipe Face Mesh face-oval vertices in order around the face.
+FACE_OVAL = [
+    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
+    152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
+]
+
+
+class Mask(Protocol):
+    needs_crop: bool  # whether __call__ looks at the aligned crop
+
+    def __call__(self, landmarks: np.ndarray, size: int, crop_rgb: np.ndarray | None = None) -> np.ndarray:
+        """uint8 (size, size) mask from aligned-crop landmarks (and the crop)."""
+        ...
+
+
+def _hulls(parts: list[np.ndarray], size: int) -> np.ndarray:
+    mask = np.zeros((size, size), np.uint8)
+    for pts in parts:
+        cv2.fillConvexPoly(mask, cv2.convexHull(np.round(pts).astype(np.int32)), 255, cv2.LINE_AA)
+    return np.where(mask > 127, 255, 0).astype(np.uint8)
+
+
+class ComponentsMask:
+    """Union of convex hulls of the jaw/brow halves, centre strip and nose."""
+
+    needs_crop = False
+
+    def __call__(self, landmarks: np.ndarray, size: int, crop_rgb: np.ndarray | None = None) -> np.ndarray:
+        return _hulls([landmarks[p] for p in COMPONENTS], size)
+
+
+class ExtendedMask:
+    """``components`` with the brows raised over the forehead.
+
+    Each brow point moves away from the chin by ``lift`` times the nose
+    length (points 27 to 33), which reaches about half-way up the forehead.
+    """
+
+    needs_crop = False
+
+    def __init__(self, lift: float = 0.6) -> None:
+        self.lift = lift
+
+    def __call__(self, landmarks: np.ndarray, size: int, crop_rgb: np.ndarray | None = None) -> np.ndarray:
+        lm = landmarks.copy()
+        up = lm[27] - lm[8]
+        up /= np.linalg.norm(up) + 1e-9
+        lm[17:27] += up * self.lift * np.linalg.norm(lm[27] - lm[33])
+        return _hulls([lm[p] for p in COMPONENTS], size)
+
+
+class MeshMask:
+    """Face Mesh's face-oval polygon, Face Mesh run on the aligned crop.
+
+    Falls back to ``components`` when Face Mesh finds no face in the crop.
+    """
+
+    needs_crop = True
+
+    def __init__(self) -> None:
+        self._mesh = MeshLandmarker()
+
+    def __call__(self, landmarks: np.ndarray, size: int, crop_rgb: np.ndarray | None = None) -> np.ndarray:
+        if crop_rgb is None:
+            raise ValueError("the mesh mask needs the aligned crop")
+        pts = self._mesh.mesh(crop_rgb)
+        if pts is None:
+            return ComponentsMask()(landmarks, size)
+        mask = np.zeros((size, size), np.uint8)
+        cv2.fillPoly(mask, [np.round(pts[FACE_OVAL]).astype(np.int32)], 255)
+        return mask
+
+
+MASKS: dict[str, Callable[[], Mask]] = {"components": ComponentsMask, "extended": ExtendedMask, "mesh": MeshMask}
+
+
+def make_mask(name: str) -> Mask:
+    """The mask registered as ``name``."""
+    try:
+        return MASKS[name]()
+    except KeyError:
+        raise ValueError(f"unknown mask {name!r}; choose from {sorted(MASKS)}") from None

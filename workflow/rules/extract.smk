@@ -1,0 +1,79 @@
+rule detect:
+    input:
+        frames="results/frames/{video}",
+    output:
+        "results/detect/{video}.parquet",
+    log:
+        "logs/detect/{video}.log",
+    benchmark:
+        "benchmarks/out/detect/{video}.tsv"
+    conda:
+        "../envs/swapflow.yaml"
+    params:
+        cfg=config["extract"],
+    script:
+        "../scripts/detect.py"
+
+
+rule align:
+    input:
+        frames="results/frames/{video}",
+        probe="results/probe/{video}.json",
+        detections="results/detect/{video}.parquet",
+        references=video_references,
+    output:
+        "results/align/{video}.parquet",
+    log:
+        "logs/align/{video}.log",
+    benchmark:
+        "benchmarks/out/align/{video}.tsv"
+    conda:
+        "../envs/swapflow.yaml"
+    params:
+        cfg=config["extract"],
+        references=video_references,
+    script:
+        "../scripts/align.py"
+
+
+rule mask:
+    input:
+        frames="results/frames/{video}",
+        alignments="results/align/{video}.parquet",
+    output:
+        "results/mask/{video}.npz",
+    log:
+        "logs/mask/{video}.log",
+    benchmark:
+        "benchmarks/out/mask/{video}.tsv"
+    conda:
+        "../envs/swapflow.yaml"
+    params:
+        cfg=config["mask"],
+    script:
+        "../scripts/mask.py"
+
+
+rule faceset:
+    input:
+        frames="results/frames/{video}",
+        alignments="results/align/{video}.parquet",
+        masks="results/mask/{video}.npz",
+    output:
+        directory("results/faceset/{video}"),
+        sheet=report(
+            "results/faceset/{video}.jpg",
+            caption="../report/contact_sheet.rst",
+            category="Extraction",
+            labels={"video": "{video}"},
+        ),
+    log:
+        "logs/faceset/{video}.log",
+    benchmark:
+        "benchmarks/out/faceset/{video}.tsv"
+    conda:
+        "../envs/swapflow.yaml"
+    params:
+        cfg=config["mask"],
+    script:
+        "../scripts/faceset.py"
