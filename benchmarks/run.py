@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from swapflow import demo, video
+from swapflow import demo, extract, video
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,16 +33,18 @@ def ffmpeg(*args: str) -> None:
                    check=True)
 
 
+def split_baseline(clip: Path, work: Path) -> None:
+    out = work / "baseline_frames"
+    out.mkdir(exist_ok=True)
+    ffmpeg("-i", str(clip), "-compression_level", "1", str(out / "%06d.png"))
+
+
 def bench_split(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
     """split_frames against `ffmpeg -i clip -compression_level 1 %06d.png`."""
     def ours():
         video.split(clip, work / "frames", work / "probe.json")
 
-    def baseline():
-        out = work / "baseline_frames"
-        out.mkdir(exist_ok=True)
-        ffmpeg("-i", str(clip), "-compression_level", "1", str(out / "%06d.png"))
-    return best_of(repeat, ours), best_of(repeat, baseline)
+    return best_of(repeat, ours), best_of(repeat, lambda: split_baseline(clip, work))
 
 
 def bench_merge(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
@@ -62,7 +64,22 @@ def bench_merge(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
     return best_of(repeat, ours), best_of(repeat, baseline)
 
 
-STAGES = {"split": bench_split, "merge": bench_merge}
+def bench_extract(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
+    """detect + align + mask + faceset (default settings) against the PNG split baseline."""
+    frames = work / "frames"
+    if not frames.exists():
+        video.split(clip, frames, work / "probe.json")
+    paths = video.list_frames(frames)
+
+    def ours():
+        detections = extract.detect_frames(paths, {})
+        alignments = extract.align_frames(paths, detections, {})
+        extract.write_masks(work / "masks.npz", extract.mask_frames(paths, alignments, {}))
+        extract.build_faceset(paths, alignments, work / "masks.npz", work / "faceset", {})
+    return best_of(repeat, ours), best_of(repeat, lambda: split_baseline(clip, work))
+
+
+STAGES = {"split": bench_split, "extract": bench_extract, "merge": bench_merge}
 
 
 def main() -> None:

@@ -37,7 +37,7 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.C
 
 def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
     """The rules ``snakemake -n`` would run, with their job counts."""
-    res = run_snakemake(workdir, "-n", "--quiet", "rules", *args)
+    res = run_snakemake(workdir, *args, "-n", "--quiet", "rules")
     counts: dict[str, int] = {}
     for line in (res.stdout + res.stderr).splitlines():
         parts = line.split()

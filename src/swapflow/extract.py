@@ -223,18 +223,19 @@ def align_frames(
             continue
         image = read_frame(paths[frame])
         h, w = image.shape[:2]
-        found = [(r, landmarker.landmarks(image, r[BOX].to_numpy(float))) for _, r in group.iterrows()]
+        records = group[list(DETECT_COLUMNS)].to_dict("records")  # plain dicts: pandas rows are slow
+        found = [(r, landmarker.landmarks(image, np.array([r[k] for k in BOX], float))) for r in records]
         found = [(r, pts) for r, pts in found if not np.isnan(pts).any()]
         if len(found) < len(group):
             log.debug("frame %d: no landmarks for %d faces", frame, len(group) - len(found))
         points = [pts for _, pts in found]
         if tracker:
-            points = tracker.step(frame, np.array([r[BOX].to_numpy(float) for r, _ in found]).reshape(-1, 4), points)
+            points = tracker.step(frame, np.array([[r[k] for k in BOX] for r, _ in found], float).reshape(-1, 4), points)
         for (r, _), pts in zip(found, points):
             matrix = align_matrix(pts, c.size, c.centering, c.coverage)
             rows.append(
                 {
-                    **{k: r[k] for k in DETECT_COLUMNS},
+                    **r,
                     "landmarks": pts.ravel().tolist(),
                     "matrix": matrix.ravel().tolist(),
                     "size": c.size,

@@ -1,0 +1,51 @@
+"""Extraction in real snakemake runs: outputs, and what a mask change reruns."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from swapflow.faceset import load_faceset
+from tests.conftest import planned_jobs, run_snakemake, write_config
+
+
+def config(demo_dir, **sections) -> dict:
+    return {"videos": {"man": str(demo_dir / "single_face.mp4")},
+            "identities": {"man": {"videos": ["man"]}, "woman": {"videos": ["man"]}},
+            "swaps": [{"name": "s", "face": "woman", "target": "man"}],
+            "merge": {"preset": "ultrafast"}, **sections}
+
+
+@pytest.fixture(scope="module")
+def extracted(demo_dir, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("extract")
+    write_config(workdir, config(demo_dir))
+    run_snakemake(workdir, "results/faceset/man")
+    return workdir
+
+
+def test_faceset_of_every_frame(extracted):
+    alignments = pd.read_parquet(extracted / "results/align/man.parquet")
+    assert alignments["frame"].nunique() == 72 and alignments["keep"].sum() == 72
+    assert alignments.attrs == {"frames": 72, "width": 640, "height": 360}
+    faceset = load_faceset(extracted / "results/faceset/man")
+    assert faceset.faces.shape == (72, 256, 256, 3) and faceset.masks.shape == (72, 256, 256)
+    assert (extracted / "results/faceset/man.jpg").stat().st_size > 10_000
+    assert "align" in (extracted / "logs/align/man.log").read_text()
+
+
+def test_mask_setting_reruns_mask_and_faceset_only(extracted, demo_dir):
+    write_config(extracted, config(demo_dir, mask={"faceset_mask": "components"}))
+    try:
+        assert planned_jobs(extracted, "results/faceset/man") == {"mask": 1, "faceset": 1}
+    finally:
+        write_config(extracted, config(demo_dir))
+
+
+def test_extract_setting_reruns_from_detect(extracted, demo_dir):
+    write_config(extracted, config(demo_dir, extract={"threshold": 0.8}))
+    try:
+        assert planned_jobs(extracted, "results/faceset/man") == {
+            "detect": 1, "align": 1, "mask": 1, "faceset": 1}
+    finally:
+        write_config(extracted, config(demo_dir))
