@@ -1,0 +1,70 @@
+"""Colour matching of a swapped face to the face it replaces, chosen by name.
+
+Each matcher takes the swapped face and the original face (uint8 RGB, same
+shape) and a float mask in [0, 1] of where the face is, and returns the
+swapped face recoloured (uint8 RGB). Statistics come from the masked pixels
+only, so background does not leak into the face colour.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import cv2
+import numpy as np
+
+ColorMatch = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def _masked(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    pixels = image[mask > 0.5]
+    return pixels if len(pixels) >= 16 else image.reshape(-1, image.shape[-1])
+
+
+def no_match(swapped: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return swapped
+
+
+def average(swapped: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Shift each channel so the face's mean colour equals the original's."""
+    shift = _masked(original, mask).mean(0) - _masked(swapped, mask).mean(0)
+    return np.clip(swapped + shift, 0, 255).astype(np.uint8)
+
+
+def reinhard(swapped: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Reinhard colour transfer (RCT): match mean and spread per channel in LAB."""
+    src = cv2.cvtColor(swapped, cv2.COLOR_RGB2LAB).astype(np.float32)
+    ref = cv2.cvtColor(original, cv2.COLOR_RGB2LAB).astype(np.float32)
+    src_px, ref_px = _masked(src, mask), _masked(ref, mask)
+    scale = ref_px.std(0) / np.maximum(src_px.std(0), 1e-3)
+    out = (src - src_px.mean(0)) * scale + ref_px.mean(0)
+    return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+
+def histogram(swapped: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Match each channel's histogram inside the mask to the original's."""
+    out = np.empty_like(swapped)
+    src_px, ref_px = _masked(swapped, mask), _masked(original, mask)
+    levels = np.arange(256)
+    for c in range(3):
+        src_cdf = np.cumsum(np.bincount(src_px[:, c], minlength=256)) / len(src_px)
+        ref_cdf = np.cumsum(np.bincount(ref_px[:, c], minlength=256)) / len(ref_px)
+        lut = np.interp(src_cdf, ref_cdf, levels).astype(np.uint8)
+        out[..., c] = lut[swapped[..., c]]
+    return out
+
+
+COLOR_MATCHERS: dict[str, ColorMatch] = {
+    "none": no_match,
+    "average": average,
+    "rct": reinhard,
+    "histogram": histogram,
+}
+
+
+def get_color_matcher(name: str) -> ColorMatch:
+    try:
+        return COLOR_MATCHERS[name]
+    except KeyError:
+        raise ValueError(f"unknown colour match {name!r}; choose one of "
+                         f"{', '.join(COLOR_MATCHERS)}") from None

@@ -1,0 +1,251 @@
+"""Put the swapped face into every frame: crop, run the model, paste back, blend.
+
+For each kept face of the target video: crop it with its alignment matrix,
+run it through the face identity's decoder, colour-match the result to the
+face it replaces, and paste it back through the inverse transform, blended
+with a feathered mask. Frames without a kept face are copied byte for byte.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping, Protocol
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from swapflow.align import transform_points
+from swapflow.color import get_color_matcher
+from swapflow.io import atomic_path, read_json, write_json
+from swapflow.mask import make_mask
+
+log = logging.getLogger(__name__)
+
+MASK_SOURCES = ("landmarks", "learned", "both")
+BLENDS = ("alpha", "poisson")
+
+
+@dataclass
+class ConvertConfig:
+    mask: str = "both"  # landmarks | learned | both (= landmarks for models without a mask)
+    landmark_mask: str = "extended"
+    erode: float = 0.0  # fraction of the face box side; negative dilates
+    feather: float = 0.04  # blur sigma as a fraction of the face box side
+    color: str = "rct"
+    blend: str = "alpha"  # alpha | poisson (seamless clone)
+    sharpen: float = 0.0  # unsharp-mask amount, 0 for none
+    batch_size: int = 16
+    patches: bool = False  # also write each swapped face crop and its matrix
+
+    @classmethod
+    def from_dict(cls, cfg: Mapping[str, Any] | None) -> "ConvertConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = set(cfg or {}) - names
+        if unknown:
+            raise ValueError(f"unknown convert settings: {', '.join(sorted(unknown))}")
+        out = cls(**(cfg or {}))
+        if out.mask not in MASK_SOURCES:
+            raise ValueError(f"convert.mask must be one of {MASK_SOURCES}, not {out.mask!r}")
+        if out.blend not in BLENDS:
+            raise ValueError(f"convert.blend must be one of {BLENDS}, not {out.blend!r}")
+        get_color_matcher(out.color)
+        return out
+
+
+class Swapper(Protocol):
+    """What convert needs of a model: a face swap and the crop square it covers."""
+
+    predicts_mask: bool
+
+    def swap(self, faces: np.ndarray, to: str = "a") -> tuple[np.ndarray, np.ndarray | None]:
+        ...
+
+    def coverage_box(self, crop_side: int) -> tuple[int, int, int]:
+        ...
+
+
+def load_swapper(model_dir: str | Path, face: str, target: str, device: str = "auto") -> Swapper:
+    """Load a trained model, refusing one trained for other identities than the swap's."""
+    from swapflow.train import load_model  # torch is heavy: only convert needs it
+
+    manifest_path = Path(model_dir) / "manifest.json"
+    if not manifest_path.exists():
+        raise FileNotFoundError(f"{model_dir}: no trained model here (no manifest.json)")
+    trained = read_json(manifest_path)["identities"]
+    if (trained["a"], trained["b"]) != (face, target):
+        raise ValueError(f"{model_dir}: model was trained to put {trained['a']} on "
+                         f"{trained['b']}, but this swap puts {face} on {target}")
+    return load_model(model_dir, device=device)[0]
+
+
+def check_alignments(alignments: pd.DataFrame, frames: int, width: int, height: int,
+                     source: str) -> None:
+    """Refuse alignments made from another video, before any frame is written."""
+    meta = alignments.attrs
+    if meta.get("frames") not in (None, frames) or meta.get("width") not in (None, width) \
+            or meta.get("height") not in (None, height):
+        raise ValueError(f"{source}: alignments of a {meta.get('width')}x{meta.get('height')} "
+                         f"video of {meta.get('frames')} frames, but the target is "
+                         f"{width}x{height} with {frames} frames")
+    if len(alignments) and alignments["frame"].max() >= frames:
+        raise ValueError(f"{source}: alignments name frame {alignments['frame'].max()}, "
+                         f"but the target has {frames} frames")
+
+
+def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model: Swapper,
+                   out_dir: str | Path, cfg: ConvertConfig, png_compression: int = 1) -> dict:
+    """Write the converted frames to ``out_dir`` (atomically); return counts."""
+    if cfg.mask == "learned" and not model.predicts_mask:
+        raise ValueError("convert.mask is 'learned' but the model predicts no mask; "
+                         "use 'landmarks' or 'both', or a preset with a learned mask")
+    faces = alignments[(alignments["face"] >= 0) & alignments["keep"]]
+    by_frame = {frame: rows for frame, rows in faces.groupby("frame")}
+    matcher = get_color_matcher(cfg.color)
+    landmark_mask = make_mask(cfg.landmark_mask) if cfg.mask != "learned" else None
+    counts = {"frames": len(frame_paths), "swapped_frames": 0, "swapped_faces": 0}
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        patches = []
+        chunks = range(0, len(frame_paths), cfg.batch_size)
+        bar = tqdm(total=len(frame_paths), desc="convert", unit="frame", mininterval=2.0)
+        for start in chunks:
+            chunk = list(enumerate(frame_paths[start:start + cfg.batch_size], start))
+            todo = [(i, path) for i, path in chunk if i in by_frame]
+            for i, path in chunk:
+                if i not in by_frame:
+                    shutil.copyfile(path, tmp / path.name)
+            images = {i: _read(path) for i, path in todo}
+            rows = [(i, row) for i, _ in todo for row in by_frame[i].itertuples()]
+            crops = np.stack([_crop(images[i], row) for i, row in rows]) if rows else None
+            if crops is not None:
+                swapped, learned = model.swap(crops, to="a")
+                box = model.coverage_box(crops.shape[1])
+                for k, (i, row) in enumerate(rows):
+                    mask = _blend_mask(row, box, crops.shape[1], landmark_mask,
+                                       None if learned is None else learned[k], cfg)
+                    face = _prepare_face(swapped[k], crops[k], mask, box, matcher, cfg)
+                    _paste(images[i], face, mask, box, _matrix(row), cfg.blend)
+                    if cfg.patches:
+                        patches.append((i, row.face, face, _matrix(row), box))
+            for i, path in todo:
+                _write(tmp / path.name, images[i], png_compression)
+            counts["swapped_frames"] += len(todo)
+            counts["swapped_faces"] += len(rows)
+            bar.update(len(chunk))
+        bar.close()
+        if cfg.patches:
+            _write_patches(tmp / "patches", patches)
+    log.info("converted %(frames)d frames: %(swapped_faces)d faces swapped in "
+             "%(swapped_frames)d frames, the rest copied unchanged", counts)
+    return counts
+
+
+def _read(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{path}: frame cannot be read")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _write(path: Path, image_rgb: np.ndarray, png_compression: int) -> None:
+    params = [cv2.IMWRITE_PNG_COMPRESSION, png_compression] if path.suffix == ".png" \
+        else [cv2.IMWRITE_JPEG_QUALITY, 95]
+    if not cv2.imwrite(str(path), cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), params):
+        raise OSError(f"{path}: could not write frame")
+
+
+def _matrix(row) -> np.ndarray:
+    return np.asarray(row.matrix, dtype=np.float64).reshape(2, 3)
+
+
+def _crop(image: np.ndarray, row) -> np.ndarray:
+    return cv2.warpAffine(image, _matrix(row), (int(row.size), int(row.size)),
+                          flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
+
+
+def _blend_mask(row, box: tuple[int, int, int], crop_side: int, landmark_mask,
+                learned: np.ndarray | None, cfg: ConvertConfig) -> np.ndarray:
+    """Float mask in [0, 1] over the model's square of the crop, eroded and feathered."""
+    x0, y0, side = box
+    masks = []
+    if landmark_mask is not None:
+        points = transform_points(np.asarray(row.landmarks, np.float64).reshape(68, 2),
+                                  _matrix(row))
+        full = landmark_mask(points, crop_side).astype(np.float32) / 255
+        masks.append(full[y0:y0 + side, x0:x0 + side])
+    if learned is not None and cfg.mask != "landmarks":
+        masks.append(cv2.resize(learned.astype(np.float32), (side, side)))
+    mask = np.minimum.reduce(masks)
+    if cfg.erode:
+        k = max(1, int(abs(cfg.erode) * side)) * 2 + 1
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+        mask = cv2.erode(mask, kernel) if cfg.erode > 0 else cv2.dilate(mask, kernel)
+    if cfg.feather:
+        sigma = cfg.feather * side
+        pad = int(3 * sigma) + 1
+        # zero padding: the mask fades out before the edge of the model's square
+        padded = cv2.copyMakeBorder(mask, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+        mask = cv2.GaussianBlur(padded, (0, 0), sigma)[pad:-pad, pad:-pad]
+    return np.clip(mask, 0, 1)
+
+
+def _prepare_face(swapped: np.ndarray, crop: np.ndarray, mask: np.ndarray,
+                  box: tuple[int, int, int], matcher, cfg: ConvertConfig) -> np.ndarray:
+    x0, y0, side = box
+    face = cv2.resize(swapped, (side, side), interpolation=cv2.INTER_CUBIC)
+    if cfg.sharpen:
+        blurred = cv2.GaussianBlur(face, (0, 0), max(1.0, side / 128))
+        face = cv2.addWeighted(face, 1 + cfg.sharpen, blurred, -cfg.sharpen, 0)
+    return matcher(face, crop[y0:y0 + side, x0:x0 + side], mask)
+
+
+def _paste(frame: np.ndarray, face: np.ndarray, mask: np.ndarray, box: tuple[int, int, int],
+           matrix: np.ndarray, blend: str) -> None:
+    """Warp the face square back into ``frame`` (in place), only over its bounding box."""
+    x0, y0, side = box
+    inverse = cv2.invertAffineTransform(matrix)
+    corners = np.array([[x0, y0], [x0 + side, y0], [x0, y0 + side], [x0 + side, y0 + side]],
+                       np.float64)
+    pts = transform_points(corners, inverse)
+    h, w = frame.shape[:2]
+    left, top = np.floor(pts.min(0)).astype(int).clip(0, [w, h])
+    right, bottom = np.ceil(pts.max(0)).astype(int).clip(0, [w, h])
+    if right <= left or bottom <= top:
+        return
+    # square pixels -> frame pixels of the region of interest
+    to_roi = inverse @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], np.float64)
+    to_roi[:, 2] -= (left, top)
+    size = (int(right - left), int(bottom - top))
+    warped = cv2.warpAffine(face, to_roi, size, flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)
+    alpha = cv2.warpAffine(mask, to_roi, size, flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]
+    roi = frame[top:bottom, left:right]
+    if blend == "poisson" and (alpha > 0.5).sum() > 64:
+        binary = ((alpha[..., 0] > 0.5) * 255).astype(np.uint8)
+        binary[[0, -1], :] = 0
+        binary[:, [0, -1]] = 0
+        center = (roi.shape[1] // 2, roi.shape[0] // 2)
+        cloned = cv2.seamlessClone(warped, np.ascontiguousarray(roi), binary, center,
+                                   cv2.NORMAL_CLONE)
+        warped = cloned
+    roi[:] = (roi * (1 - alpha) + warped * alpha + 0.5).astype(np.uint8)
+
+
+def _write_patches(folder: Path, patches: list) -> None:
+    """Each swapped face square as PNG plus the matrix mapping frame -> square pixels."""
+    folder.mkdir()
+    index = []
+    for frame, face, image, matrix, (x0, y0, side) in patches:
+        name = f"{frame:06d}_{face}.png"
+        cv2.imwrite(str(folder / name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        to_square = np.array([[1, 0, -x0], [0, 1, -y0]], np.float64) @ np.vstack([matrix, [0, 0, 1]])
+        index.append({"frame": frame, "face": face, "file": name,
+                      "matrix": to_square.ravel().tolist()})
+    write_json(folder / "index.json", index)
