@@ -1,0 +1,48 @@
+"""``swapflow-train``: train a face-swap model from facesets on its own."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from swapflow.train.config import ConfigError, compose_config
+from swapflow.train.data import FacesetError
+from swapflow.train.trainer import TrainingInterrupted, train
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="swapflow-train", description=__doc__)
+    p.add_argument("--faceset-a", nargs="+", required=True, metavar="DIR",
+                   help="faceset folders of identity A (the face to put in)")
+    p.add_argument("--faceset-b", nargs="+", required=True, metavar="DIR",
+                   help="faceset folders of identity B (the face to replace)")
+    p.add_argument("--out", required=True, help="model folder to write")
+    p.add_argument("--checkpoint-dir", help="checkpoint folder (default: OUT.checkpoint)")
+    p.add_argument("--preset", default="lite", help="preset in CONFIG_DIR/model/")
+    p.add_argument("--config-dir", default="config", help="folder holding train.yaml (default: ./config)")
+    p.add_argument("--names", nargs=2, default=("a", "b"), metavar=("A", "B"), help="identity names")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. iterations=200 model.lr=1e-4")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        cfg = compose_config(args.config_dir, args.preset, args.overrides)
+        train(cfg, args.faceset_a, args.faceset_b, args.out,
+              args.checkpoint_dir or f"{args.out.rstrip('/')}.checkpoint",
+              identities=tuple(args.names), threads=args.threads)
+    except (ConfigError, FacesetError) as err:
+        print(f"swapflow-train: error: {err}", file=sys.stderr)
+        return 2
+    except TrainingInterrupted as err:
+        print(f"swapflow-train: {err}", file=sys.stderr)
+        return 128 + err.signum
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Weighted SSIM + L1 face loss and the learned-mask loss (computed in fp32)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig
+
+
+def _gaussian_window(size: int, sigma: float, channels: int, device: torch.device) -> torch.Tensor:
+    x = torch.arange(size, dtype=torch.float32, device=device) - (size - 1) / 2
+    g = torch.exp(-x ** 2 / (2 * sigma ** 2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :]).expand(channels, 1, size, size).contiguous()
+
+
+def ssim_map(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Per-pixel SSIM of images in [0, 1], averaged over channels: (N, 1, H, W)."""
+    c = x.shape[1]
+    w = _gaussian_window(window, sigma, c, x.device)
+    pad = window // 2
+
+    def blur(t: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(F.pad(t, [pad] * 4, mode="reflect"), w, groups=c)
+
+    mu_x, mu_y = blur(x), blur(y)
+    var_x = blur(x * x) - mu_x ** 2
+    var_y = blur(y * y) - mu_y ** 2
+    cov = blur(x * y) - mu_x * mu_y
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2))
+    return s.mean(1, keepdim=True)
+
+
+def face_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
+              pred_mask: torch.Tensor | None, mask: torch.Tensor, cfg: DictConfig
+              ) -> dict[str, torch.Tensor]:
+    """Loss terms of one side. ``weight`` (N,1,H,W) is zero-ish off the face and
+    larger on eyes and mouth; returns the terms and their weighted ``total``."""
+    pred = pred.float()
+    norm = weight.sum() + 1e-6
+    terms = {"l1": ((pred - target).abs().mean(1, keepdim=True) * weight).sum() / norm,
+             "ssim": ((1 - ssim_map(pred, target)) / 2 * weight).sum() / norm}
+    total = cfg.l1 * terms["l1"] + cfg.ssim * terms["ssim"]
+    if pred_mask is not None:
+        terms["mask"] = F.mse_loss(pred_mask.float(), mask)
+        total = total + cfg.mask * terms["mask"]
+    terms["total"] = total
+    return terms

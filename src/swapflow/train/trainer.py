@@ -1,0 +1,399 @@
+"""The training loop: resumable, signal-safe, logged, reproducible on CPU.
+
+``train`` writes one model folder atomically at the end:
+model.pt, config.yaml, manifest.json, losses.csv, preview.jpg, loss.png.
+While it runs, ``checkpoint_dir`` holds checkpoint.pt (every
+``checkpoint_every`` iterations and on SIGTERM/SIGINT), losses.csv and
+preview.jpg; a later call with the same config and facesets resumes there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import signal
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import matplotlib
+import numpy as np
+import pandas as pd
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from swapflow.faceset import Faceset, load_faceset
+from swapflow.io import atomic_path, write_json
+from swapflow.train.config import ConfigError
+from swapflow.train.data import (Augmenter, Batch, FacesetError, Prefetcher, Side, faceset_hash,
+                                 split_holdout)
+from swapflow.train.losses import face_loss
+from swapflow.train.models import FaceSwapModel, build_model
+
+matplotlib.use("Agg")
+from matplotlib import pyplot as plt  # noqa: E402  (backend chosen first)
+
+log = logging.getLogger("swapflow.train")
+CHECKPOINT = "checkpoint.pt"
+PREVIEW_FACES = 6
+# Config keys a resumed run may change without invalidating its checkpoint.
+RUN_ONLY_KEYS = ("iterations", "device", "precision", "channels_last", "compile",
+                 "checkpoint_every", "preview_every", "log_every_s")
+
+
+class TrainingInterrupted(RuntimeError):
+    """Raised after a checkpoint was written because SIGTERM/SIGINT arrived."""
+
+    def __init__(self, signum: int, iteration: int) -> None:
+        super().__init__(f"stopped by {signal.Signals(signum).name} at iteration {iteration}; "
+                         f"checkpoint written, run again to resume")
+        self.signum = signum
+        self.iteration = iteration
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` is cuda when available, else cpu."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def cpu_has_bf16() -> bool:
+    """Whether oneDNN has native bf16 kernels here (AVX512-BF16/AMX); without
+    them bf16 autocast on CPU is emulated and slower than fp32."""
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """dtype for torch.autocast, or None for plain fp32."""
+    if precision == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if cpu_has_bf16() else None
+    choices = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+    if precision not in choices:
+        raise ConfigError(f"precision must be auto, fp32, bf16 or fp16, not {precision!r}")
+    if precision == "fp16" and device.type != "cuda":
+        raise ConfigError("precision fp16 needs a cuda device; use bf16 or fp32 on cpu")
+    return choices[precision]
+
+
+def _to_device(batch: Batch, device: torch.device, channels_last: bool) -> dict[str, torch.Tensor]:
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    pin = device.type == "cuda"
+    out = {}
+    for name in ("warped", "target", "mask", "weight"):
+        t = torch.from_numpy(getattr(batch, name))
+        if pin:
+            t = t.pin_memory()
+        out[name] = t.to(device, non_blocking=pin).contiguous(memory_format=fmt)
+    return out
+
+
+def _training_keys(cfg: DictConfig) -> dict:
+    """The config without the keys that may change between a run and its resume."""
+    keys = OmegaConf.to_container(cfg, resolve=True)
+    for name in RUN_ONLY_KEYS:
+        keys.pop(name, None)
+    for name in ("workers", "prefetch"):
+        keys["data"].pop(name, None)
+    return keys
+
+
+@contextlib.contextmanager
+def _catch_signals() -> Iterator[list[int]]:
+    """Record SIGTERM/SIGINT in the yielded list instead of dying (main thread only)."""
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    for s in previous:
+        signal.signal(s, lambda signum, _frame: caught.append(signum))
+    try:
+        yield caught
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+class Trainer:
+    """Holds the model, optimizer and data of one training run."""
+
+    def __init__(self, cfg: DictConfig, facesets_a: list[str | Path], facesets_b: list[str | Path],
+                 checkpoint_dir: str | Path, identities: tuple[str, str] = ("a", "b"),
+                 threads: int = 2) -> None:
+        self.cfg = cfg
+        self.checkpoint_dir = Path(checkpoint_dir)
+        self.identities = dict(zip(("a", "b"), identities))
+        torch.set_num_threads(max(1, threads))
+        cv2.setNumThreads(1)
+        self.device = resolve_device(cfg.device)
+        self.dtype = autocast_dtype(cfg.precision, self.device)
+        self.channels_last = (self.device.type == "cuda" if cfg.channels_last == "auto"
+                              else bool(cfg.channels_last))
+        self.facesets: dict[str, list[dict]] = {}
+        sides = {}
+        for side, paths in (("a", facesets_a), ("b", facesets_b)):
+            loaded, entries = self._load_side(side, paths)
+            sides[side] = Side(loaded, [np.array(e["train_indices"]) for e in entries])
+            self.facesets[side] = entries
+        self.sides = sides
+        self.seed = int(cfg.seed)
+        random.seed(self.seed)
+        np.random.seed(self.seed)
+        torch.manual_seed(self.seed)
+        self.model: FaceSwapModel = build_model(cfg.model).to(self.device)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.net = torch.compile(self.model) if cfg.compile else self.model
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=float(cfg.model.lr),
+                                          betas=tuple(cfg.model.betas))
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
+        self.augmenter = Augmenter(cfg.data, self.model.size, self.model.coverage)
+        self.iteration = 0
+        self.history: list[dict[str, float]] = []
+        self.fingerprint = {"config": _training_keys(cfg),
+                            "facesets": {s: [e["hash"] for e in es] for s, es in self.facesets.items()}}
+
+    def _load_side(self, side: str, paths: list[str | Path]) -> tuple[list[Faceset], list[dict]]:
+        name = self.identities[side]
+        if not paths:
+            raise FacesetError(f"identity {name!r} (side {side}) has no faceset")
+        loaded, entries = [], []
+        for path in paths:
+            try:
+                fs = load_faceset(path)
+            except FileNotFoundError as err:
+                raise FacesetError(f"identity {name!r} (side {side}): {path} is not a faceset "
+                                   f"({err.filename} is missing)") from err
+            if len(fs) < self.cfg.min_faces:
+                raise FacesetError(f"identity {name!r} (side {side}): faceset {path} has "
+                                   f"{len(fs)} faces, fewer than min_faces={self.cfg.min_faces}")
+            train_idx, hold_idx = split_holdout(len(fs), float(self.cfg.holdout), int(self.cfg.seed),
+                                                str(Path(path).name))
+            loaded.append(fs)
+            entries.append({"path": str(Path(path).resolve()), "faces": len(fs),
+                            "hash": faceset_hash(path), "train_indices": train_idx.tolist(),
+                            "holdout_indices": hold_idx.tolist()})
+        return loaded, entries
+
+    # ---- checkpoints -------------------------------------------------
+    def save_checkpoint(self) -> None:
+        state = {"fingerprint": self.fingerprint, "iteration": self.iteration,
+                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "scaler": self.scaler.state_dict(), "history": self.history,
+                 "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                         "python": random.getstate(),
+                         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                         # Batches are a pure function of (seed, iteration, side).
+                         "data": {"seed": self.seed, "next_iteration": self.iteration + 1}}}
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.checkpoint_dir / CHECKPOINT) as tmp:
+            torch.save(state, tmp)
+        with atomic_path(self.checkpoint_dir / "losses.csv") as tmp:
+            pd.DataFrame(self.history).to_csv(tmp, index=False)
+        log.info("checkpoint at iteration %d -> %s", self.iteration, self.checkpoint_dir / CHECKPOINT)
+
+    def try_resume(self) -> bool:
+        path = self.checkpoint_dir / CHECKPOINT
+        if not path.exists():
+            return False
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        if state["fingerprint"] != self.fingerprint:
+            log.warning("checkpoint %s is from another config or other facesets; starting afresh", path)
+            return False
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.iteration = state["iteration"]
+        self.history = state["history"]
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        np.random.set_state(rng["numpy"])
+        random.setstate(rng["python"])
+        if rng["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        log.info("resumed from %s at iteration %d", path, self.iteration)
+        return True
+
+    # ---- one step ----------------------------------------------------
+    def step(self, batches: dict[str, Batch]) -> dict[str, float]:
+        self.optimizer.zero_grad(set_to_none=True)
+        terms = {}
+        for side, batch in batches.items():
+            t = _to_device(batch, self.device, self.channels_last)
+            with torch.autocast(self.device.type, dtype=self.dtype or torch.float32,
+                                enabled=self.dtype is not None):
+                face, mask = self.net(t["warped"], side)
+            terms[side] = face_loss(face, t["target"], t["weight"], mask, t["mask"], self.cfg.loss)
+        total = terms["a"]["total"] + terms["b"]["total"]
+        self.scaler.scale(total).backward()
+        if self.cfg.loss.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(self.cfg.loss.grad_clip))
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        row = {"iteration": self.iteration + 1}
+        for side in ("a", "b"):
+            row[f"loss_{side}"] = terms[side]["total"].item()
+        for side in ("a", "b"):
+            for name, value in terms[side].items():
+                if name != "total":
+                    row[f"{name}_{side}"] = value.item()
+        return row
+
+    # ---- the loop ----------------------------------------------------
+    def fit(self) -> dict[str, float]:
+        """Train up to ``cfg.iterations``; returns speed figures of this call."""
+        total = int(self.cfg.iterations)
+        bs = int(self.cfg.batch_size)
+        data = self.cfg.data
+        prefetch = Prefetcher(self.sides, self.augmenter, bs, self.seed, self.iteration + 1,
+                              int(data.workers), int(data.prefetch))
+        start_iter = self.iteration
+        t_start = last_log = time.perf_counter()
+        log.info("training %s (%s) on %s, %s, channels_last %s, iterations %d..%d",
+                 self.cfg.preset, self.cfg.model.arch, self.device,
+                 f"autocast {self.dtype}" if self.dtype else "fp32",
+                 self.channels_last, self.iteration + 1, total)
+        try:
+            with _catch_signals() as caught:
+                while self.iteration < total:
+                    if caught:
+                        self.save_checkpoint()
+                        raise TrainingInterrupted(caught[0], self.iteration)
+                    row = self.step(prefetch.get())
+                    self.iteration += 1
+                    self.history.append(row)
+                    now = time.perf_counter()
+                    if now - last_log >= self.cfg.log_every_s or self.iteration == total:
+                        last_log = now
+                        self._log_progress(row, now - t_start, self.iteration - start_iter,
+                                           prefetch.wait_s, total)
+                    if self.iteration % self.cfg.checkpoint_every == 0:
+                        self.save_checkpoint()
+                    if self.iteration % self.cfg.preview_every == 0:
+                        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+                        write_preview(self.checkpoint_dir / "preview.jpg", self.preview())
+        finally:
+            prefetch.close()
+        wall = time.perf_counter() - t_start
+        done = self.iteration - start_iter
+        return {"seconds": wall, "iterations": done,
+                "samples_per_s": 2 * bs * done / wall if wall > 0 else 0.0,
+                "stall_fraction": prefetch.wait_s / wall if wall > 0 else 0.0}
+
+    def _log_progress(self, row: dict[str, float], elapsed: float, done: int, wait: float,
+                      total: int) -> None:
+        rate = done / elapsed
+        eta = (total - self.iteration) / rate if rate > 0 else float("inf")
+        log.info("it %d/%d  loss_a %.4f  loss_b %.4f  %.1f samples/s  stall %.1f%%  ETA %s",
+                 self.iteration, total, row["loss_a"], row["loss_b"],
+                 rate * 2 * self.cfg.batch_size, 100 * wait / elapsed,
+                 _hms(eta))
+
+    def preview(self) -> np.ndarray:
+        """Grid of rows A, A reconstructed, A->B, B, B reconstructed, B->A (RGB uint8)."""
+        rows = []
+        for side, other in (("a", "b"), ("b", "a")):
+            fs = self.sides[side].facesets[0]
+            picks = np.linspace(0, len(fs) - 1, PREVIEW_FACES).astype(int)
+            faces = np.asarray(fs.faces[picks])
+            x0, y0, s = self.model.coverage_box(faces.shape[1])
+            size = self.model.size
+            shown = [cv2.resize(f[y0:y0 + s, x0:x0 + s], (size, size), interpolation=cv2.INTER_AREA)
+                     for f in faces]
+            rows += [np.concatenate(shown, 1),
+                     np.concatenate(list(self.model.swap(faces, to=side)[0]), 1),
+                     np.concatenate(list(self.model.swap(faces, to=other)[0]), 1)]
+        return np.concatenate(rows, 0)
+
+    def manifest(self, speed: dict[str, float], started: str) -> dict:
+        return {"identities": self.identities,
+                "facesets": {side: [{k: v for k, v in e.items() if k != "train_indices"}
+                                    | {"identity": self.identities[side]} for e in entries]
+                             for side, entries in self.facesets.items()},
+                "preset": self.cfg.preset, "iterations": self.iteration, "seed": self.seed,
+                "device": str(self.device), "autocast": str(self.dtype),
+                "channels_last": self.channels_last, "compile": bool(self.cfg.compile),
+                "torch": torch.__version__, "started": started,
+                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "last_run": speed}
+
+    def write_output(self, out: str | Path, speed: dict[str, float], started: str) -> Path:
+        """Write the model folder atomically."""
+        with atomic_path(out) as tmp:
+            tmp.mkdir()
+            torch.save({"state_dict": self.model.state_dict(), "preset": self.cfg.preset,
+                        "config": OmegaConf.to_container(self.cfg, resolve=True),
+                        "identities": self.identities}, tmp / "model.pt")
+            (tmp / "config.yaml").write_text(OmegaConf.to_yaml(self.cfg))
+            write_json(tmp / "manifest.json", self.manifest(speed, started))
+            losses = pd.DataFrame(self.history)
+            losses.to_csv(tmp / "losses.csv", index=False)
+            write_preview(tmp / "preview.jpg", self.preview())
+            plot_losses(losses, tmp / "loss.png")
+        return Path(out)
+
+
+def _hms(seconds: float) -> str:
+    if not np.isfinite(seconds):
+        return "?"
+    minutes, sec = divmod(int(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{sec:02d}"
+
+
+def write_preview(path: Path, grid: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        ok, data = cv2.imencode(".jpg", cv2.cvtColor(grid, cv2.COLOR_RGB2BGR),
+                                [cv2.IMWRITE_JPEG_QUALITY, 90])
+        tmp.write_bytes(data.tobytes())
+
+
+def plot_losses(losses: pd.DataFrame, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    window = max(1, len(losses) // 50)
+    for col in ("loss_a", "loss_b"):
+        ax.plot(losses["iteration"], losses[col].rolling(window, min_periods=1).mean(), label=col)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(f"loss (running mean of {window})")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def train(cfg: DictConfig, facesets_a: list[str | Path], facesets_b: list[str | Path],
+          out: str | Path, checkpoint_dir: str | Path, identities: tuple[str, str] = ("a", "b"),
+          threads: int = 2) -> Path:
+    """Train (or resume) and write the model folder ``out``.
+
+    Raises FacesetError for unusable facesets, TrainingInterrupted after
+    writing a checkpoint when SIGTERM/SIGINT arrives (``out`` is not written).
+    """
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    trainer = Trainer(cfg, facesets_a, facesets_b, checkpoint_dir, identities, threads)
+    trainer.try_resume()
+    speed = trainer.fit()
+    log.info("done: %d iterations in %.0f s, %.1f samples/s, data stall %.1f%%",
+             speed["iterations"], speed["seconds"], speed["samples_per_s"],
+             100 * speed["stall_fraction"])
+    if trainer.iteration > 0 and trainer.iteration % cfg.checkpoint_every:
+        trainer.save_checkpoint()
+    return trainer.write_output(out, speed, started)
+
+
+def load_model(model_dir: str | Path, device: str = "cpu") -> tuple[FaceSwapModel, DictConfig]:
+    """Rebuild a trained model from its folder; returns (model in eval mode, config)."""
+    dev = resolve_device(device)
+    saved = torch.load(Path(model_dir) / "model.pt", map_location=dev, weights_only=True)
+    cfg = OmegaConf.create(saved["config"])
+    model = build_model(cfg.model)
+    model.load_state_dict(saved["state_dict"])
+    return model.to(dev).eval(), cfg

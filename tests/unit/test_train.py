@@ -1,0 +1,139 @@
+"""Training on real demo facesets made by the extraction library."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from swapflow.extract import align_frames, build_faceset, detect_frames, mask_frames, write_masks
+from swapflow.io import read_json
+from swapflow.train import FacesetError, compose_config, load_model, train
+from swapflow.train.cli import main
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+FAST = ["log_every_s=0", "data.workers=1", "data.prefetch=2"]
+
+
+def _faceset(frames: list[Path], out: Path) -> Path:
+    table = align_frames(frames, detect_frames(frames, {}), {"embeddings": False})
+    write_masks(out.with_suffix(".npz"), mask_frames(frames, table, {}))
+    build_faceset(frames, table, out.with_suffix(".npz"), out, {"faceset_mask": "extended"})
+    return out
+
+
+@pytest.fixture(scope="session")
+def facesets(man_frames, woman_frames, tmp_path_factory) -> tuple[Path, Path]:
+    """(woman, man): about 59 and 36 faces."""
+    root = tmp_path_factory.mktemp("train_facesets")
+    return _faceset(woman_frames[::8], root / "woman"), _faceset(man_frames[::2], root / "man")
+
+
+def _train(facesets, tmp: Path, preset: str, overrides: list[str], name: str = "run") -> Path:
+    cfg = compose_config(CONFIG, preset, FAST + overrides)
+    return train(cfg, [facesets[0]], [facesets[1]], tmp / name / "model", tmp / name / "ckpt",
+                 identities=("woman", "man"), threads=2)
+
+
+@pytest.mark.parametrize("preset", ["lite", "original", "dfaker128"])
+def test_preset_trains_and_swaps(facesets, tmp_path, preset):
+    out = _train(facesets, tmp_path, preset, ["iterations=2", "batch_size=2"])
+    assert sorted(p.name for p in out.iterdir()) == [
+        "config.yaml", "loss.png", "losses.csv", "manifest.json", "model.pt", "preview.jpg"]
+    manifest = read_json(out / "manifest.json")
+    assert manifest["iterations"] == 2 and manifest["identities"] == {"a": "woman", "b": "man"}
+    a = manifest["facesets"]["a"][0]
+    n = len(np.load(facesets[0] / "faces.npy", mmap_mode="r"))
+    assert a["faces"] == n and len(a["holdout_indices"]) == round(0.05 * n) and len(a["hash"]) == 32
+    losses = pd.read_csv(out / "losses.csv")
+    assert list(losses["iteration"]) == [1, 2] and {"loss_a", "loss_b"} <= set(losses.columns)
+    model, cfg = load_model(out)
+    assert cfg.preset == preset
+    faces = np.load(facesets[1] / "faces.npy", mmap_mode="r")[:3]
+    swapped, mask = model.swap(faces, to="a")
+    size = cfg.model.size
+    assert swapped.shape == (3, size, size, 3) and swapped.dtype == np.uint8
+    assert (mask is not None) == (preset == "dfaker128")
+    if mask is not None:
+        assert mask.shape == (3, size, size) and 0 <= mask.min() <= mask.max() <= 1
+    assert model.coverage_box(256) == (16, 16, 224)
+
+
+def test_loss_goes_down(facesets, tmp_path):
+    out = _train(facesets, tmp_path, "lite", ["iterations=80", "batch_size=8"])
+    losses = pd.read_csv(out / "losses.csv")
+    total = losses["loss_a"] + losses["loss_b"]
+    assert total.iloc[-10:].mean() < 0.85 * total.iloc[:10].mean()
+
+
+def _weights(model_dir: Path) -> dict[str, torch.Tensor]:
+    return torch.load(model_dir / "model.pt", weights_only=True)["state_dict"]
+
+
+def test_same_seed_same_weights_also_when_resumed(facesets, tmp_path):
+    opts = ["batch_size=4", "data.workers=2", "checkpoint_every=100"]
+    straight = _weights(_train(facesets, tmp_path, "lite", opts + ["iterations=6"], "one"))
+    again = _weights(_train(facesets, tmp_path, "lite", opts + ["iterations=6"], "two"))
+    _train(facesets, tmp_path, "lite", opts + ["iterations=3"], "three")
+    resumed = _weights(_train(facesets, tmp_path, "lite", opts + ["iterations=6"], "three"))
+    for name, w in straight.items():
+        assert torch.equal(w, again[name]), name
+        assert torch.equal(w, resumed[name]), name
+
+
+def test_kill_and_resume(facesets, tmp_path):
+    out, ckpt = tmp_path / "model", tmp_path / "ckpt"
+    cmd = [sys.executable, "-m", "swapflow.train.cli", "--faceset-a", str(facesets[0]),
+           "--faceset-b", str(facesets[1]), "--out", str(out), "--checkpoint-dir", str(ckpt),
+           "--config-dir", str(CONFIG), "--preset", "lite", "batch_size=4",
+           "checkpoint_every=1000", *FAST]
+    log = tmp_path / "log.txt"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd + ["iterations=1000"], stderr=fh, env=os.environ)
+        deadline = time.time() + 60
+        while "it 5/" not in log.read_text() and time.time() < deadline:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    text = log.read_text()
+    assert "Traceback" not in text and "stopped by SIGTERM" in text
+    assert not out.exists() and not list(tmp_path.glob(".*tmp*"))
+    stopped = pd.read_csv(ckpt / "losses.csv")
+    done = int(stopped["iteration"].iloc[-1])
+    assert done >= 5 and list(stopped["iteration"]) == list(range(1, done + 1))
+
+    rerun = subprocess.run(cmd + [f"iterations={done + 3}"], capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"resumed from {ckpt / 'checkpoint.pt'} at iteration {done}" in rerun.stderr
+    losses = pd.read_csv(out / "losses.csv")
+    assert list(losses["iteration"]) == list(range(1, done + 4))
+    pd.testing.assert_frame_equal(losses.iloc[:done], stopped)
+
+
+def test_too_few_faces(facesets, tmp_path, capsys):
+    n = len(np.load(facesets[1] / "faces.npy", mmap_mode="r"))
+    with pytest.raises(FacesetError, match=rf"identity 'man' \(side b\).* has {n} faces, fewer than min_faces={n + 1}"):
+        _train(facesets, tmp_path, "lite", [f"min_faces={n + 1}"])
+    rc = main(["--faceset-a", str(facesets[0]), "--faceset-b", str(facesets[1]), "--out",
+               str(tmp_path / "m"), "--config-dir", str(CONFIG), "--names", "woman", "man",
+               "min_faces=100"])
+    assert rc == 2 and "identity 'woman' (side a)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--preset", "nope"], "unknown preset 'nope'; valid presets: dfaker128, lite, original"),
+    (["model.lrr=1e-4"], "override 'model.lrr=1e-4' does not apply: model.lrr is not a key"),
+])
+def test_bad_config_is_explained(facesets, tmp_path, capsys, args, message):
+    rc = main(["--faceset-a", str(facesets[0]), "--faceset-b", str(facesets[1]),
+               "--out", str(tmp_path / "m"), "--config-dir", str(CONFIG), *args])
+    assert rc == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
