@@ -1,0 +1,388 @@
+"""Evaluate a swap: identity, pose and expression kept, flicker, reconstruction, coverage.
+
+``evaluate_swap`` compares the converted frames of a target video (B) with its
+original frames, using the alignments convert used and the trained model with
+its facesets. All metrics are plain floats/ints in one flat dict (see
+``METRICS`` for names and meanings); a per-face table holds the faces the
+identity and pose metrics were measured on.
+
+Sampling, to stay fast on a CPU (a dlib embedding costs ~0.1-0.2 s a face):
+the identity and pose metrics use at most ``max_faces`` swapped faces spread
+evenly over the video; the identity references use at most
+``reference_faces`` faces spread evenly over each side's facesets; the
+reconstruction metrics use at most ``holdout_faces`` held-out faces a side.
+Flicker and coverage use every frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from swapflow.align import head_pose
+from swapflow.extract import BOX, frame_index, read_frame
+from swapflow.faceset import load_faceset
+from swapflow.identity import Embedder
+from swapflow.io import read_json
+from swapflow.landmarks import DlibLandmarker
+
+log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike
+
+METRICS: dict[str, str] = {
+    "face": "identity put in (A), from the model's manifest",
+    "target": "identity of the target video (B), from the model's manifest",
+    "model_iterations": "training iterations of the model",
+    # coverage
+    "frames_total": "frames in the original video",
+    "frames_with_face": "frames where alignments hold at least one face",
+    "frames_swapped": "frames with at least one kept (swapped) face",
+    "frames_passed_through": "frames without a kept face (copied unchanged)",
+    "frames_passed_identical": "of those, frames whose converted file is byte-identical to the original",
+    "faces_swapped": "kept faces over all frames",
+    # identity (dlib 128-d embeddings; same person when distance < ~0.6)
+    "id_faces": "swapped faces measured (at most max_faces, evenly spread; landmark failures dropped)",
+    "id_ref_distance_ab": "distance between the A and B reference embeddings",
+    "id_retrieval": "share of measured swapped faces whose embedding is closer to A's reference than to B's",
+    "id_distance_a": "mean distance of the swapped faces to A's reference (lower = more like A)",
+    "id_distance_b": "mean distance of the swapped faces to B's reference (higher = less like B)",
+    "id_retrieval_original": "the same share on the original (unswapped) faces: the baseline, near 0",
+    "id_distance_a_original": "mean distance of the original faces to A's reference",
+    "id_distance_b_original": "mean distance of the original faces to B's reference",
+    # pose and expression
+    "pose_yaw_diff": "mean |yaw(converted) - yaw(original)|, degrees, landmarks re-run on both frames",
+    "pose_pitch_diff": "mean |pitch difference|, degrees",
+    "pose_roll_diff": "mean |roll difference|, degrees",
+    "landmark_nme": "mean 68-point distance converted vs original / inter-ocular distance (expression kept)",
+    # temporal
+    "flicker_ratio": "mean |frame-to-frame change| in the face box of the output / the same in the original "
+                     "(1.0 = as stable as the source)",
+    "flicker_pairs": "consecutive frame pairs with a kept face in both that flicker_ratio was measured on",
+    # reconstruction on held-out faces (never trained on)
+    "recon_a_faces": "held-out faces of A measured",
+    "recon_a_psnr": "PSNR (dB) of swap(face, to='a') vs the face, whole coverage square, unmasked",
+    "recon_a_psnr_masked": "PSNR (dB) inside the faceset's face mask only",
+    "recon_a_ssim": "SSIM (Gaussian 11x11, sigma 1.5, mean over the whole coverage square), unmasked",
+    "recon_a_ssim_masked": "SSIM map averaged with the faceset's face mask as weight",
+    "recon_b_faces": "held-out faces of B measured",
+    "recon_b_psnr": "as recon_a_psnr, for B",
+    "recon_b_psnr_masked": "as recon_a_psnr_masked, for B",
+    "recon_b_ssim": "as recon_a_ssim, for B",
+    "recon_b_ssim_masked": "as recon_a_ssim_masked, for B",
+}
+
+
+@dataclass
+class EvaluateConfig:
+    max_faces: int = 60  # swapped faces for identity / pose metrics
+    reference_faces: int = 30  # faceset faces a side for the identity reference
+    holdout_faces: int = 64  # held-out faces a side for reconstruction
+    device: str = "cpu"
+
+    @classmethod
+    def from_dict(cls, cfg: Mapping[str, Any] | "EvaluateConfig" | None) -> "EvaluateConfig":
+        if isinstance(cfg, cls):
+            return cfg
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (cfg or {}).items() if k in names})
+
+
+def _spread(count: int, n: int) -> np.ndarray:
+    """At most ``n`` indices spread evenly over ``range(count)``."""
+    if count <= 0 or n <= 0:
+        return np.zeros(0, int)
+    return np.unique(np.linspace(0, count - 1, min(n, count)).round().astype(int))
+
+
+def _kept(alignments: pd.DataFrame) -> pd.DataFrame:
+    return alignments[(alignments["face"] >= 0) & alignments["keep"]].sort_values(["frame", "face"])
+
+
+def _by_index(frames: Sequence[PathLike]) -> dict[int, Path]:
+    return {frame_index(p): Path(p) for p in frames}
+
+
+def _matched(original_frames: Sequence[PathLike], converted_frames: Sequence[PathLike]
+             ) -> tuple[dict[int, Path], dict[int, Path]]:
+    orig, conv = _by_index(original_frames), _by_index(converted_frames)
+    if set(orig) != set(conv):
+        missing = sorted(set(orig) ^ set(conv))
+        raise ValueError(f"original and converted frames differ in {len(missing)} frame numbers "
+                         f"(first: {missing[:5]})")
+    return orig, conv
+
+
+def reference_embedding(faceset_dirs: Sequence[PathLike], n: int, embedder: Embedder) -> np.ndarray:
+    """Mean dlib embedding of at most ``n`` faces spread over the facesets,
+    computed on the aligned crops with their stored crop landmarks."""
+    sets = [load_faceset(d) for d in faceset_dirs]
+    owners = [(k, i) for k, fs in enumerate(sets) for i in range(len(fs))]
+    if not owners:
+        raise ValueError(f"no faces in facesets {[str(d) for d in faceset_dirs]}")
+    embs = [embedder.embed(np.ascontiguousarray(sets[k].faces[i]), np.asarray(sets[k].landmarks[i], np.float64))
+            for k, i in (owners[j] for j in _spread(len(owners), n))]
+    return np.mean(embs, axis=0)
+
+
+def _interocular(points: np.ndarray) -> float:
+    return float(np.linalg.norm(points[36:42].mean(0) - points[42:48].mean(0)))
+
+
+def _face_table(orig: dict[int, Path], conv: dict[int, Path], kept: pd.DataFrame, ref_a: np.ndarray,
+                ref_b: np.ndarray, n: int, landmarker: DlibLandmarker, embedder: Embedder) -> pd.DataFrame:
+    """Identity and pose of ``n`` evenly spread kept faces, original vs converted.
+
+    Landmarks are re-run (dlib) at the alignment's box on both frames, so the
+    two sides are measured the same way.
+    """
+    rows = []
+    for r in kept.iloc[_spread(len(kept), n)].to_dict("records"):
+        box = np.array([r[k] for k in BOX], float)
+        row: dict[str, Any] = {"frame": int(r["frame"]), "face": int(r["face"])}
+        points = {}
+        for tag, image in (("", read_frame(conv[r["frame"]])), ("_original", read_frame(orig[r["frame"]]))):
+            pts = landmarker.landmarks(image, box)
+            if np.isnan(pts).any():
+                break
+            points[tag] = pts
+            emb = embedder.embed(image, pts)
+            da, db = float(np.linalg.norm(emb - ref_a)), float(np.linalg.norm(emb - ref_b))
+            h, w = image.shape[:2]
+            yaw, pitch, roll = head_pose(pts, (w, h))
+            row |= {f"distance_a{tag}": da, f"distance_b{tag}": db, f"closer_to_a{tag}": da < db,
+                    f"yaw{tag}": yaw, f"pitch{tag}": pitch, f"roll{tag}": roll}
+        if len(points) < 2:
+            log.debug("frame %d: no landmarks, face skipped", r["frame"])
+            continue
+        iod = max(_interocular(points["_original"]), 1e-6)
+        row["landmark_nme"] = float(np.linalg.norm(points[""] - points["_original"], axis=1).mean() / iod)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _box_region(row: Mapping[str, Any], width: int, height: int) -> tuple[slice, slice]:
+    x0, y0 = max(int(np.floor(row["x0"])), 0), max(int(np.floor(row["y0"])), 0)
+    x1, y1 = min(int(np.ceil(row["x1"])), width), min(int(np.ceil(row["y1"])), height)
+    return slice(y0, max(y1, y0)), slice(x0, max(x1, x0))
+
+
+def flicker(orig: dict[int, Path], conv: dict[int, Path], kept: pd.DataFrame) -> tuple[float, int]:
+    """(ratio, pairs): summed |frame-to-frame change| inside each kept face's box
+    of the output over the same in the original, over consecutive frame pairs
+    that both hold a kept face. The box is the face's box in the later frame."""
+    frames = set(kept["frame"])
+    change = np.zeros(2)
+    pairs = 0
+    cache: dict[tuple[str, int], np.ndarray] = {}
+
+    def gray(tag: str, paths: dict[int, Path], f: int) -> np.ndarray:
+        if (tag, f) not in cache:
+            cache[(tag, f)] = cv2.cvtColor(read_frame(paths[f]), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return cache[(tag, f)]
+
+    for f in sorted(frames):
+        if f - 1 not in frames:
+            continue
+        for key in [k for k in cache if k[1] < f - 1]:
+            del cache[key]
+        for r in kept[kept["frame"] == f].to_dict("records"):
+            for j, (tag, paths) in enumerate((("c", conv), ("o", orig))):
+                a, b = gray(tag, paths, f - 1), gray(tag, paths, f)
+                region = _box_region(r, a.shape[1], a.shape[0])
+                change[j] += np.abs(b[region] - a[region]).sum()
+        pairs += 1
+    if not pairs:
+        return float("nan"), 0
+    if change[1] == 0:
+        return (1.0 if change[0] == 0 else float("inf")), pairs
+    return float(change[0] / change[1]), pairs
+
+
+def _holdout(model_dir: Path, side: str, faceset_dirs: Sequence[PathLike]) -> list[tuple[Path, np.ndarray]]:
+    """(faceset, held-out indices) for each given faceset the model's manifest
+    names (matched by content hash); others are skipped with a warning."""
+    from swapflow.train.data import faceset_hash
+
+    entries = {e["hash"]: e for e in read_json(model_dir / "manifest.json")["facesets"][side]}
+    out = []
+    for d in faceset_dirs:
+        entry = entries.get(faceset_hash(d))
+        if entry is None:
+            log.warning("faceset %s is not one model %s was trained on: no held-out faces known", d, model_dir)
+            continue
+        out.append((Path(d), np.asarray(entry["holdout_indices"], int)))
+    return out
+
+
+def reconstruction(model, faceset_dirs: Sequence[PathLike], holdout: Sequence[tuple[Path, np.ndarray]],
+                   side: str, n: int) -> dict[str, float]:
+    """PSNR / SSIM of ``model.swap(face, to=side)`` on at most ``n`` held-out faces,
+    against the face's coverage square resized to the model's size (INTER_AREA,
+    as swap does). ``psnr`` and ``ssim`` cover the whole square; ``psnr_masked``
+    and ``ssim_masked`` weigh pixels by the faceset's face mask (the models'
+    loss is weighted to the face too, so the masked figures are the telling ones)."""
+    import torch
+
+    from swapflow.train.losses import ssim_map
+
+    picks = [(d, int(i)) for d, idx in holdout for i in idx]
+    picks = [picks[j] for j in _spread(len(picks), n)]
+    prefix = f"recon_{side}_"
+    if not picks:
+        return {prefix + "faces": 0} | dict.fromkeys(
+            [prefix + k for k in ("psnr", "psnr_masked", "ssim", "ssim_masked")], float("nan"))
+    sets = {d: load_faceset(d) for d, _ in holdout}
+    faces = np.stack([np.asarray(sets[d].faces[i]) for d, i in picks])
+    masks = np.stack([np.asarray(sets[d].masks[i]) for d, i in picks])
+    out, _ = model.swap(faces, to=side)
+    size = out.shape[1]
+    x0, y0, s = model.coverage_box(faces.shape[1])
+    target = np.stack([cv2.resize(np.ascontiguousarray(f[y0:y0 + s, x0:x0 + s]), (size, size),
+                                  interpolation=cv2.INTER_AREA) for f in faces])
+    mask = np.stack([cv2.resize(np.ascontiguousarray(m[y0:y0 + s, x0:x0 + s]), (size, size),
+                                interpolation=cv2.INTER_AREA) for m in masks]).astype(np.float32) / 255
+    err = (out.astype(np.float64) - target.astype(np.float64)) ** 2
+    mse = err.mean(axis=(1, 2, 3))
+    mse_masked = (err.mean(-1) * mask).sum(axis=(1, 2)) / np.maximum(mask.sum(axis=(1, 2)), 1e-6)
+
+    def psnr(m: np.ndarray) -> float:
+        return float(np.mean(10 * np.log10(255.0 ** 2 / np.maximum(m, 1e-10))))
+
+    with torch.no_grad():
+        x = torch.from_numpy(out).permute(0, 3, 1, 2).float() / 255
+        y = torch.from_numpy(target).permute(0, 3, 1, 2).float() / 255
+        smap = ssim_map(x, y)[:, 0].numpy().astype(np.float64)
+    ssim_masked = (smap * mask).sum(axis=(1, 2)) / np.maximum(mask.sum(axis=(1, 2)), 1e-6)
+    return {prefix + "faces": len(picks), prefix + "psnr": psnr(mse), prefix + "psnr_masked": psnr(mse_masked),
+            prefix + "ssim": float(smap.mean()), prefix + "ssim_masked": float(ssim_masked.mean())}
+
+
+def coverage(orig: dict[int, Path], conv: dict[int, Path], alignments: pd.DataFrame) -> dict[str, int]:
+    kept = _kept(alignments)
+    swapped = set(kept["frame"]) & set(orig)
+    passed = [f for f in orig if f not in swapped]
+    return {
+        "frames_total": len(orig),
+        "frames_with_face": len(set(alignments.loc[alignments["face"] >= 0, "frame"]) & set(orig)),
+        "frames_swapped": len(swapped),
+        "frames_passed_through": len(passed),
+        "frames_passed_identical": sum(orig[f].read_bytes() == conv[f].read_bytes() for f in passed),
+        "faces_swapped": int(kept["frame"].isin(orig).sum()),
+    }
+
+
+def evaluate_swap(original_frames: Sequence[PathLike], converted_frames: Sequence[PathLike],
+                  alignments: pd.DataFrame, model_dir: PathLike, facesets_a: Sequence[PathLike],
+                  facesets_b: Sequence[PathLike], cfg: Mapping[str, Any] | EvaluateConfig | None = None
+                  ) -> tuple[dict[str, Any], pd.DataFrame]:
+    """(metrics, faces): the metrics of ``METRICS`` in one flat dict, and one row
+    per measured swapped face (frame, face, distance_a/_b, closer_to_a,
+    yaw/pitch/roll, each also with suffix ``_original``, landmark_nme).
+
+    Metrics that cannot be measured (means over no faces, a flicker ratio
+    over a static source) are None, so the dict is strict JSON.
+    ``cfg``: see ``EvaluateConfig``.
+    """
+    from swapflow.train import load_model  # torch is heavy: import only when evaluating
+
+    c = EvaluateConfig.from_dict(cfg)
+    model_dir = Path(model_dir)
+    manifest = read_json(model_dir / "manifest.json")
+    orig, conv = _matched(original_frames, converted_frames)
+    kept = _kept(alignments)
+    kept = kept[kept["frame"].isin(orig)]
+    metrics: dict[str, Any] = {"face": manifest["identities"]["a"], "target": manifest["identities"]["b"],
+                               "model_iterations": manifest.get("iterations")}
+    metrics |= coverage(orig, conv, alignments)
+
+    embedder, landmarker = Embedder(), DlibLandmarker()
+    ref_a = reference_embedding(facesets_a, c.reference_faces, embedder)
+    ref_b = reference_embedding(facesets_b, c.reference_faces, embedder)
+    faces = _face_table(orig, conv, kept, ref_a, ref_b, c.max_faces, landmarker, embedder)
+
+    def mean(col: str, fn=lambda s: s) -> float:
+        return float(fn(faces[col].astype(float)).mean()) if len(faces) else float("nan")
+
+    metrics |= {
+        "id_faces": len(faces),
+        "id_ref_distance_ab": float(np.linalg.norm(ref_a - ref_b)),
+        "id_retrieval": mean("closer_to_a"),
+        "id_distance_a": mean("distance_a"),
+        "id_distance_b": mean("distance_b"),
+        "id_retrieval_original": mean("closer_to_a_original"),
+        "id_distance_a_original": mean("distance_a_original"),
+        "id_distance_b_original": mean("distance_b_original"),
+    }
+    for angle in ("yaw", "pitch", "roll"):
+        metrics[f"pose_{angle}_diff"] = float((faces[angle] - faces[f"{angle}_original"]).abs().mean()) \
+            if len(faces) else float("nan")
+    metrics["landmark_nme"] = mean("landmark_nme")
+    metrics["flicker_ratio"], metrics["flicker_pairs"] = flicker(orig, conv, kept)
+
+    model, _ = load_model(model_dir, device=c.device)
+    for side, dirs in (("a", facesets_a), ("b", facesets_b)):
+        metrics |= reconstruction(model, dirs, _holdout(model_dir, side, dirs), side, c.holdout_faces)
+    metrics = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in metrics.items()}
+    log.info("evaluation: %s", {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()})
+    return metrics, faces
+
+
+def summarize(metric_files: Mapping[str, PathLike]) -> pd.DataFrame:
+    """One row per ``"swap/video"`` key of ``metric_files`` (path of a metrics
+    JSON): columns swap, video, then the metrics (scalars only; nested dicts
+    are flattened with ``.``)."""
+    rows = []
+    for label, path in metric_files.items():
+        swap, _, video = str(label).partition("/")
+        flat = pd.json_normalize(read_json(path), sep=".").iloc[0].to_dict()
+        flat = {k: v for k, v in flat.items() if not isinstance(v, (list, dict))}
+        rows.append({"swap": swap, "video": video, **flat})
+    return pd.DataFrame(rows, columns=None if rows else ["swap", "video"])
+
+
+def _square_crop(image: np.ndarray, row: Mapping[str, Any], scale: float, tile: int) -> np.ndarray:
+    """A ``tile`` x ``tile`` square around the face box, ``scale`` times its side, edges replicated."""
+    cx, cy = (row["x0"] + row["x1"]) / 2, (row["y0"] + row["y1"]) / 2
+    side = max(row["x1"] - row["x0"], row["y1"] - row["y0"]) * scale
+    f = tile / max(side, 1.0)
+    matrix = np.array([[f, 0, tile / 2 - f * cx], [0, f, tile / 2 - f * cy]], np.float64)
+    return cv2.warpAffine(image, matrix, (tile, tile), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+
+
+def before_after_strip(original_frames: Sequence[PathLike], converted_frames: Sequence[PathLike],
+                       alignments: pd.DataFrame, out_jpg: PathLike, n: int = 6, tile: int = 224,
+                       scale: float = 1.6, columns: int = 3) -> None:
+    """JPEG grid of ``n`` evenly spread frames with a kept face, each shown as a
+    pair (before | after) cropped around the largest kept face (``scale`` x its
+    box), ``columns`` pairs a row. No kept face gives one grey tile."""
+    from swapflow.train.trainer import write_preview  # the atomic JPEG writer of RGB grids
+    orig, conv = _matched(original_frames, converted_frames)
+    kept = _kept(alignments)
+    kept = kept[kept["frame"].isin(orig)]
+    area = (kept["x1"] - kept["x0"]) * (kept["y1"] - kept["y0"])
+    largest = kept.loc[area.groupby(kept["frame"]).idxmax()] if len(kept) else kept
+    pairs = []
+    for r in largest.iloc[_spread(len(largest), n)].to_dict("records"):
+        halves = []
+        for label, paths in (("before", orig), ("after", conv)):
+            img = _square_crop(read_frame(paths[r["frame"]]), r, scale, tile)
+            cv2.putText(img, f"{label} {int(r['frame'])}", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                        (255, 255, 255), 1, cv2.LINE_AA)
+            halves.append(img)
+        pair = np.hstack([halves[0], np.full((tile, 2, 3), 255, np.uint8), halves[1]])
+        pairs.append(cv2.copyMakeBorder(pair, 4, 4, 4, 4, cv2.BORDER_CONSTANT, value=(0, 0, 0)))
+    if not pairs:
+        blank = np.full((tile, 2 * tile, 3), 128, np.uint8)
+        cv2.putText(blank, "no swapped faces", (8, tile // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)
+        pairs = [blank]
+    cols = min(columns, len(pairs))
+    pairs += [np.zeros_like(pairs[0])] * (-len(pairs) % cols)
+    write_preview(Path(out_jpg), np.vstack([np.hstack(pairs[i:i + cols]) for i in range(0, len(pairs), cols)]))

@@ -1,0 +1,125 @@
+"""Evaluation metrics on a real (briefly trained) swap of the demo: woman's face on the man."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from swapflow.convert import ConvertConfig, convert_frames
+from swapflow.evaluate import METRICS, before_after_strip, evaluate_swap, summarize
+from swapflow.extract import align_frames, build_faceset, detect_frames, mask_frames, write_masks
+from swapflow.io import read_json, write_json
+from swapflow.train import compose_config, load_model, train
+from swapflow.video import list_frames
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+MAN_FRAMES = 36  # consecutive frames of the man: faceset B, the target of the swap
+PASSED = [30, 31, 32]  # frames whose face is not kept, so convert copies them
+
+
+def _faceset(frames: list[Path], table, out: Path) -> Path:
+    write_masks(out.with_suffix(".npz"), mask_frames(frames, table, {}))
+    build_faceset(frames, table, out.with_suffix(".npz"), out, {"faceset_mask": "extended"})
+    return out
+
+
+@pytest.fixture(scope="module")
+def swap(man_frames, woman_frames, tmp_path_factory):
+    """A lite model trained 30 iterations and the man's frames converted with it."""
+    root = tmp_path_factory.mktemp("evaluate")
+    woman = woman_frames[::8]
+    fs_a = _faceset(woman, align_frames(woman, detect_frames(woman, {}), {"embeddings": False}), root / "woman")
+    man = man_frames[:MAN_FRAMES]
+    alignments = align_frames(man, detect_frames(man, {}), {"embeddings": False})
+    fs_b = _faceset(man, alignments, root / "man")
+    cfg = compose_config(CONFIG, "lite", ["iterations=30", "batch_size=8", "min_faces=10", "holdout=0.1",
+                                          "log_every_s=0", "data.workers=1", "data.prefetch=2"])
+    model_dir = train(cfg, [fs_a], [fs_b], root / "model", root / "ckpt", identities=("woman", "man"), threads=2)
+    alignments.loc[alignments["frame"].isin(PASSED), "keep"] = False
+    convert_frames(man, alignments, load_model(model_dir)[0], root / "converted", ConvertConfig())
+    return {"original": man, "converted": list_frames(root / "converted"), "alignments": alignments,
+            "model": model_dir, "a": [fs_a], "b": [fs_b]}
+
+
+@pytest.fixture(scope="module")
+def evaluated(swap):
+    return evaluate_swap(swap["original"], swap["converted"], swap["alignments"], swap["model"],
+                         swap["a"], swap["b"], {"max_faces": 12, "reference_faces": 12})
+
+
+def test_metric_keys_and_coverage(evaluated, swap):
+    metrics, faces = evaluated
+    assert set(metrics) == set(METRICS)
+    json.dumps(metrics, allow_nan=False)  # strict JSON
+    assert metrics["face"] == "woman" and metrics["target"] == "man" and metrics["model_iterations"] == 30
+    kept = swap["alignments"][(swap["alignments"]["face"] >= 0) & swap["alignments"]["keep"]]
+    assert metrics["frames_total"] == MAN_FRAMES
+    assert metrics["frames_with_face"] == MAN_FRAMES  # the man is in every frame
+    assert metrics["frames_swapped"] == kept["frame"].nunique() == MAN_FRAMES - len(PASSED)
+    assert metrics["frames_passed_through"] == metrics["frames_passed_identical"] == len(PASSED)
+    assert metrics["faces_swapped"] == len(kept)
+    assert metrics["id_faces"] == len(faces) == 12
+    assert set(faces["frame"]) <= set(kept["frame"])
+
+
+def test_identity_baseline_and_ranges(evaluated):
+    m, _ = evaluated
+    # the unswapped man is the man: nearer B's faceset than A's, well within dlib's 0.6
+    assert m["id_retrieval_original"] <= 0.1
+    assert m["id_distance_b_original"] < 0.4 < m["id_distance_a_original"]
+    assert m["id_ref_distance_ab"] > 0.6  # two different people
+    assert 0 <= m["id_retrieval"] <= 1 and 0 < m["id_distance_a"] < 2 and 0 < m["id_distance_b"] < 2
+    for key in ("pose_yaw_diff", "pose_pitch_diff", "pose_roll_diff"):
+        assert 0 <= m[key] < 45
+    assert 0 < m["landmark_nme"] < 1
+    assert m["flicker_pairs"] == MAN_FRAMES - len(PASSED) - 1 - 1  # a gap splits the run of kept frames
+    assert 0 < m["flicker_ratio"] < 10
+
+
+def test_reconstruction_on_held_out_faces(evaluated, swap):
+    m, _ = evaluated
+    for side in ("a", "b"):
+        held = sum(len(e["holdout_indices"]) for e in read_json(swap["model"] / "manifest.json")["facesets"][side])
+        assert m[f"recon_{side}_faces"] == min(held, 64) > 0
+        assert math.isfinite(m[f"recon_{side}_psnr"]) and math.isfinite(m[f"recon_{side}_psnr_masked"])
+        assert 0 < m[f"recon_{side}_ssim"] <= 1 and 0 < m[f"recon_{side}_ssim_masked"] <= 1
+
+
+def test_identity_conversion_is_neutral(swap):
+    """Converted == original: no flicker added, same pose and landmarks, same identity."""
+    m, faces = evaluate_swap(swap["original"], swap["original"], swap["alignments"], swap["model"],
+                             swap["a"], swap["b"], {"max_faces": 4, "reference_faces": 4, "holdout_faces": 2})
+    assert m["flicker_ratio"] == 1.0
+    assert m["pose_yaw_diff"] == m["pose_pitch_diff"] == m["pose_roll_diff"] == 0
+    assert m["landmark_nme"] == 0
+    assert m["id_retrieval"] == m["id_retrieval_original"] and m["id_distance_b"] == m["id_distance_b_original"]
+    assert m["frames_passed_identical"] == len(PASSED) and len(faces) == 4
+
+
+def test_summarize(evaluated, tmp_path):
+    metrics, _ = evaluated
+    write_json(tmp_path / "one.json", metrics)
+    write_json(tmp_path / "two.json", metrics | {"flicker_ratio": None})
+    table = summarize({"woman_on_man/man": tmp_path / "one.json", "woman_on_man/man2": tmp_path / "two.json"})
+    assert list(table[["swap", "video"]].itertuples(index=False, name=None)) == [
+        ("woman_on_man", "man"), ("woman_on_man", "man2")]
+    assert set(METRICS) <= set(table.columns)
+    assert table["frames_total"].tolist() == [MAN_FRAMES, MAN_FRAMES] and np.isnan(table["flicker_ratio"][1])
+    assert summarize({}).columns.tolist() == ["swap", "video"]
+
+
+def test_before_after_strip(swap, tmp_path):
+    before_after_strip(swap["original"], swap["converted"], swap["alignments"], tmp_path / "strip.jpg", n=4)
+    strip = cv2.imread(str(tmp_path / "strip.jpg"))
+    assert strip is not None and strip.shape == (2 * 232, 3 * 458, 3)  # 2 rows of 3 pairs, 224 px tiles
+    before, after = strip[4:228, 4:228].astype(int), strip[4:228, 230:454].astype(int)
+    assert np.abs(before - after).mean() > 2  # the face was swapped
+    none = swap["alignments"].assign(keep=False)
+    before_after_strip(swap["original"], swap["original"], none, tmp_path / "empty.jpg")
+    assert cv2.imread(str(tmp_path / "empty.jpg")) is not None
+    assert not list(tmp_path.glob(".*tmp*"))
