@@ -59,6 +59,20 @@ def merge_frames(wildcards):
     return f"results/convert/{wildcards.swap}/{wildcards.video}"
 
 
+def identity_facesets(identity):
+    return expand(
+        "results/faceset/{video}", video=config["identities"][identity]["videos"]
+    )
+
+
+def train_settings(wildcards):
+    return config["train"] | swap_by_name(wildcards.swap)["train"]
+
+
+def convert_settings(wildcards):
+    return config["convert"] | swap_by_name(wildcards.swap)["convert"]
+
+
 def merge_settings(wildcards):
     overrides = (
         {} if wildcards.swap == "passthrough" else swap_by_name(wildcards.swap)["merge"]
@@ -70,13 +84,21 @@ def swap_by_name(name):
     return next(s for s in config["swaps"] if s["name"] == name)
 
 
+def swap_video_names():
+    """``swap/video`` for every video of every swap."""
+    return [f"{s['name']}/{video}" for s in config["swaps"] for video in swap_videos(s)]
+
+
 def all_outputs():
-    """Until the swap stages land: the facesets of every video and a pass-through
-    round trip of every swap's targets."""
-    targets = {v for s in config["swaps"] for v in swap_videos(s)}
-    return expand("results/faceset/{video}", video=config["videos"]) + expand(
-        "results/swap/passthrough/{video}.mp4", video=sorted(targets)
-    )
+    """Every swap's output videos, their metrics, the summary, and the contact
+    sheets of the training videos (videos only converted need no faceset)."""
+    names = swap_video_names()
+    outputs = expand("results/swap/{name}.mp4", name=names)
+    if config["evaluate"]["enabled"]:
+        outputs += expand("results/evaluate/{name}.json", name=names)
+        outputs += ["results/evaluate/summary.tsv", "results/config.yaml"]
+    training = {v for ident in config["identities"].values() for v in ident["videos"]}
+    return outputs + expand("results/faceset/{video}.jpg", video=sorted(training))
 
 
 def swap_videos(swap):
