@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
+
 from swapflow import demo, extract, video
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,39 +49,61 @@ def bench_split(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
     return best_of(repeat, ours), best_of(repeat, lambda: split_baseline(clip, work))
 
 
-def bench_merge(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
-    """merge against an ffmpeg encode of the same frames with the same codec settings."""
+def frames_of(clip: Path, work: Path) -> tuple[list[Path], video.Probe]:
+    """The clip split once per run."""
     frames = work / "frames"
     if not frames.exists():
         video.split(clip, frames, work / "probe.json")
-    probe = video.Probe.load(work / "probe.json")
+    return video.list_frames(frames), video.Probe.load(work / "probe.json")
 
-    def ours():
-        video.merge(frames, probe, work / "merged.mp4")
 
-    def baseline():
-        ffmpeg("-framerate", probe.fps, "-i", str(frames / "%06d.png"), "-c:v", "libx264",
-               "-crf", "18", "-preset", "medium", "-pix_fmt", "yuv420p",
-               str(work / "baseline.mp4"))
-    return best_of(repeat, ours), best_of(repeat, baseline)
+def encode_baseline(probe: video.Probe, frames: Path, work: Path) -> None:
+    """ffmpeg alone encoding the frames with merge's default codec settings."""
+    ffmpeg("-framerate", probe.fps, "-i", str(frames / "%06d.png"), "-c:v", "libx264",
+           "-crf", "18", "-preset", "medium", "-pix_fmt", "yuv420p", str(work / "baseline.mp4"))
+
+
+def bench_merge(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
+    """merge against an ffmpeg encode of the same frames with the same codec settings."""
+    paths, probe = frames_of(clip, work)
+    ours = best_of(repeat, lambda: video.merge(paths[0].parent, probe, work / "merged.mp4"))
+    return ours, best_of(repeat, lambda: encode_baseline(probe, paths[0].parent, work))
 
 
 def bench_extract(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
-    """detect + align + mask + faceset (default settings) against the PNG split baseline."""
-    frames = work / "frames"
-    if not frames.exists():
-        video.split(clip, frames, work / "probe.json")
-    paths = video.list_frames(frames)
+    """detect (+ landmarks) + align + mask + faceset, as the rules run them with
+    default settings, against the PNG split baseline."""
+    paths, _ = frames_of(clip, work)
 
     def ours():
-        detections = extract.detect_frames(paths, {})
-        alignments = extract.align_frames(paths, detections, {})
+        alignments = extract.align_faces(extract.extract_frames(paths, {}), {})
         extract.write_masks(work / "masks.npz", extract.mask_frames(paths, alignments, {}))
         extract.build_faceset(paths, alignments, work / "masks.npz", work / "faceset", {})
+        alignments.to_parquet(work / "alignments.parquet")
     return best_of(repeat, ours), best_of(repeat, lambda: split_baseline(clip, work))
 
 
-STAGES = {"split": bench_split, "extract": bench_extract, "merge": bench_merge}
+def bench_convert(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
+    """convert + merge (lite model, default settings) against an ffmpeg encode of the frames."""
+    from swapflow.convert import ConvertConfig, convert_frames
+    from swapflow.train import compose_config, load_model, train
+
+    paths, probe = frames_of(clip, work)
+    if not (work / "faceset").exists():
+        bench_extract(clip, work, 1)
+    cfg = compose_config(REPO / "config", "lite", ["iterations=2"])
+    train(cfg, [work / "faceset"], [work / "faceset"], work / "model", work / "checkpoint")
+    model = load_model(work / "model")[0]
+    alignments = pd.read_parquet(work / "alignments.parquet")
+
+    def ours():
+        convert_frames(paths, alignments, model, work / "converted", ConvertConfig())
+        video.merge(work / "converted", probe, work / "swapped.mp4")
+    return best_of(repeat, ours), best_of(repeat, lambda: encode_baseline(probe, paths[0].parent, work))
+
+
+STAGES = {"split": bench_split, "extract": bench_extract, "merge": bench_merge,
+          "convert": bench_convert}
 
 
 def main() -> None:

@@ -41,6 +41,14 @@ ALIGN_COLUMNS = {
     "embedding": "object",  # 128 floats, or None
     "keep": "bool",
 }
+# raw per-face landmarks of a shard, before smoothing over time
+RAW_COLUMNS = {
+    **DETECT_COLUMNS,
+    "landmarks": "object",
+    "blur": "float64",
+    "embedding": "object",
+    **dict.fromkeys(["width", "height"], "float64"),
+}
 
 
 @dataclass
@@ -114,24 +122,37 @@ def detect_frames(frame_paths: Sequence[PathLike], cfg: Mapping[str, Any] | Dete
     """
     c = _config(DetectConfig, cfg)
     detector = make_detector(c.detector, threshold=c.threshold, range=c.range)
-    paths = [p for p in frame_paths if frame_index(p) % c.every_n == 0]
-    rows = []
-    for path in _progress(paths, "detect"):
-        image = read_frame(path)
-        h, w = image.shape[:2]
-        boxes = [
-            b for b in detector.detect(image)
-            if b[4] >= c.threshold and max(b[2] - b[0], b[3] - b[1]) >= c.min_size * min(w, h)
-        ]
-        boxes = sorted(boxes, key=lambda b: -b[4])[: c.max_faces]
-        frame = frame_index(path)
-        if not boxes:
-            rows.append((frame, -1, np.nan, np.nan, np.nan, np.nan, np.nan, False))
-        for i, (x0, y0, x1, y1, score) in enumerate(boxes):
-            rows.append((frame, i, x0, y0, x1, y1, score, x0 <= 0 or y0 <= 0 or x1 >= w or y1 >= h))
-    table = pd.DataFrame(rows, columns=list(DETECT_COLUMNS)).astype(DETECT_COLUMNS) if rows else _empty(DETECT_COLUMNS)
+    paths = _visited(frame_paths, c)
+    rows = [r for path in _progress(paths, "detect") for r in _detect_rows(read_frame(path), frame_index(path), detector, c)]
+    return _table(rows, DETECT_COLUMNS, f"no face detected in {len(paths)} frames")
+
+
+def _visited(frame_paths: Sequence[PathLike], c: DetectConfig) -> list[PathLike]:
+    return [p for p in frame_paths if frame_index(p) % c.every_n == 0]
+
+
+def _detect_rows(image: np.ndarray, frame: int, detector: Detector, c: DetectConfig) -> list[dict]:
+    h, w = image.shape[:2]
+    boxes = [
+        b for b in detector.detect(image)
+        if b[4] >= c.threshold and max(b[2] - b[0], b[3] - b[1]) >= c.min_size * min(w, h)
+    ]
+    boxes = sorted(boxes, key=lambda b: -b[4])[: c.max_faces]
+    if not boxes:
+        return [_no_face(frame)]
+    return [dict(frame=frame, face=i, x0=x0, y0=y0, x1=x1, y1=y1, score=score,
+                 truncated=x0 <= 0 or y0 <= 0 or x1 >= w or y1 >= h)
+            for i, (x0, y0, x1, y1, score) in enumerate(boxes)]
+
+
+def _no_face(frame: int) -> dict:
+    return dict(frame=frame, face=-1, **dict.fromkeys(BOX, np.nan), score=np.nan, truncated=False)
+
+
+def _table(rows: list[dict], columns: Mapping[str, str], warning: str) -> pd.DataFrame:
+    table = pd.DataFrame(rows, columns=list(columns)).astype(columns) if rows else _empty(columns)
     if not (table["face"] >= 0).any():
-        log.warning("no face detected in %d frames", len(paths))
+        log.warning(warning)
     return table
 
 
@@ -191,66 +212,113 @@ def reference_embedding(
     return np.mean(found, axis=0)
 
 
+def extract_frames(frame_paths: Sequence[PathLike], cfg: Mapping[str, Any] | None = None,
+                   embeddings: bool = False) -> pd.DataFrame:
+    """Detection and raw landmarks with one read of each frame (columns RAW_COLUMNS).
+
+    Every frame is handled on its own, so a video can be cut into frame
+    ranges (shards) that run as separate jobs; ``align_faces`` then joins them.
+    """
+    d, c = _config(DetectConfig, cfg), _config(AlignConfig, cfg)
+    detector = make_detector(d.detector, threshold=d.threshold, range=d.range)
+    landmarker = make_landmarker(c.landmarker)
+    embedder = Embedder() if c.embeddings or embeddings else None
+    paths = _visited(frame_paths, d)
+    rows = []
+    for path in _progress(paths, "detect+landmarks"):
+        image = read_frame(path)
+        rows += _landmark_rows(image, _detect_rows(image, frame_index(path), detector, d), landmarker, embedder, c)
+    return _table(rows, RAW_COLUMNS, f"no face detected in {len(paths)} frames")
+
+
+def landmark_frames(frame_paths: Sequence[PathLike], detections: pd.DataFrame, cfg: Mapping[str, Any] | AlignConfig | None = None,
+                    embeddings: bool = False) -> pd.DataFrame:
+    """Raw landmarks of given detections (columns RAW_COLUMNS)."""
+    c = _config(AlignConfig, cfg)
+    landmarker = make_landmarker(c.landmarker)
+    embedder = Embedder() if c.embeddings or embeddings else None
+    paths = {frame_index(p): p for p in frame_paths}
+    detections = detections[detections["frame"].isin(paths)]
+    rows = []
+    for frame, group in _progress(detections.groupby("frame"), "landmarks", total=detections["frame"].nunique()):
+        records = group[list(DETECT_COLUMNS)].to_dict("records")  # plain dicts: pandas rows are slow
+        if records[0]["face"] < 0:
+            rows.append(records[0])
+            continue
+        rows += _landmark_rows(read_frame(paths[frame]), records, landmarker, embedder, c)
+    return _table(rows, RAW_COLUMNS, f"no face in {len(paths)} frames")
+
+
+def _landmark_rows(image: np.ndarray, records: list[dict], landmarker: Landmarker, embedder: Embedder | None,
+                   c: AlignConfig) -> list[dict]:
+    """68 raw landmarks, sharpness and identity of each detected face of one frame.
+
+    Faces where the landmarker finds nothing (mesh only) are dropped; a frame
+    left without faces keeps one no-face row.
+    """
+    if records[0]["face"] < 0:
+        return records
+    h, w = image.shape[:2]
+    out = []
+    for r in records:
+        pts = landmarker.landmarks(image, np.array([r[k] for k in BOX], float))
+        if np.isnan(pts).any():
+            log.debug("frame %d: no landmarks for face %d", r["frame"], r["face"])
+            continue
+        crop = warp(image, align_matrix(pts, c.size, c.centering, c.coverage), c.size)
+        out.append(r | {"landmarks": pts.ravel().tolist(), "blur": blur_score(crop), "width": w, "height": h,
+                        "embedding": embedder.embed(image, pts).tolist() if embedder else None})
+    return out or [_no_face(records[0]["frame"])]
+
+
+def align_faces(raw: pd.DataFrame, cfg: Mapping[str, Any] | AlignConfig | None = None,
+                references: Sequence[PathLike] = ()) -> pd.DataFrame:
+    """One row per aligned face (columns ALIGN_COLUMNS) from raw landmarks of consecutive frames.
+
+    Landmarks are smoothed over time when ``smoothing`` is on; the matrix and
+    pose come from the smoothed landmarks, the blur score and embedding from
+    the raw ones. ``keep`` marks the target faces (see identity.select_faces);
+    ``references`` need embeddings in ``raw``. No frame is read. ``cfg`` may be
+    the whole extract section: the detector settings are reused on references.
+    """
+    c = _config(AlignConfig, cfg)
+    tracker = _Tracker(c.smoothing_min_cutoff, c.smoothing_beta) if c.smoothing else None
+    rows = []
+    for frame, group in raw.sort_values(["frame", "face"]).groupby("frame", sort=True):
+        records = [r for r in group.to_dict("records") if r["face"] >= 0]
+        points = [np.asarray(r["landmarks"], float).reshape(68, 2) for r in records]
+        if tracker:
+            points = tracker.step(frame, np.array([[r[k] for k in BOX] for r in records], float).reshape(-1, 4), points)
+        for r, pts in zip(records, points):
+            rows.append(
+                {
+                    **{k: r[k] for k in DETECT_COLUMNS},
+                    "landmarks": pts.ravel().tolist(),
+                    "matrix": align_matrix(pts, c.size, c.centering, c.coverage).ravel().tolist(),
+                    "size": c.size,
+                    **dict(zip(["yaw", "pitch", "roll"], head_pose(pts, (r["width"], r["height"])))),
+                    "blur": r["blur"],
+                    "embedding": r["embedding"],
+                }
+            )
+    if not rows:
+        log.warning("no face aligned in %d frames", raw["frame"].nunique())
+        return _empty(ALIGN_COLUMNS)
+    table = pd.DataFrame(rows)
+    if references:
+        reference = reference_embedding(references, cfg, make_landmarker(c.landmarker), Embedder())
+    table["keep"] = select_faces(table, reference if references else None, c.identity_threshold, c.keep_all)
+    return table[list(ALIGN_COLUMNS)].astype({k: v for k, v in ALIGN_COLUMNS.items() if v != "object"})
+
+
 def align_frames(
     frame_paths: Sequence[PathLike],
     detections: pd.DataFrame,
     cfg: Mapping[str, Any] | AlignConfig | None = None,
     references: Sequence[PathLike] = (),
 ) -> pd.DataFrame:
-    """One row per aligned face (columns ALIGN_COLUMNS).
-
-    Landmarks are smoothed over time when ``smoothing`` is on; the matrix,
-    pose and blur come from the (smoothed) landmarks. Embeddings are computed
-    when ``embeddings`` is on or ``references`` are given; ``keep`` marks the
-    target faces (see identity.select_faces). Faces where the landmarker finds
-    nothing (mesh only) are dropped with a debug message. ``cfg`` may be the
-    whole extract section: the detector settings are reused on references.
-    """
-    c = _config(AlignConfig, cfg)
-    paths = {frame_index(p): p for p in frame_paths}
-    faces = detections[(detections["face"] >= 0) & detections["frame"].isin(paths)]
-    visited = sorted(set(detections["frame"]) & set(paths))
-    landmarker = make_landmarker(c.landmarker)
-    embedder = Embedder() if c.embeddings or references else None
-    tracker = _Tracker(c.smoothing_min_cutoff, c.smoothing_beta) if c.smoothing else None
-    by_frame = dict(tuple(faces.groupby("frame")))
-    rows = []
-    for frame in _progress(visited, "align"):
-        group = by_frame.get(frame)
-        if group is None:
-            if tracker:
-                tracker.step(frame, np.empty((0, 4)), [])
-            continue
-        image = read_frame(paths[frame])
-        h, w = image.shape[:2]
-        records = group[list(DETECT_COLUMNS)].to_dict("records")  # plain dicts: pandas rows are slow
-        found = [(r, landmarker.landmarks(image, np.array([r[k] for k in BOX], float))) for r in records]
-        found = [(r, pts) for r, pts in found if not np.isnan(pts).any()]
-        if len(found) < len(group):
-            log.debug("frame %d: no landmarks for %d faces", frame, len(group) - len(found))
-        points = [pts for _, pts in found]
-        if tracker:
-            points = tracker.step(frame, np.array([[r[k] for k in BOX] for r, _ in found], float).reshape(-1, 4), points)
-        for (r, _), pts in zip(found, points):
-            matrix = align_matrix(pts, c.size, c.centering, c.coverage)
-            rows.append(
-                {
-                    **r,
-                    "landmarks": pts.ravel().tolist(),
-                    "matrix": matrix.ravel().tolist(),
-                    "size": c.size,
-                    **dict(zip(["yaw", "pitch", "roll"], head_pose(pts, (w, h)))),
-                    "blur": blur_score(warp(image, matrix, c.size)),
-                    "embedding": embedder.embed(image, pts).tolist() if embedder else None,
-                }
-            )
-    if not rows:
-        log.warning("no face aligned in %d frames", len(visited))
-        return _empty(ALIGN_COLUMNS)
-    table = pd.DataFrame(rows)
-    reference = reference_embedding(references, cfg, landmarker, embedder) if references else None
-    table["keep"] = select_faces(table, reference, c.identity_threshold, c.keep_all)
-    return table[list(ALIGN_COLUMNS)].astype({k: v for k, v in ALIGN_COLUMNS.items() if v != "object"})
+    """``align_faces`` of the landmarks of ``detections`` (columns ALIGN_COLUMNS)."""
+    return align_faces(landmark_frames(frame_paths, detections, cfg, embeddings=bool(references)), cfg, references)
 
 
 def _matrices(alignments: pd.DataFrame) -> np.ndarray:

@@ -31,7 +31,18 @@ def test_faceset_of_every_frame(extracted):
     faceset = load_faceset(extracted / "results/faceset/man")
     assert faceset.faces.shape == (72, 256, 256, 3) and faceset.masks.shape == (72, 256, 256)
     assert (extracted / "results/faceset/man.jpg").stat().st_size > 10_000
-    assert "align" in (extracted / "logs/align/man.log").read_text()
+    assert "detect+landmarks" in (extracted / "logs/detect/man/0.log").read_text()
+
+
+def test_sharded_extraction_equals_unsharded(extracted, demo_dir, tmp_path):
+    write_config(tmp_path, config(demo_dir, extract={"shard_size": 25}))
+    run_snakemake(tmp_path, "results/align/man.parquet")
+    assert sorted(p.name for p in (tmp_path / "results/detect/man").iterdir()) == [
+        "0.parquet", "1.parquet", "2.parquet"]
+    sharded = pd.read_parquet(tmp_path / "results/align/man.parquet")
+    whole = pd.read_parquet(extracted / "results/align/man.parquet")
+    assert len(list((extracted / "results/detect/man").iterdir())) == 1
+    pd.testing.assert_frame_equal(sharded, whole)
 
 
 def test_mask_setting_reruns_mask_and_faceset_only(extracted, demo_dir):

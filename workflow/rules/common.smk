@@ -1,8 +1,10 @@
+import math
 import re
 from pathlib import Path
 
 from swapflow import demo
 from swapflow.config import check_config, check_videos
+from swapflow.io import read_json
 
 check_config(config, workflow.configfiles)
 
@@ -31,6 +33,7 @@ check_videos(unchecked_videos())
 
 wildcard_constraints:
     video="|".join(map(re.escape, config["videos"])) or "^$",
+    shard=r"\d+",
     swap="|".join(
         map(re.escape, ["passthrough"] + [s["name"] for s in config["swaps"]])
     ),
@@ -49,6 +52,16 @@ def video_references(wildcards):
             if wildcards.video in ident["videos"]
             for ref in ident["references"]
         }
+    )
+
+
+def detect_shards(wildcards):
+    """One detection job per ``extract.shard_size`` frames: known once the video is split."""
+    probe = checkpoints.split_frames.get(video=wildcards.video).output.probe
+    frames = read_json(probe)["frames"]
+    shards = range(math.ceil(frames / config["extract"]["shard_size"]))
+    return expand(
+        "results/detect/{video}/{shard}.parquet", video=wildcards.video, shard=shards
     )
 
 

@@ -2,24 +2,24 @@ rule detect:
     input:
         frames="results/frames/{video}",
     output:
-        "results/detect/{video}.parquet",
+        "results/detect/{video}/{shard}.parquet",
     log:
-        "logs/detect/{video}.log",
+        "logs/detect/{video}/{shard}.log",
     benchmark:
-        "benchmarks/out/detect/{video}.tsv"
+        "benchmarks/out/detect/{video}/{shard}.tsv"
     conda:
         "../envs/swapflow.yaml"
     params:
         cfg=config["extract"],
+        embeddings=lambda wildcards: bool(video_references(wildcards)),
     script:
         "../scripts/detect.py"
 
 
 rule align:
     input:
-        frames="results/frames/{video}",
+        shards=detect_shards,
         probe="results/probe/{video}.json",
-        detections="results/detect/{video}.parquet",
         references=video_references,
     output:
         "results/align/{video}.parquet",

@@ -13,7 +13,7 @@ rule demo_data:
         "../scripts/demo_data.py"
 
 
-rule split_frames:
+checkpoint split_frames:
     input:
         video_path,
     output:

@@ -1,9 +1,12 @@
-"""Rule detect: frames folder -> detections parquet."""
+"""Rule detect: one shard of a video's frames -> faces with raw landmarks."""
 
 from swapflow import video
-from swapflow.extract import detect_frames
+from swapflow.extract import extract_frames
 from swapflow.io import log_to, write_parquet
 
 log_to(snakemake.log[0])
-frames = video.list_frames(snakemake.input.frames)
-write_parquet(snakemake.output[0], detect_frames(frames, snakemake.params.cfg))
+size = snakemake.params.cfg["shard_size"]
+start = int(snakemake.wildcards.shard) * size
+frames = video.list_frames(snakemake.input.frames)[start:start + size]
+table = extract_frames(frames, snakemake.params.cfg, embeddings=snakemake.params.embeddings)
+write_parquet(snakemake.output[0], table)
