@@ -1,0 +1,261 @@
+"""The demo workflow on a real (single-node) SLURM cluster, through profiles/slurm.
+
+Needs the test cluster of tests/cluster/slurm.sh (`bash tests/cluster/slurm.sh
+start`, as root). Without a reachable cluster the tests are skipped, unless
+SWAPFLOW_REQUIRE_SLURM=1 (set by .ci/run): then they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from swapflow import video
+from tests.conftest import REPO, SNAKEMAKE, write_config
+
+pytestmark = pytest.mark.slurm
+
+PROFILE = REPO / "profiles" / "slurm"
+# a whole profile run must not hang the test session
+RUN_TIMEOUT_S = 600
+# The plugin's first status check comes slurm-init-seconds-before-status-checks
+# after a submission (profile: 20 s) and every check without a finished job
+# adds 10 s; a shorter start keeps the short test jobs from waiting on polls.
+FAST_POLL = ("--slurm-init-seconds-before-status-checks", "5")
+EXTRACTION = ("results/frames", "results/probe", "results/detect", "results/align",
+              "results/mask", "results/faceset")
+
+SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
+SBATCH = re.compile(r"^sbatch call: (sbatch .*?)(?: --wrap=| /dev/stdin)", re.M)
+LOG_RULE = re.compile(r"/slurm_logs/rule_([^/\s]+)/")
+FINISHED = re.compile(r"^Finished jobid: \d+ \(Rule: (\w+)\)$", re.M)
+LOCAL = re.compile(r"^localrule (\w+):$", re.M)
+
+
+# ------------------------------------------------------------------ cluster --
+def _unavailable(reason: str):
+    if os.environ.get("SWAPFLOW_REQUIRE_SLURM") == "1":
+        pytest.fail(f"SLURM required (SWAPFLOW_REQUIRE_SLURM=1) but {reason}", pytrace=False)
+    pytest.skip(f"{reason} (start it with: bash tests/cluster/slurm.sh start)")
+
+
+@pytest.fixture(scope="module")
+def slurm() -> str:
+    """The node's state; skips (or fails with SWAPFLOW_REQUIRE_SLURM=1) without a usable cluster."""
+    for tool in ("sinfo", "sbatch", "squeue"):
+        if shutil.which(tool) is None:
+            _unavailable(f"`{tool}` is not installed")
+    try:
+        res = subprocess.run(["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True,
+                             timeout=20)
+    except subprocess.TimeoutExpired:
+        _unavailable("`sinfo` did not answer within 20 s (slurmctld down?)")
+    if res.returncode != 0:
+        _unavailable(f"`sinfo` failed: {(res.stderr or res.stdout).strip()}")
+    states = res.stdout.split()
+    if not any(s.startswith(("idle", "mix")) for s in states):
+        _unavailable(f"no idle SLURM node (node states: {states or 'none'})")
+    return states[0]
+
+
+def run_profile(workdir: Path, *args: str) -> tuple[str, float]:
+    """Run the workflow through profiles/slurm; returns snakemake's output and the wall time."""
+    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+           "--configfile", str(workdir / "config.yaml"), "--profile", str(PROFILE),
+           "--verbose", *FAST_POLL, *args]
+    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    t0 = time.monotonic()
+    try:
+        res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=env, timeout=RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired as err:
+        out = err.stdout.decode() if isinstance(err.stdout, bytes) else (err.stdout or "")
+        ids = [m.group(2) for m in SUBMITTED.finditer(out)]
+        if ids:
+            subprocess.run(["scancel", *ids], capture_output=True, timeout=20)
+        raise AssertionError(f"snakemake did not finish in {RUN_TIMEOUT_S} s:\n{_tail(out)}")
+    (workdir / f"snakemake.{len(list(workdir.glob('snakemake.*.out')))}.out").write_text(res.stdout)
+    if res.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{_tail(res.stdout)}")
+    return res.stdout, time.monotonic() - t0
+
+
+def _tail(out: str, lines: int = 150) -> str:
+    # drop the huge argument dumps of --verbose
+    keep = [ln[:400] for ln in out.splitlines() if not ln.startswith("General args")]
+    return "\n".join(keep[-lines:])
+
+
+def submissions(out: str) -> list[tuple[str, str, Path]]:
+    """(rule, SLURM job id, SLURM log) of every submitted job, in order."""
+    subs = []
+    for m in SUBMITTED.finditer(out):
+        rule = LOG_RULE.search(m.group(3))
+        assert rule, f"no rule in the SLURM log path {m.group(3)}"
+        subs.append((rule.group(1), m.group(2), Path(m.group(3))))
+    return subs
+
+
+def sbatch_calls(out: str) -> dict[str, list[list[str]]]:
+    """rule -> the sbatch options (up to the wrapped command) of each of its submissions."""
+    calls: dict[str, list[list[str]]] = {}
+    for m in SBATCH.finditer(out):
+        rule = LOG_RULE.search(m.group(1))
+        assert rule, f"no rule in the sbatch call {m.group(1)}"
+        calls.setdefault(rule.group(1), []).append(m.group(1).split())
+    return calls
+
+
+def option(opts: list[str], name: str) -> str | None:
+    """Value of an sbatch option given as `name value` or `name=value`."""
+    for i, tok in enumerate(opts):
+        if tok == name and i + 1 < len(opts):
+            return opts[i + 1]
+        if tok.startswith(name + "="):
+            return tok.split("=", 1)[1]
+    return None
+
+
+def mtimes(workdir: Path, roots=EXTRACTION) -> dict[str, int]:
+    stamps = {}
+    for root in roots:
+        for path in [workdir / root, *sorted((workdir / root).rglob("*"))]:
+            stamps[str(path.relative_to(workdir))] = path.stat().st_mtime_ns
+    return stamps
+
+
+# ------------------------------------------------------------------ the run --
+def cluster_config(demo_dir: Path, **train) -> dict:
+    return {
+        "videos": {"woman": str(demo_dir / "WolfgangLanger_Pexels.mp4"),
+                   "man": str(demo_dir / "single_face.mp4")},
+        "identities": {"woman": {"videos": ["woman"]}, "man": {"videos": ["man"]}},
+        "swaps": [{"name": "w2m", "face": "woman", "target": "man", "videos": ["man"]}],
+        "train": {"preset": "lite", "iterations": 20, "overrides": ["preview_every=10"], **train},
+        "evaluate": {"max_faces": 8, "reference_faces": 8, "holdout_faces": 8},
+        "merge": {"preset": "ultrafast"},
+    }
+
+
+@pytest.fixture(scope="module")
+def cluster_run(slurm, demo_dir, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("slurm")
+    write_config(workdir, cluster_config(demo_dir))
+    out, wall = run_profile(workdir)
+    print(f"\nwhole demo on SLURM: {wall:.0f} s")
+    return workdir, out
+
+
+def test_every_job_ran_as_a_slurm_job(cluster_run):
+    workdir, out = cluster_run
+    local = sorted(LOCAL.findall(out))
+    remote = sorted(FINISHED.findall(out))
+    for rule in local:
+        remote.remove(rule)
+    assert local == ["all"], "only the target rule `all` may run on the submitting host"
+    subs = submissions(out)
+    assert sorted(rule for rule, _, _ in subs) == remote
+    assert {"split_frames", "detect", "align", "mask", "faceset", "train", "convert", "merge",
+            "evaluate", "summary"} <= set(remote)
+    for rule, jobid, log in subs:
+        assert log.is_file(), f"no SLURM log of {rule} (job {jobid})"
+        assert log.parent.parent.name == f"rule_{rule}" or log.parent.name == f"rule_{rule}"
+        assert log.is_relative_to(workdir / ".snakemake" / "slurm_logs")
+    assert "DUE TO TIME LIMIT" not in "".join(log.read_text() for _, _, log in subs)
+
+
+def test_train_asks_for_the_gpu_partition_and_a_gpu(cluster_run):
+    _, out = cluster_run
+    calls = sbatch_calls(out)
+    assert len(calls["train"]) == 1
+    train = calls["train"][0]
+    assert option(train, "-p") == "gpu"
+    assert "--gpus=1" in train
+    assert option(train, "--cpus-per-task") == "2"
+    others = {rule: c for rule, c in calls.items() if rule != "train"}
+    assert others
+    for rule, subs in others.items():
+        for opts in subs:
+            assert option(opts, "-p") == "cpu", (rule, opts)
+            assert not any(o.startswith(("--gpus", "--gres")) for o in opts), (rule, opts)
+
+
+def test_result_is_the_swapped_video_with_audio_and_tags(cluster_run):
+    workdir, _ = cluster_run
+    probe = video.Probe.load(workdir / "results/probe/man.json")
+    out = video.describe(workdir / "results/swap/w2m/man.mp4")
+    assert out["frames"] == probe.frames
+    assert abs(out["duration"] - probe.duration) <= float(1 / Fraction(probe.fps)) + 0.02
+    assert out["audio"] == probe.audio == "mp3"  # audio copied from the source
+    assert out["tags"]["comment"] == video.SYNTHETIC_COMMENT
+    assert out["tags"]["synthetic"] == "true"
+    assert len(pd.read_csv(workdir / "results/model/w2m/losses.csv")) == 20
+    summary = pd.read_csv(workdir / "results/evaluate/summary.tsv", sep="\t")
+    assert list(summary["video"]) == ["man"]
+
+
+# --------------------------------------------------------------- time limit --
+# Train gets a 1 minute limit: SLURM checks limits every 30 s, so an attempt is
+# killed 60-90 s after it started (SIGTERM, SIGKILL 10 s later). The iterations
+# are sized from the speed of the first run's training (this machine, its
+# current load): about 120 s of training, more than the first attempt can do,
+# at most two more attempts' worth. Speed varies (other jobs on the machine),
+# so the retry count is raised from the profile's 2 to 3; every attempt must
+# resume where the previous one stopped.
+TRAIN_SECONDS = 120
+PROGRESS = re.compile(r"it (\d+)/(\d+) .*?([\d.]+) samples/s")
+
+
+def timeout_iterations(train_log: str, batch_size: int = 16) -> int:
+    if "SWAPFLOW_TIMEOUT_ITERATIONS" in os.environ:
+        return int(os.environ["SWAPFLOW_TIMEOUT_ITERATIONS"])
+    samples_per_s = float(PROGRESS.findall(train_log)[-1][2])
+    return max(30, round(TRAIN_SECONDS * samples_per_s / (2 * batch_size)))
+
+
+def test_train_killed_at_its_time_limit_resumes_on_the_retry(cluster_run, demo_dir):
+    workdir, _ = cluster_run
+    train_log = workdir / "logs/train/w2m.log"
+    iterations = timeout_iterations(train_log.read_text())
+    train_log.unlink()
+    shutil.rmtree(workdir / "results/checkpoints", ignore_errors=True)
+    before = mtimes(workdir)
+    write_config(workdir, cluster_config(demo_dir, iterations=iterations,
+                                         overrides=["preview_every=100000", "log_every_s=2"]))
+
+    # command-line set-resources replace the profile's: repeat partition and gpu
+    out, wall = run_profile(workdir, "--retries", "3", "--set-resources", "train:runtime=1",
+                            "train:slurm_partition=gpu", "train:gpu=1", "--",
+                            "results/model/w2m")
+    subs = submissions(out)
+    assert {rule for rule, _, _ in subs} == {"train"}, "only train may run"
+    assert 2 <= len(subs) <= 4, "one time-limit kill at least, finished within the retries"
+    assert all(option(o, "-t") == "1" and option(o, "-p") == "gpu" and "--gpus=1" in o
+               for o in sbatch_calls(out)["train"])
+    for _, jobid, log in subs[:-1]:
+        text = log.read_text()
+        assert "DUE TO TIME LIMIT" in text, text[-2000:]
+        # the trainer caught SIGTERM, wrote its checkpoint and exited 128+15 (not SIGKILLed)
+        assert "returned non-zero exit status 143" in text, text[-2000:]
+        assert re.search(rf"SLURM-job '{jobid}' failed, SLURM status is: 'TIMEOUT'", out)
+    assert "DUE TO TIME LIMIT" not in subs[-1][2].read_text()
+
+    # Snakemake deletes a job's log before each attempt: it holds the last one
+    log = train_log.read_text()
+    resumed = [int(i) for i in re.findall(r"resumed from \S+ at iteration (\d+)", log)]
+    assert len(resumed) == 1, log[-3000:]
+    assert 0 < resumed[0] < iterations
+    assert f"iterations {resumed[0] + 1}..{iterations}" in log
+    losses = pd.read_csv(workdir / "results/model/w2m/losses.csv")
+    assert list(losses["iteration"]) == list(range(1, iterations + 1))
+    assert mtimes(workdir) == before, "extraction outputs were recomputed"
+    print(f"\ntime-limit run: {wall:.0f} s, {iterations} iterations, {len(subs)} attempts; "
+          f"last attempt resumed at {resumed[0]}, finished at {len(losses)}")
