@@ -19,7 +19,8 @@ rule train:
     threads: config["train"]["threads"]
     resources:
         gpu=config["train"]["gpus"],
-        runtime=config["train"]["runtime"],
+        # each retry (after a time-limit kill, resuming from the checkpoint) gets longer
+        runtime=lambda wildcards, attempt: config["train"]["runtime"] * attempt,
         mem_mb=config["train"]["mem_mb"],
     params:
         preset=lambda wildcards: train_settings(wildcards)["preset"],
