@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import subprocess
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -69,7 +69,6 @@ class _Header:
     rotation: int = 0
     duration: float = 0.0
     fps_hint: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 def ffmpeg_exe() -> str:
