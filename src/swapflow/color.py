@@ -35,9 +35,12 @@ def reinhard(swapped: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np.
     """Reinhard colour transfer (RCT): match mean and spread per channel in LAB."""
     src = cv2.cvtColor(swapped, cv2.COLOR_RGB2LAB).astype(np.float32)
     ref = cv2.cvtColor(original, cv2.COLOR_RGB2LAB).astype(np.float32)
-    src_px, ref_px = _masked(src, mask), _masked(ref, mask)
-    scale = ref_px.std(0) / np.maximum(src_px.std(0), 1e-3)
-    out = (src - src_px.mean(0)) * scale + ref_px.mean(0)
+    inside = (mask > 0.5).astype(np.uint8)
+    if inside.sum() < 16:
+        inside = None
+    src_mean, src_std = (v.ravel() for v in cv2.meanStdDev(src, mask=inside))
+    ref_mean, ref_std = (v.ravel() for v in cv2.meanStdDev(ref, mask=inside))
+    out = (src - src_mean) * (ref_std / np.maximum(src_std, 1e-3)) + ref_mean
     return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
 
 

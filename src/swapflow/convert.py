@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -109,18 +110,19 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
     matcher = get_color_matcher(cfg.color)
     landmark_mask = make_mask(cfg.landmark_mask) if cfg.mask != "learned" else None
     counts = {"frames": len(frame_paths), "swapped_frames": 0, "swapped_faces": 0}
-    with atomic_path(out_dir) as tmp:
+    # reading and writing PNGs overlap the model and the blending (cv2 releases the GIL)
+    with atomic_path(out_dir) as tmp, ThreadPoolExecutor(max_workers=2) as io:
         tmp.mkdir()
+        written = []
         patches = []
         chunks = range(0, len(frame_paths), cfg.batch_size)
         bar = tqdm(total=len(frame_paths), desc="convert", unit="frame", mininterval=2.0)
         for start in chunks:
             chunk = list(enumerate(frame_paths[start:start + cfg.batch_size], start))
             todo = [(i, path) for i, path in chunk if i in by_frame]
-            for i, path in chunk:
-                if i not in by_frame:
-                    shutil.copyfile(path, tmp / path.name)
-            images = {i: _read(path) for i, path in todo}
+            written += [io.submit(shutil.copyfile, path, tmp / path.name)
+                        for i, path in chunk if i not in by_frame]
+            images = dict(zip([i for i, _ in todo], io.map(_read, [path for _, path in todo])))
             rows = [(i, row) for i, _ in todo for row in by_frame[i].itertuples()]
             crops = np.stack([_crop(images[i], row) for i, row in rows]) if rows else None
             if crops is not None:
@@ -133,11 +135,13 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
                     _paste(images[i], face, mask, box, _matrix(row), cfg.blend)
                     if cfg.patches:
                         patches.append((i, row.face, face, _matrix(row), box))
-            for i, path in todo:
-                _write(tmp / path.name, images[i], png_compression)
+            written += [io.submit(_write, tmp / path.name, images[i], png_compression)
+                        for i, path in todo]
             counts["swapped_frames"] += len(todo)
             counts["swapped_faces"] += len(rows)
             bar.update(len(chunk))
+        for job in written:
+            job.result()  # raises the first failed write
         bar.close()
         if cfg.patches:
             _write_patches(tmp / "patches", patches)
