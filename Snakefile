@@ -1,5 +1,7 @@
 from snakemake.utils import min_version, validate
 
+from swapflow.config import use_own_inputs
+
 min_version("9.0")
 
 
@@ -9,7 +11,10 @@ report: "workflow/report/workflow.rst"
 configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# a config given with --configfile brings its own videos, identities and swaps
+use_own_inputs(config, workflow.config_settings.overwrite_config)
+SCHEMA = "workflow/schemas/config.schema.yaml"
+validate(config, SCHEMA)
 
 
 include: "workflow/rules/common.smk"

@@ -47,7 +47,7 @@ def demo_facesets(cache: Path) -> tuple[Path, Path]:
             if not frames_dir.exists():
                 video.split(REPO / "resources" / "demo" / clip, frames_dir, cache / f"{name}.json")
             frames = video.list_frames(frames_dir)
-            table = align_frames(frames, detect_frames(frames, {}), {"embeddings": False})
+            table = align_frames(frames, detect_frames(frames, {}))
             write_masks(cache / f"{name}.npz", mask_frames(frames, table, {}))
             build_faceset(frames, table, cache / f"{name}.npz", fs, {"faceset_mask": "extended"})
         out.append(fs)

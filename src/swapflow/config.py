@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import yaml
 
+from swapflow.settings import ConfigError
 from swapflow.video import VideoError, read_header
 
-
-class ConfigError(ValueError):
-    """A config that cannot run; the message names the file or key."""
+# What a user's own config (``--configfile``) defines alone: the demo's are not mixed in.
+INPUT_KEYS = ("videos", "identities", "swaps")
+# Sections that a swap may override for itself.
+SWAP_SECTIONS = ("train", "convert", "merge")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -50,6 +55,9 @@ def check_config(config: Mapping, configfiles: Iterable[str | Path] = ()) -> Non
             if name not in videos:
                 raise ConfigError(f"identities.{person}.videos: '{name}' is not in videos "
                                   f"(known: {', '.join(videos)})")
+    if config["mask"]["faceset_mask"] not in config["mask"]["types"]:
+        raise ConfigError(f"mask.faceset_mask: '{config['mask']['faceset_mask']}' is not one of "
+                          f"mask.types ({', '.join(config['mask']['types'])})")
     names = [swap["name"] for swap in config["swaps"]]
     for name in {n for n in names if names.count(n) > 1}:
         raise ConfigError(f"swaps: the name '{name}' is used by more than one swap")
@@ -75,3 +83,41 @@ def check_videos(videos: Mapping[str, str]) -> None:
             read_header(path)
         except VideoError as err:
             raise ConfigError(f"videos.{name}: {err}") from None
+
+
+def use_own_inputs(config: dict, user_config: Mapping[str, Any]) -> None:
+    """Where the config given on the command line names any of INPUT_KEYS, take
+    all of them from it alone: Snakemake merges config files key by key, which
+    would mix the demo's videos and swaps into a user's run."""
+    if any(key in user_config for key in INPUT_KEYS):
+        for key in INPUT_KEYS:
+            config.pop(key, None)
+            if key in user_config:
+                config[key] = copy.deepcopy(user_config[key])
+
+
+def _without_defaults(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _without_defaults(v) for k, v in schema.items() if k != "default"}
+    if isinstance(schema, list):
+        return [_without_defaults(v) for v in schema]
+    return schema
+
+
+def check_swap_sections(config: Mapping, schema: Mapping) -> None:
+    """Validate each swap's own ``train``/``convert``/``merge`` against the global
+    section's keys and types, without filling defaults (the global values apply)."""
+    for swap in config["swaps"]:
+        for section in SWAP_SECTIONS:
+            given = swap.get(section) or {}
+            rules = _without_defaults(schema["properties"][section])
+            for err in jsonschema.Draft202012Validator(rules).iter_errors(given):
+                where = ".".join(map(str, err.absolute_path))
+                raise ConfigError(f"swaps.{swap['name']}.{section}{'.' + where if where else ''}: "
+                                  f"{_reason(err, rules)}")
+
+
+def _reason(err: jsonschema.ValidationError, rules: Mapping) -> str:
+    if err.validator == "additionalProperties":
+        return f"{err.message} (allowed: {', '.join(rules['properties'])})"
+    return err.message

@@ -12,7 +12,6 @@ import logging
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
@@ -25,39 +24,9 @@ from swapflow.align import transform_points
 from swapflow.color import get_color_matcher
 from swapflow.io import atomic_path, read_json, write_json
 from swapflow.mask import make_mask
+from swapflow.settings import ConvertConfig, from_mapping
 
 log = logging.getLogger(__name__)
-
-MASK_SOURCES = ("landmarks", "learned", "both")
-BLENDS = ("alpha", "poisson")
-
-
-@dataclass
-class ConvertConfig:
-    mask: str = "both"  # landmarks | learned | both (= landmarks for models without a mask)
-    landmark_mask: str = "extended"
-    erode: float = 0.0  # fraction of the face box side; negative dilates
-    feather: float = 0.04  # blur sigma as a fraction of the face box side
-    color: str = "rct"
-    blend: str = "alpha"  # alpha | poisson (seamless clone)
-    sharpen: float = 0.0  # unsharp-mask amount, 0 for none
-    batch_size: int = 16
-    patches: bool = False  # also write each swapped face crop and its matrix
-
-    @classmethod
-    def from_dict(cls, cfg: Mapping[str, Any] | None) -> "ConvertConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = set(cfg or {}) - names
-        if unknown:
-            raise ValueError(f"unknown convert settings: {', '.join(sorted(unknown))}")
-        out = cls(**(cfg or {}))
-        if out.mask not in MASK_SOURCES:
-            raise ValueError(f"convert.mask must be one of {MASK_SOURCES}, not {out.mask!r}")
-        if out.blend not in BLENDS:
-            raise ValueError(f"convert.blend must be one of {BLENDS}, not {out.blend!r}")
-        get_color_matcher(out.color)
-        return out
-
 
 class Swapper(Protocol):
     """What convert needs of a model: a face swap and the crop square it covers."""
@@ -100,8 +69,10 @@ def check_alignments(alignments: pd.DataFrame, frames: int, width: int, height: 
 
 
 def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model: Swapper,
-                   out_dir: str | Path, cfg: ConvertConfig, png_compression: int = 1) -> dict:
+                   out_dir: str | Path, cfg: Mapping[str, Any] | ConvertConfig | None = None,
+                   png_compression: int = 1) -> dict:
     """Write the converted frames to ``out_dir`` (atomically); return counts."""
+    cfg = from_mapping(ConvertConfig, cfg)
     if cfg.mask == "learned" and not model.predicts_mask:
         raise ValueError("convert.mask is 'learned' but the model predicts no mask; "
                          "use 'landmarks' or 'both', or a preset with a learned mask")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -32,6 +31,7 @@ from swapflow.faceset import load_faceset
 from swapflow.identity import Embedder
 from swapflow.io import read_json
 from swapflow.landmarks import DlibLandmarker
+from swapflow.settings import EvaluateConfig, from_mapping
 
 log = logging.getLogger(__name__)
 
@@ -78,21 +78,6 @@ METRICS: dict[str, str] = {
     "recon_b_ssim": "as recon_a_ssim, for B",
     "recon_b_ssim_masked": "as recon_a_ssim_masked, for B",
 }
-
-
-@dataclass
-class EvaluateConfig:
-    max_faces: int = 60  # swapped faces for identity / pose metrics
-    reference_faces: int = 30  # faceset faces a side for the identity reference
-    holdout_faces: int = 64  # held-out faces a side for reconstruction
-    device: str = "cpu"
-
-    @classmethod
-    def from_dict(cls, cfg: Mapping[str, Any] | "EvaluateConfig" | None) -> "EvaluateConfig":
-        if isinstance(cfg, cls):
-            return cfg
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (cfg or {}).items() if k in names})
 
 
 def _spread(count: int, n: int) -> np.ndarray:
@@ -293,7 +278,7 @@ def evaluate_swap(original_frames: Sequence[PathLike], converted_frames: Sequenc
     """
     from swapflow.train import load_model  # torch is heavy: import only when evaluating
 
-    c = EvaluateConfig.from_dict(cfg)
+    c = from_mapping(EvaluateConfig, cfg)
     model_dir = Path(model_dir)
     manifest = read_json(model_dir / "manifest.json")
     orig, conv = _matched(original_frames, converted_frames)
@@ -335,16 +320,20 @@ def evaluate_swap(original_frames: Sequence[PathLike], converted_frames: Sequenc
     return metrics, faces
 
 
-def summarize(metric_files: Mapping[str, PathLike]) -> pd.DataFrame:
+def summarize(metric_files: Mapping[str, PathLike],
+              settings: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
     """One row per ``"swap/video"`` key of ``metric_files`` (path of a metrics
-    JSON): columns swap, video, then the metrics (scalars only; nested dicts
-    are flattened with ``.``)."""
+    JSON): columns swap, video, the swap's ``settings`` (model, preset, ...;
+    sections as ``convert.color``), then the metrics (scalars only; nested
+    dicts are flattened with ``.``)."""
     rows = []
     for label, path in metric_files.items():
         swap, _, video = str(label).partition("/")
-        flat = pd.json_normalize(read_json(path), sep=".").iloc[0].to_dict()
-        flat = {k: v for k, v in flat.items() if not isinstance(v, (list, dict))}
-        rows.append({"swap": swap, "video": video, **flat})
+        row = {"swap": swap, "video": video}
+        for part in ((settings or {}).get(label, {}), read_json(path)):
+            flat = pd.json_normalize(dict(part), sep=".").iloc[0].to_dict() if part else {}
+            row |= {k: v for k, v in flat.items() if not isinstance(v, (list, dict))}
+        rows.append(row)
     return pd.DataFrame(rows, columns=None if rows else ["swap", "video"])
 
 

@@ -2,17 +2,17 @@
 
 Each stage takes a list of frame files (``%06d.png`` or ``.jpg``; the frame
 index is the file stem as an integer, so a video can be cut into frame ranges)
-and a plain config mapping. Unknown config keys are ignored, so one config
-section can feed several stages. Frames are read as RGB.
+and its settings: a dataclass below or a mapping of exactly its keys (see
+swapflow.settings). Frames are read as RGB.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, fields
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Iterable, Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -26,6 +26,7 @@ from swapflow.identity import Embedder, select_faces
 from swapflow.io import atomic_path
 from swapflow.landmarks import Landmarker, make_landmarker
 from swapflow.mask import make_mask
+from swapflow.settings import AlignConfig, DetectConfig, FacesetConfig, MaskConfig, from_mapping
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ ALIGN_COLUMNS = {
     "keep": "bool",
 }
 # raw per-face landmarks of a shard, before smoothing over time
+BLUR_CROP = 256  # side of the face crop (centering face, coverage 0.7) that blur is measured on
 RAW_COLUMNS = {
     **DETECT_COLUMNS,
     "landmarks": "object",
@@ -49,47 +51,6 @@ RAW_COLUMNS = {
     "embedding": "object",
     **dict.fromkeys(["width", "height"], "float64"),
 }
-
-
-@dataclass
-class DetectConfig:
-    detector: str = "mediapipe"
-    range: str = "auto"
-    threshold: float = 0.75  # 0.5 lets BlazeFace see faces in blurred cartoon text
-    min_size: float = 0.05  # box side / min(frame width, height)
-    max_faces: int = 4
-    every_n: int = 1  # visit frames whose index is a multiple of every_n
-
-
-@dataclass
-class AlignConfig:
-    landmarker: str = "dlib"
-    size: int = 256
-    centering: str = "face"
-    coverage: float = 0.7  # fraction of the crop side the face (or head) square fills
-    smoothing: bool = True
-    smoothing_min_cutoff: float = 0.05  # cycles per frame when still
-    smoothing_beta: float = 5.0  # cutoff gain per (face sizes per frame) of speed
-    embeddings: bool = False  # ~220 ms a face; always on when references are given
-    identity_threshold: float = 0.6
-    keep_all: bool = False
-
-
-@dataclass
-class MaskConfig:
-    types: tuple[str, ...] = ("components", "extended")
-    faceset_mask: str = "extended"
-
-
-C = TypeVar("C")
-
-
-def _config(cls: type[C], cfg: Mapping[str, Any] | C | None) -> C:
-    if isinstance(cfg, cls):
-        return cfg
-    names = {f.name for f in fields(cls)}
-    given = dict(cfg) if isinstance(cfg, Mapping) else vars(cfg) if cfg is not None else {}
-    return cls(**{k: v for k, v in given.items() if k in names})
 
 
 def _empty(columns: Mapping[str, str]) -> pd.DataFrame:
@@ -120,7 +81,7 @@ def detect_frames(frame_paths: Sequence[PathLike], cfg: Mapping[str, Any] | Dete
     With ``every_n`` > 1 only frames whose index is a multiple of it are
     visited; the others get no row at all (later stages skip them).
     """
-    c = _config(DetectConfig, cfg)
+    c = from_mapping(DetectConfig, cfg)
     detector = make_detector(c.detector, threshold=c.threshold, range=c.range)
     paths = _visited(frame_paths, c)
     rows = [r for path in _progress(paths, "detect") for r in _detect_rows(read_frame(path), frame_index(path), detector, c)]
@@ -194,12 +155,11 @@ def _face_embedding(image: np.ndarray, detector: Detector, landmarker: Landmarke
     return None if np.isnan(points).any() else embedder.embed(image, points)
 
 
-def reference_embedding(
-    references: Sequence[PathLike], detector_cfg: Mapping[str, Any] | DetectConfig | None, landmarker: Landmarker, embedder: Embedder
-) -> np.ndarray:
+def reference_embedding(references: Sequence[PathLike], detector_cfg: Mapping[str, Any] | DetectConfig | None) -> np.ndarray:
     """Mean embedding of the largest face in each reference image."""
-    d = _config(DetectConfig, detector_cfg)
+    d = from_mapping(DetectConfig, detector_cfg)
     detector = make_detector(d.detector, threshold=d.threshold, range=d.range)
+    landmarker, embedder = make_landmarker(d.landmarker), Embedder()
     found = []
     for path in references:
         emb = _face_embedding(read_frame(path), detector, landmarker, embedder)
@@ -212,31 +172,30 @@ def reference_embedding(
     return np.mean(found, axis=0)
 
 
-def extract_frames(frame_paths: Sequence[PathLike], cfg: Mapping[str, Any] | None = None,
-                   embeddings: bool = False) -> pd.DataFrame:
+def extract_frames(frame_paths: Sequence[PathLike], cfg: Mapping[str, Any] | DetectConfig | None = None) -> pd.DataFrame:
     """Detection and raw landmarks with one read of each frame (columns RAW_COLUMNS).
 
     Every frame is handled on its own, so a video can be cut into frame
     ranges (shards) that run as separate jobs; ``align_faces`` then joins them.
     """
-    d, c = _config(DetectConfig, cfg), _config(AlignConfig, cfg)
+    d = from_mapping(DetectConfig, cfg)
     detector = make_detector(d.detector, threshold=d.threshold, range=d.range)
-    landmarker = make_landmarker(c.landmarker)
-    embedder = Embedder() if c.embeddings or embeddings else None
+    landmarker = make_landmarker(d.landmarker)
+    embedder = Embedder() if d.embeddings else None
     paths = _visited(frame_paths, d)
     rows = []
     for path in _progress(paths, "detect+landmarks"):
         image = read_frame(path)
-        rows += _landmark_rows(image, _detect_rows(image, frame_index(path), detector, d), landmarker, embedder, c)
+        rows += _landmark_rows(image, _detect_rows(image, frame_index(path), detector, d), landmarker, embedder)
     return _table(rows, RAW_COLUMNS, f"no face detected in {len(paths)} frames")
 
 
-def landmark_frames(frame_paths: Sequence[PathLike], detections: pd.DataFrame, cfg: Mapping[str, Any] | AlignConfig | None = None,
-                    embeddings: bool = False) -> pd.DataFrame:
-    """Raw landmarks of given detections (columns RAW_COLUMNS)."""
-    c = _config(AlignConfig, cfg)
+def landmark_frames(frame_paths: Sequence[PathLike], detections: pd.DataFrame,
+                    cfg: Mapping[str, Any] | DetectConfig | None = None) -> pd.DataFrame:
+    """Raw landmarks of given detections (columns RAW_COLUMNS); ``cfg``: landmarker and embeddings."""
+    c = from_mapping(DetectConfig, cfg)
     landmarker = make_landmarker(c.landmarker)
-    embedder = Embedder() if c.embeddings or embeddings else None
+    embedder = Embedder() if c.embeddings else None
     paths = {frame_index(p): p for p in frame_paths}
     detections = detections[detections["frame"].isin(paths)]
     rows = []
@@ -245,13 +204,15 @@ def landmark_frames(frame_paths: Sequence[PathLike], detections: pd.DataFrame, c
         if records[0]["face"] < 0:
             rows.append(records[0])
             continue
-        rows += _landmark_rows(read_frame(paths[frame]), records, landmarker, embedder, c)
+        rows += _landmark_rows(read_frame(paths[frame]), records, landmarker, embedder)
     return _table(rows, RAW_COLUMNS, f"no face in {len(paths)} frames")
 
 
-def _landmark_rows(image: np.ndarray, records: list[dict], landmarker: Landmarker, embedder: Embedder | None,
-                   c: AlignConfig) -> list[dict]:
+def _landmark_rows(image: np.ndarray, records: list[dict], landmarker: Landmarker, embedder: Embedder | None) -> list[dict]:
     """68 raw landmarks, sharpness and identity of each detected face of one frame.
+
+    Sharpness is measured on a fixed 256 px face crop, whatever crop the
+    align settings choose, so that they do not reach back into detection.
 
     Faces where the landmarker finds nothing (mesh only) are dropped; a frame
     left without faces keeps one no-face row.
@@ -265,23 +226,24 @@ def _landmark_rows(image: np.ndarray, records: list[dict], landmarker: Landmarke
         if np.isnan(pts).any():
             log.debug("frame %d: no landmarks for face %d", r["frame"], r["face"])
             continue
-        crop = warp(image, align_matrix(pts, c.size, c.centering, c.coverage), c.size)
+        crop = warp(image, align_matrix(pts, BLUR_CROP), BLUR_CROP)
         out.append(r | {"landmarks": pts.ravel().tolist(), "blur": blur_score(crop), "width": w, "height": h,
                         "embedding": embedder.embed(image, pts).tolist() if embedder else None})
     return out or [_no_face(records[0]["frame"])]
 
 
 def align_faces(raw: pd.DataFrame, cfg: Mapping[str, Any] | AlignConfig | None = None,
-                references: Sequence[PathLike] = ()) -> pd.DataFrame:
+                references: Sequence[PathLike] = (),
+                reference_detect: Mapping[str, Any] | DetectConfig | None = None) -> pd.DataFrame:
     """One row per aligned face (columns ALIGN_COLUMNS) from raw landmarks of consecutive frames.
 
     Landmarks are smoothed over time when ``smoothing`` is on; the matrix and
     pose come from the smoothed landmarks, the blur score and embedding from
     the raw ones. ``keep`` marks the target faces (see identity.select_faces);
-    ``references`` need embeddings in ``raw``. No frame is read. ``cfg`` may be
-    the whole extract section: the detector settings are reused on references.
+    ``references`` need embeddings in ``raw``, and are read with the detection
+    settings ``reference_detect``; no frame is read.
     """
-    c = _config(AlignConfig, cfg)
+    c = from_mapping(AlignConfig, cfg)
     tracker = _Tracker(c.smoothing_min_cutoff, c.smoothing_beta) if c.smoothing else None
     rows = []
     for frame, group in raw.sort_values(["frame", "face"]).groupby("frame", sort=True):
@@ -306,7 +268,7 @@ def align_faces(raw: pd.DataFrame, cfg: Mapping[str, Any] | AlignConfig | None =
         return _empty(ALIGN_COLUMNS)
     table = pd.DataFrame(rows)
     if references:
-        reference = reference_embedding(references, cfg, make_landmarker(c.landmarker), Embedder())
+        reference = reference_embedding(references, reference_detect)
     table["keep"] = select_faces(table, reference if references else None, c.identity_threshold, c.keep_all)
     return table[list(ALIGN_COLUMNS)].astype({k: v for k, v in ALIGN_COLUMNS.items() if v != "object"})
 
@@ -314,11 +276,14 @@ def align_faces(raw: pd.DataFrame, cfg: Mapping[str, Any] | AlignConfig | None =
 def align_frames(
     frame_paths: Sequence[PathLike],
     detections: pd.DataFrame,
-    cfg: Mapping[str, Any] | AlignConfig | None = None,
+    detect_cfg: Mapping[str, Any] | DetectConfig | None = None,
+    align_cfg: Mapping[str, Any] | AlignConfig | None = None,
     references: Sequence[PathLike] = (),
 ) -> pd.DataFrame:
     """``align_faces`` of the landmarks of ``detections`` (columns ALIGN_COLUMNS)."""
-    return align_faces(landmark_frames(frame_paths, detections, cfg, embeddings=bool(references)), cfg, references)
+    d = from_mapping(DetectConfig, detect_cfg)
+    d = replace(d, embeddings=d.embeddings or bool(references))
+    return align_faces(landmark_frames(frame_paths, detections, d), align_cfg, references, d)
 
 
 def _matrices(alignments: pd.DataFrame) -> np.ndarray:
@@ -339,7 +304,7 @@ def mask_frames(
     and, for each configured type, uint8 (N, size, size). Frames are read only
     when a mask type needs the aligned crop (``mesh``).
     """
-    c = _config(MaskConfig, cfg)
+    c = from_mapping(MaskConfig, cfg)
     kept = alignments[alignments["keep"]].reset_index(drop=True) if len(alignments) else alignments
     size = int(kept["size"].iloc[0]) if len(kept) else 0
     makers = {t: make_mask(t) for t in c.types}
@@ -379,14 +344,14 @@ def build_faceset(
     alignments: pd.DataFrame,
     masks_path: PathLike,
     out_dir: PathLike,
-    cfg: Mapping[str, Any] | MaskConfig | None = None,
+    cfg: Mapping[str, Any] | FacesetConfig | None = None,
 ) -> None:
     """Write the faceset folder (see faceset.py) of the kept faces.
 
     The mask is ``faceset_mask``, which must be one of the types in the masks
     file; masks are matched to faces by (frame, face).
     """
-    c = _config(MaskConfig, cfg)
+    c = from_mapping(FacesetConfig, cfg)
     masks = read_masks(masks_path)
     if c.faceset_mask not in masks:
         raise ValueError(f"mask type {c.faceset_mask!r} not in {masks_path}; add it to mask.types")

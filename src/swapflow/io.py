@@ -65,3 +65,20 @@ def log_to(path: str | os.PathLike) -> None:
     sys.stderr = stream
     logging.basicConfig(stream=stream, level=logging.INFO, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def dump_yaml(data: Any) -> str:
+    """YAML of plain data without anchors: a value used twice is written out twice."""
+    import yaml
+
+    class _Plain(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return yaml.dump(data, Dumper=_Plain, sort_keys=False, allow_unicode=True)
+
+
+def load_yaml(path: str | os.PathLike) -> Any:
+    import yaml
+
+    return yaml.safe_load(Path(path).read_text())

@@ -13,11 +13,13 @@ import subprocess
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, Mapping
 
 import imageio_ffmpeg
 from tqdm import tqdm
 
 from swapflow.io import atomic_path, read_json, write_json
+from swapflow.settings import FramesConfig, MergeConfig, from_mapping
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +120,7 @@ _TB_RE = re.compile(r"config in time_base: (\d+)/(\d+), frame_rate: (\d+)/(\d+)"
 
 
 def split(video: str | Path, out_dir: str | Path, probe_path: str | Path,
-          frame_format: str = "png", png_compression: int = 1,
-          jpeg_quality: int = 95, stills_fps: str = "25") -> Probe:
+          cfg: Mapping[str, Any] | FramesConfig | None = None) -> Probe:
     """Write every frame of ``video`` as an image in ``out_dir`` and a probe JSON.
 
     Frames are named ``%06d`` from 0, upright (rotation metadata applied),
@@ -128,16 +129,16 @@ def split(video: str | Path, out_dir: str | Path, probe_path: str | Path,
     A folder of images counts as a video of stills at ``stills_fps``.
     Both outputs appear only when complete.
     """
-    video = Path(video)
-    if frame_format not in ("png", "jpg"):
-        raise ValueError(f"frame_format must be png or jpg, not {frame_format!r}")
+    video, c = Path(video), from_mapping(FramesConfig, cfg)
+    if c.format not in ("png", "jpg"):
+        raise ValueError(f"frames.format must be png or jpg, not {c.format!r}")
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         if video.is_dir():
-            probe = _split_stills(video, tmp, frame_format, png_compression, jpeg_quality,
-                                  stills_fps)
+            probe = _split_stills(video, tmp, c.format, c.png_compression, c.jpeg_quality,
+                                  c.stills_fps)
         else:
-            probe = _split_video(video, tmp, frame_format, png_compression, jpeg_quality)
+            probe = _split_video(video, tmp, c.format, c.png_compression, c.jpeg_quality)
         probe.save(probe_path)
     return probe
 
@@ -229,10 +230,8 @@ def list_frames(folder: str | Path) -> list[Path]:
     return frames
 
 
-def merge(frames_dir: str | Path, probe: Probe, out_path: str | Path, codec: str = "libx264",
-          crf: int = 18, preset: str = "medium", pix_fmt: str = "yuv420p",
-          audio_codec: str = "copy", synthetic_tag: bool = True,
-          watermark: str | None = None) -> None:
+def merge(frames_dir: str | Path, probe: Probe, out_path: str | Path,
+          cfg: Mapping[str, Any] | MergeConfig | None = None) -> None:
     """Encode ``frames_dir`` into ``out_path`` with the probe's timing and the source audio.
 
     Constant-rate sources are encoded at their exact rational rate; variable
@@ -241,6 +240,7 @@ def merge(frames_dir: str | Path, probe: Probe, out_path: str | Path, codec: str
     container takes it, else AAC). The file is tagged as synthetic unless
     ``synthetic_tag`` is false; ``watermark`` draws that text on every frame.
     """
+    c = from_mapping(MergeConfig, cfg)
     frames = list_frames(frames_dir)
     if len(frames) != probe.frames:
         raise VideoError(f"{frames_dir}: {len(frames)} frames, but the probe of "
@@ -254,19 +254,20 @@ def merge(frames_dir: str | Path, probe: Probe, out_path: str | Path, codec: str
             has_audio = probe.audio is not None and Path(probe.source).is_file()
             if has_audio:
                 cmd += ["-i", probe.source, "-map", "0:v:0", "-map", "1:a:0"]
-                cmd += ["-c:a", audio_codec if audio_codec != "copy" or probe.audio in MP4_AUDIO
+                cmd += ["-c:a", c.audio_codec if c.audio_codec != "copy" or probe.audio in MP4_AUDIO
                         else "aac"]
-            if watermark:
-                cmd += ["-vf", _drawtext(watermark)]
+            if c.watermark:
+                cmd += ["-vf", _drawtext(c.watermark)]
+            pix_fmt = c.pix_fmt
             if pix_fmt == "yuv420p" and (probe.width % 2 or probe.height % 2):
                 log.warning("%s: odd size %dx%d; encoding yuv444p to keep every pixel",
                             probe.source, probe.width, probe.height)
                 pix_fmt = "yuv444p"
-            cmd += ["-c:v", codec, "-crf", str(crf), "-preset", preset, "-pix_fmt", pix_fmt]
+            cmd += ["-c:v", c.codec, "-crf", str(c.crf), "-preset", c.preset, "-pix_fmt", pix_fmt]
             # VFR: a fine time base, else frames closer than the guessed rate are dropped
             cmd += (["-fps_mode", "vfr", "-enc_time_base:v", "1:90000"] if probe.vfr
                     else ["-fps_mode", "passthrough"])
-            if synthetic_tag:
+            if c.synthetic_tag:
                 cmd += ["-metadata", f"comment={SYNTHETIC_COMMENT}",
                         "-metadata", "synthetic=true", "-movflags", "+use_metadata_tags"]
             cmd += ["-f", "mp4", str(tmp)]

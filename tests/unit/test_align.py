@@ -6,9 +6,6 @@ from swapflow.align import CENTERINGS, MEAN_FACE_2D, align_matrix, head_pose, tr
 from swapflow.extract import ALIGN_COLUMNS, align_frames, detect_frames, read_frame
 from swapflow.io import write_parquet
 
-FAST = {"embeddings": False}
-
-
 def _aligned(table: pd.DataFrame) -> np.ndarray:
     pts = np.array(table["landmarks"].tolist()).reshape(-1, 68, 2)
     mats = np.array(table["matrix"].tolist()).reshape(-1, 2, 3)
@@ -22,12 +19,12 @@ def _jitter(table: pd.DataFrame) -> float:
 @pytest.fixture(scope="module")
 def man(man_frames):
     det = detect_frames(man_frames, {})
-    return det, align_frames(man_frames, det, {**FAST, "smoothing": False}), align_frames(man_frames, det, FAST)
+    return det, align_frames(man_frames, det, {}, {"smoothing": False}), align_frames(man_frames, det)
 
 
 def test_aligned_in_both_clips_upright_and_centred(man, woman_frames):
     frames = woman_frames[::8]
-    woman = align_frames(frames, detect_frames(frames, {}), FAST)
+    woman = align_frames(frames, detect_frames(frames, {}))
     expected = transform_points(MEAN_FACE_2D, align_matrix(MEAN_FACE_2D))
     for table, n in ((man[2], len(man[0])), (woman, len(frames))):
         assert table["frame"].nunique() >= 0.95 * n
@@ -49,7 +46,7 @@ def test_smoothing_reduces_jitter(man):
 
 def test_mesh_landmarks_close_to_dlib(man, man_frames):
     det, raw, _ = man
-    mesh = align_frames(man_frames[::6], det, {**FAST, "smoothing": False, "landmarker": "mesh"})
+    mesh = align_frames(man_frames[::6], det, {"landmarker": "mesh"}, {"smoothing": False})
     both = raw.merge(mesh, on=["frame", "face"], suffixes=("", "_mesh"))
     a = np.array(both["landmarks"].tolist()).reshape(-1, 68, 2)
     b = np.array(both["landmarks_mesh"].tolist()).reshape(-1, 68, 2)
@@ -60,7 +57,7 @@ def test_mesh_landmarks_close_to_dlib(man, man_frames):
 
 def test_pose_mirrors(man_frames):
     det = detect_frames(man_frames[:1], {})
-    row = align_frames(man_frames[:1], det, {**FAST, "smoothing": False}).iloc[0]
+    row = align_frames(man_frames[:1], det, {}, {"smoothing": False}).iloc[0]
     pts = np.array(row["landmarks"]).reshape(68, 2)
     mirror = np.array([640 - pts[:, 0], pts[:, 1]]).T[list(range(16, -1, -1)) + list(range(26, 16, -1)) + [27, 28, 29, 30, 35, 34, 33, 32, 31, 45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40, 54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65]]
     yaw, pitch, roll = head_pose(pts, (640, 360))
@@ -77,17 +74,17 @@ def test_identity_keeps_the_reference_person(man_frames, woman_frames, tmp_path)
     frames = [tmp_path / "000000.png"]
     det = detect_frames(frames, {})
     assert (det["face"] >= 0).sum() == 2
-    table = align_frames(frames, det, {"smoothing": False}, references=[man_frames[0], man_frames[70]])
+    table = align_frames(frames, det, {}, {"smoothing": False}, references=[man_frames[0], man_frames[70]])
     kept = table[table["keep"]]
     assert len(kept) == 1 and kept["x0"].iloc[0] >= 640
-    assert align_frames(frames, det, {"embeddings": False, "keep_all": True})["keep"].all()
-    largest = align_frames(frames, det, FAST)
+    assert align_frames(frames, det, {}, {"keep_all": True})["keep"].all()
+    largest = align_frames(frames, det)
     assert largest["keep"].sum() == 1
 
 
 def test_no_face_video_gives_empty_table(cartoon_frames, tmp_path):
     frames = cartoon_frames[:60:6]
-    table = align_frames(frames, detect_frames(frames, {}), FAST)
+    table = align_frames(frames, detect_frames(frames, {}))
     assert table.empty and list(table.columns) == list(ALIGN_COLUMNS)
     assert table.dtypes["keep"] == bool and table.dtypes["frame"] == np.int64
     write_parquet(tmp_path / "a.parquet", table)

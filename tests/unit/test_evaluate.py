@@ -33,9 +33,9 @@ def swap(man_frames, woman_frames, tmp_path_factory):
     """A lite model trained 30 iterations and the man's frames converted with it."""
     root = tmp_path_factory.mktemp("evaluate")
     woman = woman_frames[::8]
-    fs_a = _faceset(woman, align_frames(woman, detect_frames(woman, {}), {"embeddings": False}), root / "woman")
+    fs_a = _faceset(woman, align_frames(woman, detect_frames(woman, {})), root / "woman")
     man = man_frames[:MAN_FRAMES]
-    alignments = align_frames(man, detect_frames(man, {}), {"embeddings": False})
+    alignments = align_frames(man, detect_frames(man, {}))
     fs_b = _faceset(man, alignments, root / "man")
     cfg = compose_config(CONFIG, "lite", ["iterations=30", "batch_size=8", "min_faces=10", "holdout=0.1",
                                           "log_every_s=0", "data.workers=1", "data.prefetch=2"])

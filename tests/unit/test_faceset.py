@@ -7,7 +7,7 @@ from swapflow.faceset import contact_sheet, load_faceset
 
 def test_faceset_round_trip(man_frames, tmp_path):
     frames = man_frames[::6]
-    table = align_frames(frames, detect_frames(frames, {}), {"embeddings": False})
+    table = align_frames(frames, detect_frames(frames, {}))
     write_masks(tmp_path / "m.npz", mask_frames(frames, table, {}))
     build_faceset(frames, table, tmp_path / "m.npz", tmp_path / "fs", {"faceset_mask": "extended"})
     fs = load_faceset(tmp_path / "fs")

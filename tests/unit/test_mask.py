@@ -9,7 +9,7 @@ from swapflow.mask import make_mask
 @pytest.fixture(scope="module")
 def aligned(man_frames):
     frames = man_frames[::12]
-    return frames, align_frames(frames, detect_frames(frames, {}), {"embeddings": False})
+    return frames, align_frames(frames, detect_frames(frames, {}))
 
 
 def test_masks_per_type(aligned, tmp_path):

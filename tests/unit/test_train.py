@@ -24,7 +24,7 @@ FAST = ["log_every_s=0", "data.workers=1", "data.prefetch=2"]
 
 
 def _faceset(frames: list[Path], out: Path) -> Path:
-    table = align_frames(frames, detect_frames(frames, {}), {"embeddings": False})
+    table = align_frames(frames, detect_frames(frames, {}))
     write_masks(out.with_suffix(".npz"), mask_frames(frames, table, {}))
     build_faceset(frames, table, out.with_suffix(".npz"), out, {"faceset_mask": "extended"})
     return out
@@ -131,6 +131,8 @@ def test_too_few_faces(facesets, tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["--preset", "nope"], "unknown preset 'nope'; valid presets: dfaker128, lite, original"),
     (["model.lrr=1e-4"], "override 'model.lrr=1e-4' does not apply: model.lrr is not a key"),
+    (["model.lr=fast"], "override 'model.lr=fast' does not apply: model.lr takes a number, not 'fast'"),
+    (["data.flip=2"], "override 'data.flip=2' does not apply: data.flip takes true or false, not 2"),
 ])
 def test_bad_config_is_explained(facesets, tmp_path, capsys, args, message):
     rc = main(["--faceset-a", str(facesets[0]), "--faceset-b", str(facesets[1]),

@@ -21,8 +21,8 @@ def ffmpeg(*args: str) -> None:
 
 def round_trip(src: Path, tmp_path: Path, **merge_args) -> tuple[video.Probe, dict]:
     probe = video.split(src, tmp_path / "frames", tmp_path / "probe.json")
-    video.merge(tmp_path / "frames", probe, tmp_path / "out.mp4", preset="ultrafast",
-                **merge_args)
+    video.merge(tmp_path / "frames", probe, tmp_path / "out.mp4",
+                {"preset": "ultrafast", **merge_args})
     return probe, video.describe(tmp_path / "out.mp4")
 
 
@@ -89,9 +89,9 @@ def test_folder_of_stills_is_a_video(demo_dir, tmp_path):
 
 def test_watermark_is_drawn(demo_dir, tmp_path):
     probe = video.split(demo_dir / "single_face.mp4", tmp_path / "f", tmp_path / "p.json")
-    video.merge(tmp_path / "f", probe, tmp_path / "plain.mp4", preset="ultrafast", crf=0)
-    video.merge(tmp_path / "f", probe, tmp_path / "marked.mp4", preset="ultrafast", crf=0,
-                watermark="SYNTHETIC")
+    video.merge(tmp_path / "f", probe, tmp_path / "plain.mp4", {"preset": "ultrafast", "crf": 0})
+    video.merge(tmp_path / "f", probe, tmp_path / "marked.mp4",
+                {"preset": "ultrafast", "crf": 0, "watermark": "SYNTHETIC"})
     grab = []
     for name in ("plain", "marked"):
         ffmpeg("-i", str(tmp_path / f"{name}.mp4"), "-frames:v", "1", str(tmp_path / f"{name}.png"))

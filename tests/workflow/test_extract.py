@@ -1,4 +1,4 @@
-"""Extraction in real snakemake runs: outputs, and what a mask change reruns."""
+"""Extraction in real snakemake runs: outputs, sharding, and what extraction settings rerun."""
 
 from __future__ import annotations
 
@@ -45,10 +45,10 @@ def test_sharded_extraction_equals_unsharded(extracted, demo_dir, tmp_path):
     pd.testing.assert_frame_equal(sharded, whole)
 
 
-def test_mask_setting_reruns_mask_and_faceset_only(extracted, demo_dir):
+def test_faceset_mask_reruns_faceset_only(extracted, demo_dir):
     write_config(extracted, config(demo_dir, mask={"faceset_mask": "components"}))
     try:
-        assert planned_jobs(extracted, "results/faceset/man") == {"mask": 1, "faceset": 1}
+        assert planned_jobs(extracted, "results/faceset/man") == {"faceset": 1}
     finally:
         write_config(extracted, config(demo_dir))
 

@@ -2,41 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from fractions import Fraction
 
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from swapflow import video
-from tests.conftest import planned_jobs, run_snakemake, write_config
-
-
-def swap_config(demo_dir, workdir, **convert) -> dict:
-    return {
-        "videos": {"woman": str(demo_dir / "WolfgangLanger_Pexels.mp4"),
-                   "man": str(workdir / "man.mp4"),
-                   "noface": str(demo_dir / "noface_face.mov")},
-        "identities": {"woman": {"videos": ["woman"]}, "man": {"videos": ["man"]}},
-        "swaps": [{"name": "w2m", "face": "woman", "target": "man",
-                   "videos": ["man", "noface"]}],
-        "train": {"preset": "lite", "iterations": 20, "overrides": ["preview_every=10"]},
-        "convert": convert,
-        "evaluate": {"max_faces": 12, "reference_faces": 12, "holdout_faces": 12},
-        "merge": {"preset": "ultrafast"},
-    }
-
-
-@pytest.fixture(scope="module")
-def swapped(demo_dir, tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("swap")
-    shutil.copy(demo_dir / "single_face.mp4", workdir / "man.mp4")
-    write_config(workdir, swap_config(demo_dir, workdir))
-    run_snakemake(workdir)
-    return workdir
+from swapflow.io import read_json
+from tests.conftest import run_snakemake
 
 
 @pytest.mark.parametrize("name", ["man", "noface"])
@@ -79,7 +55,8 @@ def test_only_the_face_changes(swapped):
 
 
 def test_model_folder(swapped):
-    model = swapped / "results/model/w2m"
+    (model,) = (swapped / "results/model").iterdir()
+    assert model.name.startswith("woman-man-lite-")
     for name in ("model.pt", "config.yaml", "manifest.json", "losses.csv", "preview.jpg", "loss.png"):
         assert (model / name).stat().st_size > 0, name
     assert len(pd.read_csv(model / "losses.csv")) == 20
@@ -97,49 +74,39 @@ def test_report(swapped):
     run_snakemake(swapped, "--report", str(swapped / "report.html"))
     html = (swapped / "report.html").read_text()
     for shown in ("summary.tsv", "config.yaml", "preview.jpg", "loss.png", "man.jpg",
-                  "woman.jpg", "Before | after"):
+                  "woman.jpg", "Before | after", "models.tsv", "Provenance"):
         assert shown in html, f"{shown} missing from the report"
 
 
-def test_nothing_to_do_after_a_run(swapped):
-    assert planned_jobs(swapped) == {}
+def test_summary_carries_the_settings_of_each_swap(swapped):
+    summary = pd.read_csv(swapped / "results/evaluate/summary.tsv", sep="\t").set_index("video")
+    (model,) = (p.name for p in (swapped / "results/model").iterdir())
+    man = summary.loc["man"]
+    assert man["model"] == model and man["preset"] == "lite" and man["iterations"] == 20
+    assert man["overrides"] == "preview_every=10"
+    assert man["convert.color"] == "rct" and man["merge.preset"] == "ultrafast"
+    models = pd.read_csv(swapped / "results/models.tsv", sep="\t")
+    assert models.to_dict("records") == [{"model": model, "face": "woman", "target": "man",
+                                          "preset": "lite", "iterations": 20, "swaps": "w2m"}]
 
 
-def test_colour_setting_reruns_convert_and_merge_only(swapped, demo_dir):
-    """... and the metrics of the converted videos, and the record of the config."""
-    write_config(swapped, swap_config(demo_dir, swapped, color="histogram"))
-    try:
-        assert planned_jobs(swapped) == {"convert": 2, "merge": 2, "evaluate": 2, "summary": 1,
-                                         "config_used": 1, "all": 1}
-    finally:
-        write_config(swapped, swap_config(demo_dir, swapped))
+def test_every_output_has_a_provenance_record(swapped):
+    record = read_json(swapped / "results/provenance/w2m/man.json")
+    assert record["output"] == "man.mp4" and record["swap"] == "w2m"
+    assert record["model"] == next((swapped / "results/model").iterdir()).name
+    assert record["training"]["seed"] == 0 and record["training"]["device"] == "cpu"
+    assert record["training_config"]["iterations"] == 20
+    assert record["training_config"]["model"]["size"] == 64
+    assert record["convert"]["color"] == "rct" and record["extract"]["detector"] == "mediapipe"
+    assert record["source"] == {"file": "man.mp4", "frames": 72, "size": [640, 360],
+                                "fps": "30/1", "codec": "h264"}
+    for package in ("torch", "mediapipe", "dlib-bin", "opencv-contrib-python", "snakemake"):
+        assert record["versions"][package], package
+    assert record["ffmpeg"].startswith("ffmpeg version")
+    assert record["git_commit"] is None or len(record["git_commit"]) == 40
 
 
-def test_new_target_video_needs_no_training(swapped, demo_dir):
-    config = swap_config(demo_dir, swapped)
-    config["videos"]["man2"] = str(demo_dir / "face_noface.mov")
-    config["swaps"][0]["videos"].append("man2")
-    write_config(swapped, config)
-    try:
-        # detect's shards are only known once split_frames (a checkpoint) has run
-        assert planned_jobs(swapped) == {"split_frames": 1, "align": 1,
-                                         "convert": 1, "merge": 1, "evaluate": 1,
-                                         "summary": 1, "config_used": 1, "all": 1}
-    finally:
-        write_config(swapped, swap_config(demo_dir, swapped))
-
-
-def test_replaced_training_video_of_b_reruns_b_and_training_only(swapped):
-    clip = swapped / "man.mp4"
-    kept = swapped / "man.orig.mp4"
-    shutil.copy2(clip, kept)
-    subprocess.run([video.ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(kept), "-c:v",
-                    "libx264", "-crf", "30", "-c:a", "copy", str(clip)], check=True)
-    try:
-        jobs = planned_jobs(swapped)
-    finally:
-        shutil.copy2(kept, clip)
-    # detect's shards are planned again once split_frames (a checkpoint) has rerun
-    assert jobs == {"split_frames": 1, "align": 1, "mask": 1, "faceset": 1,
-                    "train": 1, "convert": 2, "merge": 2, "evaluate": 2, "summary": 1, "all": 1}
-    assert planned_jobs(swapped) == {}, "restoring the clip should leave nothing to do"
+def test_config_record_has_no_yaml_anchors(swapped):
+    text = (swapped / "results/config.yaml").read_text()
+    assert "&id" not in text and "*id" not in text
+    assert yaml.safe_load(text)["swaps"][0]["name"] == "w2m"

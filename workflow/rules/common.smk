@@ -1,14 +1,32 @@
 import math
 import re
+from dataclasses import fields
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from swapflow import demo
-from swapflow.config import check_config, check_videos
-from swapflow.io import read_json
+from swapflow.config import check_config, check_swap_sections, check_videos
+from swapflow.io import load_yaml, read_json
+from swapflow.settings import (
+    AlignConfig,
+    ConfigError,
+    ConvertConfig,
+    DetectConfig,
+    EvaluateConfig,
+    FacesetConfig,
+    FramesConfig,
+    MaskConfig,
+    MergeConfig,
+)
+from swapflow.train.config import compose_config, model_name
 
 check_config(config, workflow.configfiles)
+check_swap_sections(config, load_yaml(Path(workflow.basedir) / SCHEMA))
 
 DEMO_DIR = "resources/demo"
+# train.yaml and the presets in model/: part of the workflow, next to the Snakefile
+TRAIN_CONFIG_DIR = Path(workflow.basedir) / "config"
 
 
 def unchecked_videos():
@@ -31,12 +49,62 @@ def unchecked_videos():
 check_videos(unchecked_videos())
 
 
+# ---- training configs and models, composed once at parse time ----------------
+
+
+def swap_train(swap):
+    """The swap's train section: the global one with the swap's keys on top;
+    the swap's ``overrides`` come after the global ones."""
+    own = swap["train"]
+    return (
+        config["train"]
+        | own
+        | {"overrides": config["train"]["overrides"] + own.get("overrides", [])}
+    )
+
+
+def compose_training(swap):
+    """train.yaml + preset + overrides of one swap, as plain data; a bad preset
+    or override stops the dry run naming the swap."""
+    t = swap_train(swap)
+    overrides = t["overrides"] + (
+        [f"iterations={t['iterations']}"] if t["iterations"] else []
+    )
+    try:
+        cfg = compose_config(TRAIN_CONFIG_DIR, t["preset"], overrides)
+    except ConfigError as err:
+        raise ConfigError(f"swaps.{swap['name']}.train: {err}") from None
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def plan_models():
+    """{model: identities, composed config, swaps} and {swap: model}: swaps with the
+    same identities, training videos and composed config share one model."""
+    models, by_swap = {}, {}
+    for swap in config["swaps"]:
+        cfg = compose_training(swap)
+        ids = (swap["face"], swap["target"])
+        videos = {i: config["identities"][i]["videos"] for i in ids}
+        name = model_name(ids, videos, cfg)
+        models.setdefault(name, {"identities": ids, "config": cfg, "swaps": []})
+        models[name]["swaps"].append(swap["name"])
+        by_swap[swap["name"]] = name
+    return models, by_swap
+
+
+MODELS, SWAP_MODEL = plan_models()
+
+
 wildcard_constraints:
     video="|".join(map(re.escape, config["videos"])) or "^$",
     shard=r"\d+",
     swap="|".join(
         map(re.escape, ["passthrough"] + [s["name"] for s in config["swaps"]])
     ),
+    model="|".join(map(re.escape, MODELS)) or "^$",
+
+
+# ---- inputs -------------------------------------------------------------------
 
 
 def video_path(wildcards):
@@ -78,19 +146,111 @@ def identity_facesets(identity):
     )
 
 
-def train_settings(wildcards):
-    return config["train"] | swap_by_name(wildcards.swap)["train"]
-
-
-def convert_settings(wildcards):
-    return config["convert"] | swap_by_name(wildcards.swap)["convert"]
-
-
-def merge_settings(wildcards):
-    overrides = (
-        {} if wildcards.swap == "passthrough" else swap_by_name(wildcards.swap)["merge"]
+def model_facesets(side):
+    """Input function: the facesets of the model's face (side 0) or target (side 1)."""
+    return lambda wildcards: identity_facesets(
+        MODELS[wildcards.model]["identities"][side]
     )
-    return config["merge"] | overrides
+
+
+def swap_model(wildcards):
+    return f"results/model/{SWAP_MODEL[wildcards.swap]}"
+
+
+def swap_facesets(role):
+    """Input function: the facesets of the swap's ``face`` or ``target`` identity."""
+    return lambda wildcards: identity_facesets(swap_by_name(wildcards.swap)[role])
+
+
+# ---- params: exactly the settings each script reads ----------------------------
+
+
+def pick(cls, section):
+    """The keys of a config section that a stage's settings dataclass reads."""
+    return {f.name: section[f.name] for f in fields(cls)}
+
+
+def frames_settings(wildcards):
+    """Split settings that matter for this video: the chosen format's quality,
+    and the rate of a folder of stills."""
+    cfg = pick(FramesConfig, config["frames"])
+    del cfg["jpeg_quality" if cfg["format"] == "png" else "png_compression"]
+    if not Path(video_path(wildcards)).is_dir():
+        del cfg["stills_fps"]
+    return cfg
+
+
+def detect_settings(wildcards):
+    """Detection and landmark settings; embeddings are on where references pick faces."""
+    cfg = pick(DetectConfig, config["extract"])
+    cfg["embeddings"] = cfg["embeddings"] or bool(video_references(wildcards))
+    return cfg
+
+
+def align_settings(wildcards):
+    return pick(AlignConfig, config["extract"])
+
+
+def reference_detect_settings(wildcards):
+    """The detection settings used on reference stills, None without references."""
+    return detect_settings(wildcards) if video_references(wildcards) else None
+
+
+def mask_settings(wildcards):
+    return pick(MaskConfig, config["mask"])
+
+
+def faceset_settings(wildcards):
+    return pick(FacesetConfig, config["mask"])
+
+
+def model_config(wildcards):
+    """The composed training config of a model (what ``train`` depends on)."""
+    return MODELS[wildcards.model]["config"]
+
+
+def model_resources(key):
+    """A ``train`` resource of a model, from the first swap that uses it."""
+    return lambda wildcards: swap_train(
+        swap_by_name(MODELS[wildcards.model]["swaps"][0])
+    )[key]
+
+
+def swap_convert(name):
+    return pick(ConvertConfig, config["convert"] | swap_by_name(name)["convert"])
+
+
+def swap_merge(name):
+    overrides = {} if name == "passthrough" else swap_by_name(name)["merge"]
+    return pick(MergeConfig, config["merge"] | overrides)
+
+
+def evaluate_settings(wildcards):
+    return pick(EvaluateConfig, config["evaluate"])
+
+
+def swap_identities(wildcards):
+    swap = swap_by_name(wildcards.swap)
+    return swap["face"], swap["target"]
+
+
+def swap_settings(name):
+    """What a swap output was made with after extraction: model, training and
+    the swap's own convert and merge settings (for the summary and provenance)."""
+    swap = swap_by_name(name)
+    model = SWAP_MODEL[name]
+    t = swap_train(swap)
+    return {
+        "model": model,
+        "preset": t["preset"],
+        "iterations": MODELS[model]["config"]["iterations"],
+        "overrides": " ".join(t["overrides"]),
+        "convert": swap_convert(name),
+        "merge": swap_merge(name),
+    }
+
+
+# ---- names ----------------------------------------------------------------------
 
 
 def swap_by_name(name):
@@ -103,13 +263,16 @@ def swap_video_names():
 
 
 def all_outputs():
-    """Every swap's output videos, their metrics, the summary, and the contact
-    sheets of the training videos (videos only converted need no faceset)."""
+    """Every swap's output videos with their provenance and metrics, the summary,
+    the model table, and the contact sheets of the training videos (videos only
+    converted need no faceset)."""
     names = swap_video_names()
     outputs = expand("results/swap/{name}.mp4", name=names)
+    outputs += expand("results/provenance/{name}.json", name=names)
+    outputs += ["results/config.yaml", "results/models.tsv"]
     if config["evaluate"]["enabled"]:
         outputs += expand("results/evaluate/{name}.json", name=names)
-        outputs += ["results/evaluate/summary.tsv", "results/config.yaml"]
+        outputs += ["results/evaluate/summary.tsv"]
     training = {v for ident in config["identities"].values() for v in ident["videos"]}
     return outputs + expand("results/faceset/{video}.jpg", video=sorted(training))
 

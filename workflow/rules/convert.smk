@@ -1,6 +1,6 @@
 rule convert:
     input:
-        model="results/model/{swap}",
+        model=swap_model,
         frames="results/frames/{video}",
         probe="results/probe/{video}.json",
         alignments="results/align/{video}.parquet",
@@ -14,11 +14,8 @@ rule convert:
         "../envs/swapflow.yaml"
     threads: 2
     params:
-        cfg=convert_settings,
-        identities=lambda wildcards: (
-            swap_by_name(wildcards.swap)["face"],
-            swap_by_name(wildcards.swap)["target"],
-        ),
+        cfg=lambda wildcards: swap_convert(wildcards.swap),
+        identities=swap_identities,
         png_compression=config["frames"]["png_compression"],
     script:
         "../scripts/convert.py"

@@ -3,13 +3,9 @@ rule evaluate:
         original="results/frames/{video}",
         converted="results/convert/{swap}/{video}",
         alignments="results/align/{video}.parquet",
-        model="results/model/{swap}",
-        facesets_a=lambda wildcards: identity_facesets(
-            swap_by_name(wildcards.swap)["face"]
-        ),
-        facesets_b=lambda wildcards: identity_facesets(
-            swap_by_name(wildcards.swap)["target"]
-        ),
+        model=swap_model,
+        facesets_a=swap_facesets("face"),
+        facesets_b=swap_facesets("target"),
     output:
         json="results/evaluate/{swap}/{video}.json",
         tsv="results/evaluate/{swap}/{video}.tsv",
@@ -27,7 +23,7 @@ rule evaluate:
     conda:
         "../envs/swapflow.yaml"
     params:
-        cfg=config["evaluate"],
+        cfg=evaluate_settings,
     script:
         "../scripts/evaluate.py"
 
@@ -50,8 +46,69 @@ rule summary:
         "../envs/swapflow.yaml"
     params:
         names=swap_video_names(),
+        settings=[swap_settings(name.split("/")[0]) for name in swap_video_names()],
     script:
         "../scripts/summary.py"
+
+
+rule provenance:
+    input:
+        video="results/swap/{swap}/{video}.mp4",
+        probe="results/probe/{video}.json",
+        model=swap_model,
+    output:
+        report(
+            "results/provenance/{swap}/{video}.json",
+            caption="../report/provenance.rst",
+            category="Provenance",
+            labels={"swap": "{swap}", "video": "{video}"},
+        ),
+    log:
+        "logs/provenance/{swap}/{video}.log",
+    benchmark:
+        "benchmarks/out/provenance/{swap}/{video}.tsv"
+    conda:
+        "../envs/swapflow.yaml"
+    params:
+        settings=lambda wildcards: {
+            "swap": wildcards.swap,
+            "video": wildcards.video,
+            **swap_settings(wildcards.swap),
+            "extract": detect_settings(wildcards) | align_settings(wildcards),
+            "mask": mask_settings(wildcards) | faceset_settings(wildcards),
+        },
+    script:
+        "../scripts/provenance.py"
+
+
+rule models:
+    output:
+        report(
+            "results/models.tsv",
+            caption="../report/models.rst",
+            category="Training",
+            labels={"table": "models"},
+        ),
+    log:
+        "logs/models.log",
+    benchmark:
+        "benchmarks/out/models.tsv"
+    conda:
+        "../envs/swapflow.yaml"
+    params:
+        rows=[
+            {
+                "model": name,
+                "face": m["identities"][0],
+                "target": m["identities"][1],
+                "preset": m["config"]["preset"],
+                "iterations": m["config"]["iterations"],
+                "swaps": " ".join(m["swaps"]),
+            }
+            for name, m in MODELS.items()
+        ],
+    script:
+        "../scripts/models.py"
 
 
 rule config_used:

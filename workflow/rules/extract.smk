@@ -10,8 +10,8 @@ rule detect:
     conda:
         "../envs/swapflow.yaml"
     params:
-        cfg=config["extract"],
-        embeddings=lambda wildcards: bool(video_references(wildcards)),
+        cfg=detect_settings,
+        shard_size=config["extract"]["shard_size"],
     script:
         "../scripts/detect.py"
 
@@ -30,8 +30,9 @@ rule align:
     conda:
         "../envs/swapflow.yaml"
     params:
-        cfg=config["extract"],
+        cfg=align_settings,
         references=video_references,
+        reference_detect=reference_detect_settings,
     script:
         "../scripts/align.py"
 
@@ -49,7 +50,7 @@ rule mask:
     conda:
         "../envs/swapflow.yaml"
     params:
-        cfg=config["mask"],
+        cfg=mask_settings,
     script:
         "../scripts/mask.py"
 
@@ -74,6 +75,6 @@ rule faceset:
     conda:
         "../envs/swapflow.yaml"
     params:
-        cfg=config["mask"],
+        cfg=faceset_settings,
     script:
         "../scripts/faceset.py"

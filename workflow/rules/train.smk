@@ -1,37 +1,33 @@
 rule train:
     input:
-        a=lambda wildcards: identity_facesets(swap_by_name(wildcards.swap)["face"]),
-        b=lambda wildcards: identity_facesets(swap_by_name(wildcards.swap)["target"]),
+        a=model_facesets(0),
+        b=model_facesets(1),
     output:
         model=report(
-            directory("results/model/{swap}"),
+            directory("results/model/{model}"),
             patterns=["{name}.jpg", "{name}.png"],
             caption="../report/training.rst",
             category="Training",
-            labels={"swap": "{swap}", "figure": "{name}"},
+            labels={"model": "{model}", "figure": "{name}"},
         ),
     log:
-        "logs/train/{swap}.log",
+        "logs/train/{model}.log",
     benchmark:
-        "benchmarks/out/train/{swap}.tsv"
+        "benchmarks/out/train/{model}.tsv"
     conda:
         "../envs/swapflow.yaml"
-    threads: config["train"]["threads"]
+    threads: model_resources("threads")
     resources:
-        gpu=config["train"]["gpus"],
+        gpu=model_resources("gpus"),
         # each retry (after a time-limit kill, resuming from the checkpoint) gets longer
-        runtime=lambda wildcards, attempt: config["train"]["runtime"] * attempt,
-        mem_mb=config["train"]["mem_mb"],
+        runtime=lambda wildcards, attempt: model_resources("runtime")(wildcards)
+        * attempt,
+        mem_mb=model_resources("mem_mb"),
     params:
-        preset=lambda wildcards: train_settings(wildcards)["preset"],
-        overrides=lambda wildcards: train_settings(wildcards)["overrides"],
-        iterations=lambda wildcards: train_settings(wildcards)["iterations"],
-        identities=lambda wildcards: (
-            swap_by_name(wildcards.swap)["face"],
-            swap_by_name(wildcards.swap)["target"],
-        ),
+        # composed at parse time: editing a preset or an override retrains
+        config=model_config,
+        identities=lambda wildcards: MODELS[wildcards.model]["identities"],
         # outside the declared output: kept when a killed job's output is removed
-        checkpoint_dir=lambda wildcards: f"results/checkpoints/{wildcards.swap}",
-        config_dir=f"{workflow.basedir}/config",
+        checkpoint_dir="results/checkpoints/{model}",
     script:
         "../scripts/train.py"

@@ -26,7 +26,7 @@ checkpoint split_frames:
     conda:
         "../envs/swapflow.yaml"
     params:
-        cfg=config["frames"],
+        cfg=frames_settings,
     script:
         "../scripts/split_frames.py"
 
@@ -44,6 +44,6 @@ rule merge:
     conda:
         "../envs/swapflow.yaml"
     params:
-        cfg=merge_settings,
+        cfg=lambda wildcards: swap_merge(wildcards.swap),
     script:
         "../scripts/merge.py"

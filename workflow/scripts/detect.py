@@ -5,8 +5,8 @@ from swapflow.extract import extract_frames
 from swapflow.io import log_to, write_parquet
 
 log_to(snakemake.log[0])
-size = snakemake.params.cfg["shard_size"]
+size = snakemake.params.shard_size
 start = int(snakemake.wildcards.shard) * size
 frames = video.list_frames(snakemake.input.frames)[start:start + size]
-table = extract_frames(frames, snakemake.params.cfg, embeddings=snakemake.params.embeddings)
+table = extract_frames(frames, snakemake.params.cfg)
 write_parquet(snakemake.output[0], table)

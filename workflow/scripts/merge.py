@@ -3,4 +3,4 @@ from swapflow.io import log_to
 
 log_to(snakemake.log[0])
 probe = video.Probe.load(snakemake.input.probe)
-video.merge(snakemake.input.frames, probe, snakemake.output[0], **snakemake.params.cfg)
+video.merge(snakemake.input.frames, probe, snakemake.output[0], snakemake.params.cfg)

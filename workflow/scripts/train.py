@@ -1,5 +1,6 @@
 """Snakemake adapter of the train rule: facesets A and B -> model folder.
 
+The training config was composed when the workflow was parsed (params.config).
 On SIGTERM (a SLURM time limit) the library writes a checkpoint in
 params.checkpoint_dir, outside the rule's outputs; the job exits 128+signal
 and its retry resumes there.
@@ -8,15 +9,15 @@ and its retry resumes there.
 import logging
 import sys
 
+from omegaconf import OmegaConf
+
 from swapflow.io import log_to
-from swapflow.train import TrainingInterrupted, compose_config, train
+from swapflow.train import TrainingInterrupted, train
 
 log_to(snakemake.log[0])
 params = snakemake.params
-overrides = list(params.overrides)
-if params.iterations:
-    overrides.append(f"iterations={params.iterations}")
-cfg = compose_config(params.config_dir, params.preset, overrides)
+cfg = OmegaConf.create(dict(params.config))
+OmegaConf.set_struct(cfg, True)
 try:
     train(cfg, list(snakemake.input.a), list(snakemake.input.b), snakemake.output.model,
           params.checkpoint_dir, identities=tuple(params.identities), threads=snakemake.threads)

@@ -6,7 +6,8 @@ import argparse
 import logging
 import sys
 
-from swapflow.train.config import ConfigError, compose_config
+from swapflow.settings import ConfigError
+from swapflow.train.config import compose_config
 from swapflow.train.data import FacesetError
 from swapflow.train.trainer import TrainingInterrupted, train
 

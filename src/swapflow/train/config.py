@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -10,11 +13,9 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 
+from swapflow.settings import ConfigError
+
 PRIMARY = "train"
-
-
-class ConfigError(ValueError):
-    """A preset or override that does not fit the config."""
 
 
 def list_presets(config_dir: str | Path) -> list[str]:
@@ -40,6 +41,9 @@ def compose_config(config_dir: str | Path, preset: str, overrides: list[str] = (
         with initialize_config_dir(config_dir=str(config_dir), version_base="1.3",
                                    job_name="swapflow_train"):
             cfg = compose(config_name=PRIMARY, overrides=[f"model={preset}", *overrides])
+            if overrides:
+                _check_types(compose(config_name=PRIMARY, overrides=[f"model={preset}"]), cfg,
+                             list(overrides))
     except MissingConfigException as err:
         raise ConfigError(f"{err}") from err
     except (ConfigCompositionException, OverrideParseException) as err:
@@ -50,6 +54,38 @@ def compose_config(config_dir: str | Path, preset: str, overrides: list[str] = (
     cfg.preset = preset
     OmegaConf.set_struct(cfg, True)
     return cfg
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return "a list" if isinstance(value, list) else "a mapping" if isinstance(value, dict) else ""
+
+
+def _check_types(base: DictConfig, cfg: DictConfig, overrides: list[str]) -> None:
+    """An override keeps the kind of value it replaces (YAML nodes are untyped, so
+    Hydra would take ``model.lr=fast``); raises ConfigError naming the override."""
+    for path, old, new in _changed_leaves(OmegaConf.to_container(base, resolve=True),
+                                          OmegaConf.to_container(cfg, resolve=True)):
+        if _kind(old) != _kind(new):
+            which = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] == path]
+            raise ConfigError(f"override {(which or [path])[-1]!r} does not apply: {path} takes "
+                              f"{_kind(old)}, not {new!r}")
+
+
+def _changed_leaves(old: dict, new: dict, prefix: str = "") -> Iterator[tuple[str, object, object]]:
+    """(dotted key, old value, new value) of the values set in both, not None."""
+    for key, value in new.items():
+        if key not in old or old[key] is None or value is None:
+            continue
+        if isinstance(value, dict) and isinstance(old[key], dict):
+            yield from _changed_leaves(old[key], value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", old[key], value
 
 
 def _explain(err: Exception, overrides: list[str]) -> str:
@@ -69,3 +105,13 @@ def _explain(err: Exception, overrides: list[str]) -> str:
     elif len(chain[-1].splitlines()) > 1:
         reason = "; ".join(chain[-1].splitlines()[:2])
     return f"override {which!r} does not apply: {reason}"
+
+
+def model_name(identities: Sequence[str], videos: Mapping[str, Sequence[str]], cfg: Mapping) -> str:
+    """``<face>-<target>-<preset>-<hash>``: a model named by what it is trained on
+    (the identities and their videos) and with (the composed config ``cfg``), so
+    swaps that differ only after training share it and any change names a new one."""
+    what = {"identities": list(identities), "videos": {k: list(v) for k, v in videos.items()},
+            "config": cfg}
+    digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:10]
+    return f"{'-'.join(identities)}-{cfg['preset']}-{digest}"

@@ -28,7 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from swapflow.faceset import Faceset, load_faceset
 from swapflow.io import atomic_path, write_json
-from swapflow.train.config import ConfigError
+from swapflow.settings import ConfigError
 from swapflow.train.data import (Augmenter, Batch, FacesetError, Prefetcher, Side, faceset_hash,
                                  split_holdout)
 from swapflow.train.losses import face_loss

@@ -1,0 +1,138 @@
+"""One way for the library to take settings: a config section -> a dataclass.
+
+Every stage's settings are a dataclass whose ``section`` names the config
+section its keys live in; ``from_mapping`` builds one from a plain mapping and
+refuses keys it does not know, naming them. Defaults live in the workflow's
+schema; the dataclass defaults equal them (a test compares the two).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, TypeVar
+
+T = TypeVar("T")
+MASK_SOURCES = ("landmarks", "learned", "both")
+BLENDS = ("alpha", "poisson")
+
+
+class ConfigError(ValueError):
+    """Settings or a config that cannot run; the message names the file or key."""
+
+
+def from_mapping(cls: type[T], values: Mapping[str, Any] | T | None) -> T:
+    """``cls(**values)``; unknown keys raise ConfigError naming them and the known ones."""
+    if isinstance(values, cls):
+        return values
+    given = dict(values or {})
+    known = [f.name for f in fields(cls)]
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ConfigError(f"{cls.section}: unknown setting {', '.join(map(repr, unknown))} "
+                          f"(known here: {', '.join(known)})")
+    return cls(**given)
+
+
+@dataclass
+class FramesConfig:
+    """Rule ``split_frames`` (config section ``frames``)."""
+
+    section: ClassVar[str] = "frames"
+    format: str = "png"  # png | jpg
+    png_compression: int = 1
+    jpeg_quality: int = 95
+    stills_fps: str = "25"  # rate of a folder of images
+
+
+@dataclass
+class MergeConfig:
+    """Rule ``merge`` (config section ``merge``)."""
+
+    section: ClassVar[str] = "merge"
+    codec: str = "libx264"
+    crf: int = 18
+    preset: str = "medium"
+    pix_fmt: str = "yuv420p"
+    audio_codec: str = "copy"
+    synthetic_tag: bool = True
+    watermark: str | None = None
+
+
+@dataclass
+class DetectConfig:
+    """Rule ``detect``: detection and raw landmarks (config section ``extract``)."""
+
+    section: ClassVar[str] = "extract"
+    detector: str = "mediapipe"
+    range: str = "auto"
+    threshold: float = 0.75  # 0.5 lets BlazeFace see faces in blurred cartoon text
+    min_size: float = 0.05  # box side / min(frame width, height)
+    max_faces: int = 4
+    every_n: int = 1  # visit frames whose index is a multiple of every_n
+    landmarker: str = "dlib"
+    embeddings: bool = False  # ~220 ms a face; always on when references are given
+
+
+@dataclass
+class AlignConfig:
+    """Rule ``align``: smoothing, the aligned crop and target-face selection (section ``extract``)."""
+
+    section: ClassVar[str] = "extract"
+    size: int = 256
+    centering: str = "face"
+    coverage: float = 0.7  # fraction of the crop side the face (or head) square fills
+    smoothing: bool = True
+    smoothing_min_cutoff: float = 0.05  # cycles per frame when still
+    smoothing_beta: float = 5.0  # cutoff gain per (face sizes per frame) of speed
+    identity_threshold: float = 0.6
+    keep_all: bool = False
+
+
+@dataclass
+class MaskConfig:
+    """Rule ``mask``: the mask types stored per face (section ``mask``)."""
+
+    section: ClassVar[str] = "mask"
+    types: tuple[str, ...] = ("components", "extended")
+
+
+@dataclass
+class FacesetConfig:
+    """Rule ``faceset``: which stored mask goes into the faceset (section ``mask``)."""
+
+    section: ClassVar[str] = "mask"
+    faceset_mask: str = "extended"
+
+
+@dataclass
+class ConvertConfig:
+    """Rule ``convert`` (config section ``convert``)."""
+
+    section: ClassVar[str] = "convert"
+    mask: str = "both"  # landmarks | learned | both (= landmarks for models without a mask)
+    landmark_mask: str = "extended"
+    erode: float = 0.0  # fraction of the face box side; negative dilates
+    feather: float = 0.04  # blur sigma as a fraction of the face box side
+    color: str = "rct"
+    blend: str = "alpha"  # alpha | poisson (seamless clone)
+    sharpen: float = 0.0  # unsharp-mask amount, 0 for none
+    batch_size: int = 16
+    patches: bool = False  # also write each swapped face crop and its matrix
+
+    def __post_init__(self) -> None:
+        if self.mask not in MASK_SOURCES:
+            raise ConfigError(f"convert.mask must be one of {MASK_SOURCES}, not {self.mask!r}")
+        if self.blend not in BLENDS:
+            raise ConfigError(f"convert.blend must be one of {BLENDS}, not {self.blend!r}")
+
+
+@dataclass
+class EvaluateConfig:
+    """Rule ``evaluate`` (config section ``evaluate``)."""
+
+    section: ClassVar[str] = "evaluate"
+    max_faces: int = 60  # swapped faces for identity / pose metrics
+    reference_faces: int = 30  # faceset faces a side for the identity reference
+    holdout_faces: int = 64  # held-out faces a side for reconstruction
+    device: str = "cpu"

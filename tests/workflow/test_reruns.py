@@ -1,0 +1,220 @@
+"""One test per rerun claim of the README's table: on a finished short swap
+project, change one thing and check exactly what ``snakemake -n`` plans."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from contextlib import contextmanager
+
+import pytest
+
+from swapflow import video
+from tests.conftest import REPO, planned_jobs, run_snakemake, write_config
+from tests.workflow.conftest import swap_config
+
+# every job downstream of the target video's (man's) alignments, for the one swap
+AFTER_TRAIN = {"convert": 2, "merge": 2, "evaluate": 2, "provenance": 2, "summary": 1}
+
+
+def copy_workflow(dest):
+    """The Snakefile, workflow/ and config/ of the repository copied into ``dest``."""
+    dest.mkdir(parents=True)
+    shutil.copy2(REPO / "Snakefile", dest / "Snakefile")
+    for part in ("workflow", "config"):
+        shutil.copytree(REPO / part, dest / part)
+    return str(dest / "Snakefile")
+
+
+@contextmanager
+def changed(workdir, demo_dir, config):
+    """Run the block with ``config`` in place of the project's, then restore it."""
+    write_config(workdir, config)
+    try:
+        yield
+    finally:
+        write_config(workdir, swap_config(demo_dir))
+
+
+def with_sections(demo_dir, **sections):
+    config = swap_config(demo_dir)
+    for name, values in sections.items():
+        config[name] = config.get(name, {}) | values
+    return config
+
+
+def dry_run_error(workdir, *args) -> str:
+    res = run_snakemake(workdir, "-n", *args, check=False)
+    assert res.returncode != 0, "the dry run should fail"
+    return res.stdout + res.stderr
+
+
+def test_nothing_to_do_after_a_run(swapped):
+    assert planned_jobs(swapped) == {}
+
+
+def test_moved_project_plans_nothing(swapped, tmp_path):
+    """The project folder and the workflow copied elsewhere (times kept): nothing to do."""
+    project = tmp_path / "elsewhere"
+    shutil.copytree(swapped, project, symlinks=True)
+    assert planned_jobs(project, "-s", copy_workflow(tmp_path / "workflow-copy")) == {}
+
+
+def test_detection_setting_reruns_from_detect(swapped, demo_dir):
+    with changed(swapped, demo_dir, with_sections(demo_dir, extract={"threshold": 0.8})):
+        assert planned_jobs(swapped) == {
+            "detect": 3, "align": 3, "mask": 2, "faceset": 2, "train": 1, **AFTER_TRAIN,
+            "config_used": 1, "all": 1}
+
+
+@pytest.mark.parametrize("setting", [{"smoothing_beta": 1.0}, {"coverage": 0.75},
+                                     {"keep_all": True}])
+def test_align_setting_reruns_from_align_not_detect(swapped, demo_dir, setting):
+    with changed(swapped, demo_dir, with_sections(demo_dir, extract=setting)):
+        assert planned_jobs(swapped) == {
+            "align": 3, "mask": 2, "faceset": 2, "train": 1, **AFTER_TRAIN,
+            "config_used": 1, "all": 1}
+
+
+def test_mask_types_rerun_mask_and_after(swapped, demo_dir):
+    config = with_sections(demo_dir, mask={"types": ["components", "extended", "mesh"]})
+    with changed(swapped, demo_dir, config):
+        assert planned_jobs(swapped) == {"mask": 2, "faceset": 2, "train": 1, **AFTER_TRAIN,
+                                         "config_used": 1, "all": 1}
+
+
+def test_faceset_mask_reruns_faceset_not_mask(swapped, demo_dir):
+    with changed(swapped, demo_dir, with_sections(demo_dir, mask={"faceset_mask": "components"})):
+        assert planned_jobs(swapped) == {"faceset": 2, "train": 1, **AFTER_TRAIN,
+                                         "config_used": 1, "all": 1}
+
+
+def test_unused_format_setting_reruns_nothing_but_the_record(swapped, demo_dir):
+    """JPEG quality is not read when frames are PNG; stills_fps only for image folders."""
+    config = with_sections(demo_dir, frames={"jpeg_quality": 80, "stills_fps": "30"})
+    with changed(swapped, demo_dir, config):
+        assert planned_jobs(swapped) == {"config_used": 1, "all": 1}
+
+
+def test_training_override_trains_a_new_model(swapped, demo_dir):
+    config = swap_config(demo_dir)
+    config["train"]["overrides"].append("model.lr=1e-4")
+    with changed(swapped, demo_dir, config):
+        assert planned_jobs(swapped) == {"train": 1, **AFTER_TRAIN, "models": 1,
+                                         "config_used": 1, "all": 1}
+
+
+def test_train_resources_change_nothing_trained(swapped, demo_dir):
+    config = with_sections(demo_dir, train={"threads": 1, "runtime": 30, "mem_mb": 4000})
+    with changed(swapped, demo_dir, config):
+        assert planned_jobs(swapped) == {"config_used": 1, "all": 1}
+
+
+def test_edited_preset_retrains(swapped, tmp_path):
+    """Editing a preset of the workflow's config/model/ plans train; restoring it plans nothing."""
+    workflow = tmp_path / "workflow-copy"
+    snakefile = copy_workflow(workflow)
+    assert planned_jobs(swapped, "-s", snakefile) == {}
+    preset = workflow / "config/model/lite.yaml"
+    preset.write_text(preset.read_text().replace("dense: 128", "dense: 96"))
+    assert planned_jobs(swapped, "-s", snakefile) == {"train": 1, **AFTER_TRAIN, "models": 1,
+                                                      "all": 1}
+    shared = workflow / "config/train.yaml"
+    shared.write_text(shared.read_text().replace("flip: true", "flip: false"))
+    assert planned_jobs(swapped, "-s", snakefile)["train"] == 1
+
+
+def test_convert_only_variant_shares_the_model(swapped, demo_dir):
+    config = swap_config(demo_dir)
+    config["swaps"].append({"name": "w2m_hist", "face": "woman", "target": "man",
+                            "videos": ["man"], "convert": {"color": "histogram"},
+                            "merge": {"crf": 23}})
+    with changed(swapped, demo_dir, config):
+        assert planned_jobs(swapped) == {"convert": 1, "merge": 1, "evaluate": 1,
+                                         "provenance": 1, "summary": 1, "models": 1,
+                                         "config_used": 1, "all": 1}
+
+
+def test_convert_setting_reruns_convert_and_after(swapped, demo_dir):
+    with changed(swapped, demo_dir, with_sections(demo_dir, convert={"color": "histogram"})):
+        assert planned_jobs(swapped) == {**AFTER_TRAIN, "config_used": 1, "all": 1}
+
+
+def test_merge_setting_reruns_merge_and_after(swapped, demo_dir):
+    with changed(swapped, demo_dir, with_sections(demo_dir, merge={"crf": 23})):
+        assert planned_jobs(swapped) == {"merge": 2, "provenance": 2, "summary": 1,
+                                         "config_used": 1, "all": 1}
+
+
+def test_evaluate_setting_reruns_evaluate_only(swapped, demo_dir):
+    with changed(swapped, demo_dir, with_sections(demo_dir, evaluate={"max_faces": 10})):
+        assert planned_jobs(swapped) == {"evaluate": 2, "summary": 1, "config_used": 1, "all": 1}
+
+
+def test_new_target_video_needs_no_training(swapped, demo_dir):
+    config = swap_config(demo_dir)
+    config["videos"]["man2"] = str(demo_dir / "face_noface.mov")
+    config["swaps"][0]["videos"].append("man2")
+    with changed(swapped, demo_dir, config):
+        # detect's shards are only known once split_frames (a checkpoint) has run
+        assert planned_jobs(swapped) == {"split_frames": 1, "align": 1, "convert": 1,
+                                         "merge": 1, "evaluate": 1, "provenance": 1,
+                                         "summary": 1, "config_used": 1, "all": 1}
+
+
+def test_replaced_target_video_reruns_its_chain_only(swapped):
+    clip = swapped / "man.mp4"
+    kept = swapped / "man.orig.mp4"
+    shutil.copy2(clip, kept)
+    subprocess.run([video.ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(kept), "-c:v",
+                    "libx264", "-crf", "30", "-c:a", "copy", str(clip)], check=True)
+    try:
+        jobs = planned_jobs(swapped)
+    finally:
+        shutil.copy2(kept, clip)
+        kept.unlink()
+    # the woman's extraction is not planned; detect's shards of the man are planned
+    # again once split_frames (a checkpoint) has rerun
+    assert jobs == {"split_frames": 1, "align": 1, "mask": 1, "faceset": 1, "train": 1,
+                    **AFTER_TRAIN, "all": 1}
+    assert planned_jobs(swapped) == {}, "restoring the clip should leave nothing to do"
+
+
+@pytest.mark.parametrize("where, change, message", [
+    ("train", {"preset": "litee"}, "swaps.w2m.train: unknown preset 'litee'; valid presets: "
+                                   "dfaker128, lite, original"),
+    ("train", {"overrides": ["batch_sise=8"]}, "override 'batch_sise=8' does not apply: "
+                                               "batch_sise is not a key"),
+    ("train", {"overrides": ["model.lr=fast"]}, "override 'model.lr=fast' does not apply"),
+])
+def test_training_config_errors_fail_the_dry_run(swapped, demo_dir, where, change, message):
+    with changed(swapped, demo_dir, with_sections(demo_dir, **{where: change})):
+        assert message in dry_run_error(swapped)
+
+
+@pytest.mark.parametrize("section, values, message", [
+    ("train", {"iteratons": 5}, "swaps.w2m.train: Additional properties are not allowed "
+                                "('iteratons' was unexpected)"),
+    ("train", {"overrides": ["seed=x"]}, "swaps.w2m.train: override 'seed=x' does not apply"),
+    ("convert", {"colour": "rct"}, "swaps.w2m.convert: Additional properties are not allowed"),
+    ("convert", {"color": "sepia"}, "swaps.w2m.convert.color: 'sepia' is not one of"),
+    ("merge", {"crf": "high"}, "swaps.w2m.merge.crf: 'high' is not of type 'integer'"),
+])
+def test_per_swap_section_errors_fail_the_dry_run(swapped, demo_dir, section, values, message):
+    config = swap_config(demo_dir)
+    config["swaps"][0][section] = values
+    with changed(swapped, demo_dir, config):
+        assert message in dry_run_error(swapped)
+
+
+def test_own_config_replaces_the_demo_inputs(demo_dir, tmp_path):
+    """The workflow's default config/config.yaml names the demo; a --configfile that
+    names its own videos runs those alone."""
+    (tmp_path / "config").mkdir()
+    shutil.copy2(REPO / "config/config.yaml", tmp_path / "config/config.yaml")
+    own = {"videos": {"clip": str(demo_dir / "single_face.mp4")},
+           "identities": {"me": {"videos": ["clip"]}, "you": {"videos": ["clip"]}},
+           "swaps": [{"name": "mine", "face": "you", "target": "me"}]}
+    write_config(tmp_path, own)
+    jobs = planned_jobs(tmp_path)
+    assert jobs["split_frames"] == 1 and "demo_data" not in jobs
