@@ -24,7 +24,7 @@ from swapflow.align import transform_points
 from swapflow.color import get_color_matcher
 from swapflow.io import atomic_path, read_json, write_json
 from swapflow.mask import make_mask
-from swapflow.settings import ConvertConfig, from_mapping
+from swapflow.settings import ConvertConfig, FramesConfig, from_mapping
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +70,10 @@ def check_alignments(alignments: pd.DataFrame, frames: int, width: int, height: 
 
 def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model: Swapper,
                    out_dir: str | Path, cfg: Mapping[str, Any] | ConvertConfig | None = None,
-                   png_compression: int = 1) -> dict:
-    """Write the converted frames to ``out_dir`` (atomically); return counts."""
-    cfg = from_mapping(ConvertConfig, cfg)
+                   frames: Mapping[str, Any] | FramesConfig | None = None) -> dict:
+    """Write the converted frames to ``out_dir`` (atomically), with the quality
+    that ``frames`` gives their format; return counts."""
+    cfg, frames = from_mapping(ConvertConfig, cfg), from_mapping(FramesConfig, frames)
     if cfg.mask == "learned" and not model.predicts_mask:
         raise ValueError("convert.mask is 'learned' but the model predicts no mask; "
                          "use 'landmarks' or 'both', or a preset with a learned mask")
@@ -106,7 +107,7 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
                     _paste(images[i], face, mask, box, _matrix(row), cfg.blend)
                     if cfg.patches:
                         patches.append((i, row.face, face, _matrix(row), box))
-            written += [io.submit(_write, tmp / path.name, images[i], png_compression)
+            written += [io.submit(_write, tmp / path.name, images[i], frames)
                         for i, path in todo]
             counts["swapped_frames"] += len(todo)
             counts["swapped_faces"] += len(rows)
@@ -128,9 +129,9 @@ def _read(path: Path) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def _write(path: Path, image_rgb: np.ndarray, png_compression: int) -> None:
-    params = [cv2.IMWRITE_PNG_COMPRESSION, png_compression] if path.suffix == ".png" \
-        else [cv2.IMWRITE_JPEG_QUALITY, 95]
+def _write(path: Path, image_rgb: np.ndarray, frames: FramesConfig) -> None:
+    params = [cv2.IMWRITE_PNG_COMPRESSION, frames.png_compression] if path.suffix == ".png" \
+        else [cv2.IMWRITE_JPEG_QUALITY, frames.jpeg_quality]
     if not cv2.imwrite(str(path), cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), params):
         raise OSError(f"{path}: could not write frame")
 

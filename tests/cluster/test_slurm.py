@@ -197,7 +197,8 @@ def test_result_is_the_swapped_video_with_audio_and_tags(cluster_run):
     assert out["audio"] == probe.audio == "mp3"  # audio copied from the source
     assert out["tags"]["comment"] == video.SYNTHETIC_COMMENT
     assert out["tags"]["synthetic"] == "true"
-    assert len(pd.read_csv(workdir / "results/model/w2m/losses.csv")) == 40
+    (model,) = pd.read_csv(workdir / "results/models.tsv", sep="\t")["model"]
+    assert len(pd.read_csv(workdir / f"results/model/{model}/losses.csv")) == 40
     summary = pd.read_csv(workdir / "results/evaluate/summary.tsv", sep="\t")
     assert list(summary["video"]) == ["man"]
 
@@ -223,15 +224,18 @@ def timeout_iterations(train_log: str) -> int:
 
 def test_train_killed_at_its_time_limit_resumes_on_the_retry(cluster_run, demo_dir):
     workdir, _ = cluster_run
-    train_log = workdir / "logs/train/w2m.log"
-    iterations = timeout_iterations(train_log.read_text())
-    train_log.unlink()
+    (first_log,) = (workdir / "logs/train").iterdir()
+    iterations = timeout_iterations(first_log.read_text())
     shutil.rmtree(workdir / "results/checkpoints", ignore_errors=True)
     before = mtimes(workdir)
+    trained = set((workdir / "results/model").iterdir())
     write_config(workdir, cluster_config(demo_dir, iterations=iterations, runtime=1,
                                          overrides=["preview_every=100000", "log_every_s=2"]))
 
-    out, wall = run_profile(workdir, "--retries", "3", "results/model/w2m")
+    # the new training config names a new model; train it and nothing after it
+    out, wall = run_profile(workdir, "--retries", "3", "--until", "train")
+    (model,) = set((workdir / "results/model").iterdir()) - trained
+    train_log = workdir / "logs/train" / f"{model.name}.log"
     subs = submissions(out)
     assert {rule for rule, _, _ in subs} == {"train"}, "only train may run"
     assert 2 <= len(subs) <= 4, "one time-limit kill at least, finished within the retries"
@@ -254,7 +258,7 @@ def test_train_killed_at_its_time_limit_resumes_on_the_retry(cluster_run, demo_d
     # was written resumes at the last iteration and only writes it
     assert 0 < resumed[0] <= iterations
     assert f"iterations {resumed[0] + 1}..{iterations}" in log
-    losses = pd.read_csv(workdir / "results/model/w2m/losses.csv")
+    losses = pd.read_csv(model / "losses.csv")
     assert list(losses["iteration"]) == list(range(1, iterations + 1))
     assert mtimes(workdir) == before, "extraction outputs were recomputed"
     print(f"\ntime-limit run: {wall:.0f} s, {iterations} iterations, {len(subs)} attempts; "

@@ -170,14 +170,21 @@ def pick(cls, section):
     return {f.name: section[f.name] for f in fields(cls)}
 
 
-def frames_settings(wildcards):
-    """Split settings that matter for this video: the chosen format's quality,
-    and the rate of a folder of stills."""
+def frame_quality():
+    """How frames are written: the format and its quality (not the other format's)."""
     cfg = pick(FramesConfig, config["frames"])
     del cfg["jpeg_quality" if cfg["format"] == "png" else "png_compression"]
-    if not Path(video_path(wildcards)).is_dir():
-        del cfg["stills_fps"]
+    del cfg["stills_fps"]
     return cfg
+
+
+def frames_settings(wildcards):
+    """Split settings that matter for this video: the frame quality, and the
+    rate of a folder of stills."""
+    stills = Path(video_path(wildcards)).is_dir()
+    return frame_quality() | (
+        {"stills_fps": config["frames"]["stills_fps"]} if stills else {}
+    )
 
 
 def detect_settings(wildcards):

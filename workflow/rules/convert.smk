@@ -16,6 +16,6 @@ rule convert:
     params:
         cfg=lambda wildcards: swap_convert(wildcards.swap),
         identities=swap_identities,
-        png_compression=config["frames"]["png_compression"],
+        frames=frame_quality(),
     script:
         "../scripts/convert.py"

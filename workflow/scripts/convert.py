@@ -10,4 +10,4 @@ alignments = pd.read_parquet(snakemake.input.alignments)
 check_alignments(alignments, probe.frames, probe.width, probe.height, snakemake.input.alignments)
 model = load_swapper(snakemake.input.model, *snakemake.params.identities)
 convert_frames(video.list_frames(snakemake.input.frames), alignments, model,
-               snakemake.output[0], snakemake.params.cfg, snakemake.params.png_compression)
+               snakemake.output[0], snakemake.params.cfg, snakemake.params.frames)
