@@ -1,6 +1,9 @@
-from snakemake.utils import min_version, validate
+from pathlib import Path
 
-from swapflow.config import use_own_inputs
+from snakemake.utils import min_version
+
+from swapflow.config import use_own_inputs, validate_config
+from swapflow.io import load_yaml
 
 min_version("9.0")
 
@@ -13,8 +16,10 @@ configfile: "config/config.yaml"
 
 # a config given with --configfile brings its own videos, identities and swaps
 use_own_inputs(config, workflow.config_settings.overwrite_config)
-SCHEMA = "workflow/schemas/config.schema.yaml"
-validate(config, SCHEMA)
+# one line per problem (Snakemake's validate() prints the whole schema), then defaults
+validate_config(
+    config, load_yaml(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+)
 
 
 include: "workflow/rules/common.smk"

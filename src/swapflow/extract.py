@@ -23,7 +23,7 @@ from swapflow.align import OneEuroFilter, align_matrix, blur_score, head_pose, t
 from swapflow.detect import Detector, make_detector
 from swapflow.faceset import create_faceset
 from swapflow.identity import Embedder, select_faces
-from swapflow.io import atomic_path
+from swapflow.io import InputError, atomic_path
 from swapflow.landmarks import Landmarker, make_landmarker
 from swapflow.mask import make_mask
 from swapflow.settings import AlignConfig, DetectConfig, FacesetConfig, MaskConfig, from_mapping
@@ -51,6 +51,10 @@ RAW_COLUMNS = {
     "embedding": "object",
     **dict.fromkeys(["width", "height"], "float64"),
 }
+
+
+class ReferenceStillError(InputError):
+    """Reference stills that cannot pick a person's face; the message names them."""
 
 
 def _empty(columns: Mapping[str, str]) -> pd.DataFrame:
@@ -146,29 +150,31 @@ class _Tracker:
         return out
 
 
-def _face_embedding(image: np.ndarray, detector: Detector, landmarker: Landmarker, embedder: Embedder) -> np.ndarray | None:
-    boxes = detector.detect(image)
-    if not boxes:
-        return None
-    box = max(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
-    points = landmarker.landmarks(image, box)
-    return None if np.isnan(points).any() else embedder.embed(image, points)
-
-
 def reference_embedding(references: Sequence[PathLike], detector_cfg: Mapping[str, Any] | DetectConfig | None) -> np.ndarray:
-    """Mean embedding of the largest face in each reference image."""
+    """Mean embedding of the one face in each reference still.
+
+    Raises ReferenceStillError naming the still when it cannot be read, shows no
+    face, or shows more than one (which of them would be the person?).
+    """
     d = from_mapping(DetectConfig, detector_cfg)
     detector = make_detector(d.detector, threshold=d.threshold, range=d.range)
     landmarker, embedder = make_landmarker(d.landmarker), Embedder()
     found = []
     for path in references:
-        emb = _face_embedding(read_frame(path), detector, landmarker, embedder)
-        if emb is None:
-            log.warning("no face in reference image %s", path)
-        else:
-            found.append(emb)
-    if not found:
-        raise ValueError(f"no face found in any of the {len(references)} reference images")
+        try:
+            image = read_frame(path)
+        except ValueError as err:
+            raise ReferenceStillError(f"reference still {path}: {err}") from None
+        boxes = detector.detect(image)
+        if len(boxes) != 1:
+            raise ReferenceStillError(
+                f"reference still {path}: {len(boxes) or 'no'} face{'s' if len(boxes) != 1 else ''} "
+                f"found (detector {d.detector}, threshold {d.threshold}); a reference must show "
+                "the person's face alone: crop it")
+        points = landmarker.landmarks(image, boxes[0])
+        if np.isnan(points).any():
+            raise ReferenceStillError(f"reference still {path}: no landmarks found on its face")
+        found.append(embedder.embed(image, points))
     return np.mean(found, axis=0)
 
 
@@ -234,14 +240,16 @@ def _landmark_rows(image: np.ndarray, records: list[dict], landmarker: Landmarke
 
 def align_faces(raw: pd.DataFrame, cfg: Mapping[str, Any] | AlignConfig | None = None,
                 references: Sequence[PathLike] = (),
-                reference_detect: Mapping[str, Any] | DetectConfig | None = None) -> pd.DataFrame:
+                reference_detect: Mapping[str, Any] | DetectConfig | None = None,
+                name: str = "video") -> pd.DataFrame:
     """One row per aligned face (columns ALIGN_COLUMNS) from raw landmarks of consecutive frames.
 
     Landmarks are smoothed over time when ``smoothing`` is on; the matrix and
     pose come from the smoothed landmarks, the blur score and embedding from
     the raw ones. ``keep`` marks the target faces (see identity.select_faces);
     ``references`` need embeddings in ``raw``, and are read with the detection
-    settings ``reference_detect``; no frame is read.
+    settings ``reference_detect``; no frame is read. When no face matches the
+    references, ReferenceStillError says so, naming ``name`` (the video and identity).
     """
     c = from_mapping(AlignConfig, cfg)
     tracker = _Tracker(c.smoothing_min_cutoff, c.smoothing_beta) if c.smoothing else None
@@ -267,9 +275,14 @@ def align_faces(raw: pd.DataFrame, cfg: Mapping[str, Any] | AlignConfig | None =
         log.warning("no face aligned in %d frames", raw["frame"].nunique())
         return _empty(ALIGN_COLUMNS)
     table = pd.DataFrame(rows)
-    if references:
-        reference = reference_embedding(references, reference_detect)
-    table["keep"] = select_faces(table, reference if references else None, c.identity_threshold, c.keep_all)
+    reference = reference_embedding(references, reference_detect) if references else None
+    table["keep"] = select_faces(table, reference, c.identity_threshold, c.keep_all)
+    if reference is not None and not table["keep"].any():
+        dist = [np.linalg.norm(np.asarray(e) - reference) for e in table["embedding"] if e is not None]
+        raise ReferenceStillError(
+            f"{name}: none of its {len(table)} faces matches the reference stills "
+            f"({', '.join(map(str, references))}): the nearest is at distance "
+            f"{min(dist, default=np.inf):.2f}, identity_threshold is {c.identity_threshold}")
     return table[list(ALIGN_COLUMNS)].astype({k: v for k, v in ALIGN_COLUMNS.items() if v != "object"})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +24,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.tmp{os.getpid()}")
-    _remove(tmp)
+    remove_stale_temporaries(final)
     try:
         yield tmp
         _remove(final)
@@ -31,6 +32,28 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         _remove(tmp)
         raise
+
+
+def remove_stale_temporaries(final: Path) -> None:
+    """Remove what killed writers of ``final`` left (``.<name>.tmp<pid>...`` of a
+    process that is gone, or of this one)."""
+    pattern = re.compile(rf"\.{re.escape(final.name)}\.tmp(\d+)")
+    for sibling in final.parent.iterdir():
+        m = pattern.match(sibling.name)
+        if m and not _alive(int(m.group(1))):
+            _remove(sibling)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _remove(path: Path) -> None:
@@ -54,17 +77,36 @@ def write_parquet(path: str | os.PathLike, table: "pd.DataFrame") -> None:
         table.to_parquet(tmp, index=False)
 
 
+class InputError(ValueError):
+    """A problem with what the user gave (a file, a setting): the message names it
+    and says what is wrong; a rule that stops on one prints just that message."""
+
+
 def log_to(path: str | os.PathLike) -> None:
-    """Send logging and stderr (tqdm's bars, native libraries' messages) to ``path``."""
+    """Send logging and stderr (tqdm's bars, native libraries' messages) to ``path``.
+
+    An InputError that ends the script is written as one line, to the log and to
+    the terminal, without a traceback.
+    """
     import logging
     import sys
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     stream = open(path, "a", buffering=1)
+    terminal = os.fdopen(os.dup(2), "w", buffering=1)
     os.dup2(stream.fileno(), 2)
     sys.stderr = stream
     logging.basicConfig(stream=stream, level=logging.INFO, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def one_line(kind, error, trace):
+        if not issubclass(kind, InputError):
+            return sys.__excepthook__(kind, error, trace)
+        for out in (stream, terminal):
+            print(f"swapflow: error: {error}", file=out, flush=True)
+        os._exit(1)
+
+    sys.excepthook = one_line
 
 
 def dump_yaml(data: Any) -> str:

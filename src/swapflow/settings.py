@@ -12,12 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, TypeVar
 
+from swapflow.io import InputError
+
 T = TypeVar("T")
 MASK_SOURCES = ("landmarks", "learned", "both")
 BLENDS = ("alpha", "poisson")
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """Settings or a config that cannot run; the message names the file or key."""
 
 
@@ -43,6 +45,7 @@ class FramesConfig:
     png_compression: int = 1
     jpeg_quality: int = 95
     stills_fps: str = "25"  # rate of a folder of images
+    accept_damaged: bool = False  # split what decodes of a damaged video instead of stopping
 
 
 @dataclass

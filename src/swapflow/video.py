@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
 import subprocess
+import tempfile
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -18,18 +20,17 @@ from typing import Any, Mapping
 import imageio_ffmpeg
 from tqdm import tqdm
 
-from swapflow.io import atomic_path, read_json, write_json
+from swapflow.io import InputError, atomic_path, read_json, write_json
 from swapflow.settings import FramesConfig, MergeConfig, from_mapping
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 # Audio codecs that an mp4 container takes as they are.
 MP4_AUDIO = {"aac", "mp3", "alac", "opus", "ac3", "eac3", "flac"}
 SYNTHETIC_COMMENT = "synthetic: face swap made with swapflow; not a real recording"
 
 
-class VideoError(ValueError):
+class VideoError(InputError):
     """A video that cannot be used; the message names the file and the problem."""
 
 
@@ -50,6 +51,10 @@ class Probe:
     codec: str
     audio: str | None  # audio codec, None when there is no audio
     frame_format: str  # "png" or "jpg"
+    frames_expected: int | None = None  # from the header's duration and rate
+    frames_lost: int = 0  # expected but not decoded (damaged input, frames.accept_damaged)
+    decode_errors: int = 0  # error lines of the decoder
+    first_decode_error: str | None = None
 
     @classmethod
     def load(cls, path: str | Path) -> "Probe":
@@ -110,7 +115,7 @@ def read_header(path: str | Path) -> _Header:
     path = Path(path)
     if not path.exists():
         raise VideoError(f"{path}: file does not exist")
-    res = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+    res = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", _local(path)],
                          capture_output=True, text=True, errors="replace")
     return _parse_header(path, res.stderr)
 
@@ -135,27 +140,36 @@ def split(video: str | Path, out_dir: str | Path, probe_path: str | Path,
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         if video.is_dir():
-            probe = _split_stills(video, tmp, c.format, c.png_compression, c.jpeg_quality,
-                                  c.stills_fps)
+            probe = _split_stills(video, tmp, Path(out_dir), c)
         else:
-            probe = _split_video(video, tmp, c.format, c.png_compression, c.jpeg_quality)
+            probe = _split_video(video, tmp, Path(out_dir), c)
         probe.save(probe_path)
     return probe
 
 
-def _split_video(video: Path, out: Path, fmt: str, png_compression: int,
-                 jpeg_quality: int) -> Probe:
+# what ffmpeg says when it cannot write (as opposed to decode)
+_WRITE_ERRORS = ("No space left on device", "File too large", "Disk quota exceeded",
+                 "Read-only file system", "Permission denied", "Could not open file",
+                 "Error writing", "Error muxing", "av_interleaved_write_frame")
+_LOG_RE = re.compile(r"^\[(\w+)[^\]]*\] \[(error|fatal)\] (.*)$|^\[(error|fatal)\] (.*)$")
+
+
+def _split_video(video: Path, out: Path, dest: Path, c: FramesConfig) -> Probe:
+    """Decode ``video`` into ``out`` (the temporary of ``dest``, named in errors)."""
     header = read_header(video)
-    quality = (["-compression_level", str(png_compression)] if fmt == "png"
-               else ["-q:v", str(_jpeg_qscale(jpeg_quality))])
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(video), "-map", "0:v:0",
+    fmt = c.format
+    quality = (["-compression_level", str(c.png_compression)] if fmt == "png"
+               else ["-q:v", str(_jpeg_qscale(c.jpeg_quality))])
+    # level+info: each line says its level, so decode errors can be told from the rest
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "level+info",
+           "-i", _local(video), "-map", "0:v:0",
            "-vf", "showinfo", "-fps_mode", "passthrough", *quality, "-pix_fmt",
-           "rgb24" if fmt == "png" else "yuvj444p", "-start_number", "0",
-           str(out / f"%06d.{fmt}")]
+           "rgb24" if fmt == "png" else "yuvj444p", "-start_number", "0", "-f", "image2",
+           str(out.resolve()).replace("%", "%%") + f"/%06d.{fmt}"]
     expected = round(header.duration * header.fps_hint) or None
     pts: list[int] = []
     time_base = rate = None
-    tail: list[str] = []
+    errors: list[str] = []
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             text=True, errors="replace")
     with tqdm(total=expected, desc=f"split {video.name}", unit="frame") as bar:
@@ -166,10 +180,26 @@ def _split_video(video: Path, out: Path, fmt: str, png_compression: int,
             elif m := _TB_RE.search(line):
                 time_base = Fraction(int(m.group(1)), int(m.group(2)))
                 rate = Fraction(int(m.group(3)), int(m.group(4)))
-            else:
-                tail = (tail + [line.rstrip()])[-20:]
-    if proc.wait() != 0 or not pts:
-        raise VideoError(f"{video}: ffmpeg could not decode it:\n" + "\n".join(tail))
+            elif m := _LOG_RE.match(line.rstrip()):
+                errors.append(f"{m.group(1)}: {m.group(3)}" if m.group(1) else m.group(5))
+    code = proc.wait()
+    writing = [e for e in errors if any(w in e for w in _WRITE_ERRORS)]
+    if code == -signal.SIGXFSZ or writing:
+        reason = "file size limit exceeded" if code == -signal.SIGXFSZ else writing[0]
+        raise VideoError(f"{dest}: could not write the frames of {video}: {reason}")
+    if code != 0 or not pts:
+        raise VideoError(f"{video}: ffmpeg could not decode it: "
+                         + (errors[-1] if errors else f"exit status {code}"))
+    lost = expected - len(pts) if expected else 0
+    if lost > max(2, expected // 100 if expected else 0):
+        damage = (f"{video}: damaged: {len(pts)} of about {expected} frames decoded"
+                  + (f"; first decode error: {errors[0]}" if errors else ""))
+        if not c.accept_damaged:
+            raise VideoError(damage + " (frames.accept_damaged: true splits what decodes)")
+        log.warning("%s; %d frames lost, going on (frames.accept_damaged)", damage, lost)
+    elif errors:
+        log.warning("%s: %d decode errors, all %d frames decoded; first: %s",
+                    video, len(errors), len(pts), errors[0])
     first = pts[0]
     times = [float((p - first) * time_base) for p in pts]
     steps = {b - a for a, b in zip(pts, pts[1:])}
@@ -185,35 +215,46 @@ def _split_video(video: Path, out: Path, fmt: str, png_compression: int,
     return Probe(source=str(video), frames=len(pts), width=width, height=height,
                  fps=f"{rate.numerator}/{rate.denominator}", vfr=vfr, timestamps=times,
                  duration=duration, rotation=header.rotation, pix_fmt=header.pix_fmt,
-                 codec=header.codec, audio=header.audio, frame_format=fmt)
+                 codec=header.codec, audio=header.audio, frame_format=fmt,
+                 frames_expected=expected, frames_lost=max(0, lost), decode_errors=len(errors),
+                 first_decode_error=errors[0] if errors else None)
 
 
-def _split_stills(folder: Path, out: Path, fmt: str, png_compression: int,
-                  jpeg_quality: int, stills_fps: str) -> Probe:
+def _split_stills(folder: Path, out: Path, dest: Path, c: FramesConfig) -> Probe:
+    """Every still OpenCV reads (by content, whatever the suffix), in name order."""
     import cv2  # imported here: the config check at parse time needs no OpenCV
 
-    images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    images = [p for p in files if cv2.haveImageReader(str(p))]
     if not images:
-        raise VideoError(f"{folder}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-    params = ([cv2.IMWRITE_PNG_COMPRESSION, png_compression] if fmt == "png"
-              else [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+        raise VideoError(f"{folder}: folder holds no image that OpenCV reads")
+    for skipped in sorted(set(files) - set(images)):
+        log.warning("%s: not an image, skipped", skipped)
+    params = ([cv2.IMWRITE_PNG_COMPRESSION, c.png_compression] if c.format == "png"
+              else [cv2.IMWRITE_JPEG_QUALITY, c.jpeg_quality])
     size = None
     for i, image_path in enumerate(tqdm(images, desc=f"split {folder.name}", unit="frame")):
         image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
         if image is None:
             raise VideoError(f"{image_path}: not an image that can be read")
         if size is None:
-            size = image.shape[:2]
+            size, first = image.shape[:2], image_path
         elif image.shape[:2] != size:
             raise VideoError(f"{image_path}: size {image.shape[1]}x{image.shape[0]} differs "
-                             f"from the first image's {size[1]}x{size[0]}")
-        cv2.imwrite(str(out / f"{i:06d}.{fmt}"), image, params)
-    rate = Fraction(stills_fps)
+                             f"from {size[1]}x{size[0]} of {first.name}; the images of a "
+                             "folder must share one size")
+        ok, data = cv2.imencode(f".{c.format}", image, params)
+        try:
+            (out / f"{i:06d}.{c.format}").write_bytes(data.tobytes())
+        except OSError as err:
+            raise VideoError(f"{dest}: could not write frame {i} ({image_path.name}): "
+                             f"{err.strerror}") from None
+    rate = Fraction(c.stills_fps)
     times = [float(i / rate) for i in range(len(images))]
     return Probe(source=str(folder), frames=len(images), width=size[1], height=size[0],
                  fps=f"{rate.numerator}/{rate.denominator}", vfr=False, timestamps=times,
                  duration=float(len(images) / rate), rotation=0, pix_fmt="bgr24",
-                 codec="images", audio=None, frame_format=fmt)
+                 codec="images", audio=None, frame_format=c.format)
 
 
 def _jpeg_qscale(quality: int) -> int:
@@ -246,65 +287,76 @@ def merge(frames_dir: str | Path, probe: Probe, out_path: str | Path,
         raise VideoError(f"{frames_dir}: {len(frames)} frames, but the probe of "
                          f"{probe.source} says {probe.frames}")
     out_path = Path(out_path)
-    with atomic_path(out_path) as tmp:
-        listing = tmp.with_suffix(".ffconcat")
-        try:
-            inputs = _frame_input(frames, probe, listing)
-            cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-y", *inputs]
-            has_audio = probe.audio is not None and Path(probe.source).is_file()
-            if has_audio:
-                cmd += ["-i", probe.source, "-map", "0:v:0", "-map", "1:a:0"]
-                cmd += ["-c:a", c.audio_codec if c.audio_codec != "copy" or probe.audio in MP4_AUDIO
-                        else "aac"]
-            if c.watermark:
-                cmd += ["-vf", _drawtext(c.watermark)]
-            pix_fmt = c.pix_fmt
-            if pix_fmt == "yuv420p" and (probe.width % 2 or probe.height % 2):
-                log.warning("%s: odd size %dx%d; encoding yuv444p to keep every pixel",
-                            probe.source, probe.width, probe.height)
-                pix_fmt = "yuv444p"
-            cmd += ["-c:v", c.codec, "-crf", str(c.crf), "-preset", c.preset, "-pix_fmt", pix_fmt]
-            # VFR: a fine time base, else frames closer than the guessed rate are dropped
-            cmd += (["-fps_mode", "vfr", "-enc_time_base:v", "1:90000"] if probe.vfr
-                    else ["-fps_mode", "passthrough"])
-            if c.synthetic_tag:
-                cmd += ["-metadata", f"comment={SYNTHETIC_COMMENT}",
-                        "-metadata", "synthetic=true", "-movflags", "+use_metadata_tags"]
-            cmd += ["-f", "mp4", str(tmp)]
-            log.info("merge: %s", " ".join(cmd))
-            res = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
-            if res.returncode != 0:
-                raise VideoError(f"{out_path}: ffmpeg failed:\n{res.stderr[-3000:]}")
-        finally:
-            listing.unlink(missing_ok=True)
+    with atomic_path(out_path) as tmp, tempfile.TemporaryDirectory(prefix="swapflow-merge-") as work:
+        # ffmpeg runs in ``work`` (the watermark file is read from there); every path is absolute
+        cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-y",
+               *_frame_input(frames, probe, Path(work) / "frames.ffconcat")]
+        if probe.audio is not None and Path(probe.source).is_file():
+            cmd += ["-i", _local(probe.source), "-map", "0:v:0", "-map", "1:a:0"]
+            cmd += ["-c:a", c.audio_codec if c.audio_codec != "copy" or probe.audio in MP4_AUDIO
+                    else "aac"]
+        if c.watermark:
+            (Path(work) / WATERMARK_FILE).write_text(c.watermark, encoding="utf-8")
+            cmd += ["-vf", DRAWTEXT]
+        pix_fmt = c.pix_fmt
+        if pix_fmt == "yuv420p" and (probe.width % 2 or probe.height % 2):
+            log.warning("%s: odd size %dx%d; encoding yuv444p to keep every pixel",
+                        probe.source, probe.width, probe.height)
+            pix_fmt = "yuv444p"
+        cmd += ["-c:v", c.codec, "-crf", str(c.crf), "-preset", c.preset, "-pix_fmt", pix_fmt]
+        # VFR: a fine time base, else frames closer than the guessed rate are dropped
+        cmd += (["-fps_mode", "vfr", "-enc_time_base:v", "1:90000"] if probe.vfr
+                else ["-fps_mode", "passthrough"])
+        if c.synthetic_tag:
+            cmd += ["-metadata", f"comment={SYNTHETIC_COMMENT}",
+                    "-metadata", "synthetic=true", "-movflags", "+use_metadata_tags"]
+        cmd += ["-f", "mp4", _local(tmp)]
+        log.info("merge: %s", " ".join(cmd))
+        res = subprocess.run(cmd, capture_output=True, text=True, errors="replace", cwd=work)
+        if res.returncode != 0:
+            raise VideoError(f"{out_path}: ffmpeg failed:\n{res.stderr[-3000:]}")
 
 
 def _frame_input(frames: list[Path], probe: Probe, listing: Path) -> list[str]:
     """ffmpeg input arguments that replay the frames with the source's timing."""
     if not probe.vfr:
-        pattern = frames[0].parent / f"%06d{frames[0].suffix}"
-        return ["-framerate", probe.fps, "-start_number", "0", "-i", str(pattern)]
+        # image2 reads % in the whole pattern: a literal one is %%
+        folder = str(frames[0].parent.resolve()).replace("%", "%%")
+        return ["-framerate", probe.fps, "-start_number", "0", "-f", "image2",
+                "-i", f"{folder}/%06d{frames[0].suffix}"]
     times = probe.timestamps + [probe.duration]
     lines = ["ffconcat version 1.0"]
     for frame, start, end in zip(frames, times, times[1:]):
         # a fine image2 rate, else each frame's time is rounded to 1/25 s
-        lines += [f"file '{frame.resolve()}'", "option framerate 90000",
+        lines += [f"file {_concat_quote(str(frame.resolve()))}", "option framerate 90000",
                   f"duration {end - start:.6f}"]
-    listing.write_text("\n".join(lines) + "\n")
-    return ["-f", "concat", "-safe", "0", "-i", str(listing)]
+    listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return ["-f", "concat", "-safe", "0", "-i", _local(listing)]
 
 
-def _drawtext(text: str) -> str:
-    safe = text.replace("\\", "\\\\").replace(":", "\\:").replace("'", "\\'")
-    return (f"drawtext=text='{safe}':x=w-tw-10:y=h-th-10:fontsize=h/24:"
-            "fontcolor=white@0.8:box=1:boxcolor=black@0.4")
+def _concat_quote(path: str) -> str:
+    """A path as one quoted token of an ffconcat list (a ' closes, is escaped, reopens)."""
+    return "'" + path.replace("'", "'\\''") + "'"
+
+
+def _local(path: str | Path) -> str:
+    """A local file for ffmpeg's -i: the file: protocol, so that no name (``pipe:1``,
+    ``http://...``, ``concat:...``) is taken for another protocol."""
+    return f"file:{Path(path).resolve()}"
+
+
+WATERMARK_FILE = "watermark.txt"
+# drawtext reads the label from WATERMARK_FILE in ffmpeg's working folder with
+# expansion off: no character of the label reaches the filter graph's parser
+DRAWTEXT = (f"drawtext=textfile={WATERMARK_FILE}:expansion=none:x=w-tw-10:y=h-th-10:"
+            "fontsize=h/24:fontcolor=white@0.8:box=1:boxcolor=black@0.4")
 
 
 def describe(path: str | Path) -> dict:
     """Facts about an encoded file for tests and checks: frames, rate, audio, tags."""
     path = Path(path)
     header = read_header(path)
-    res = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(path),
+    res = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostats", "-i", _local(path),
                           "-map", "0:v:0", "-vf", "showinfo", "-f", "null", "-"],
                          capture_output=True, text=True, errors="replace")
     pts = [float(m.group(3)) for m in _SHOWINFO_RE.finditer(res.stderr)]

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from swapflow import settings
-from swapflow.config import check_swap_sections, use_own_inputs
+from swapflow.config import use_own_inputs, validate_config
 from swapflow.settings import ConfigError, from_mapping
 from tests.conftest import REPO
 
@@ -49,14 +49,30 @@ def test_unknown_keys_are_named():
     assert from_mapping(settings.MergeConfig, None) == settings.MergeConfig()
 
 
-def test_swap_sections_are_checked_without_defaults():
-    config = {"swaps": [{"name": "s", "train": {"iterations": 5}, "convert": {},
-                         "merge": {"crf": 20}}]}
-    check_swap_sections(config, SCHEMA)
-    assert config["swaps"][0]["merge"] == {"crf": 20}, "no defaults filled in"
-    config["swaps"][0]["convert"] = {"feather": 2}
-    with pytest.raises(ConfigError, match=r"swaps.s.convert.feather: 2 is greater than the maximum"):
-        check_swap_sections(config, SCHEMA)
+def minimal(**swap) -> dict:
+    return {"videos": {"v": "v.mp4"}, "identities": {"a": {"videos": ["v"]}},
+            "swaps": [{"name": "s", "face": "a", "target": "a", **swap}]}
+
+
+def test_defaults_are_filled_but_not_into_swap_sections():
+    config = minimal(train={"iterations": 5}, merge={"crf": 20})
+    validate_config(config, SCHEMA)
+    assert config["merge"]["crf"] == 18 and config["train"]["preset"] == "lite"
+    assert config["swaps"][0]["merge"] == {"crf": 20}, "no defaults filled into a swap's section"
+    assert config["swaps"][0]["convert"] == {} and config["identities"]["a"]["references"] == []
+
+
+def test_every_problem_is_one_line_naming_its_key():
+    config = minimal(convert={"feather": 2}) | {"merge": {"crf": 99, "presett": "x"},
+                                                 "extract": {"range": "far"}}
+    with pytest.raises(ConfigError) as err:
+        validate_config(config, SCHEMA)
+    assert str(err.value).splitlines() == [
+        "extract.range: 'far' is not allowed (one of: auto, short, full)",
+        "merge: unknown key 'presett' (allowed: codec, crf, preset, pix_fmt, audio_codec, "
+        "synthetic_tag, watermark)",
+        "merge.crf: 99 is greater than the maximum of 51",
+        "swaps.s.convert.feather: 2 is greater than the maximum of 0.5"]
 
 
 def test_own_inputs_replace_the_demo_ones():

@@ -6,8 +6,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from swapflow import demo
-from swapflow.config import check_config, check_swap_sections, check_videos
-from swapflow.io import load_yaml, read_json
+from swapflow.config import check_config, check_videos
+from swapflow.io import read_json
 from swapflow.settings import (
     AlignConfig,
     ConfigError,
@@ -15,16 +15,17 @@ from swapflow.settings import (
     DetectConfig,
     EvaluateConfig,
     FacesetConfig,
-    FramesConfig,
     MaskConfig,
     MergeConfig,
 )
 from swapflow.train.config import compose_config, model_name
 
 check_config(config, workflow.configfiles)
-check_swap_sections(config, load_yaml(Path(workflow.basedir) / SCHEMA))
 
 DEMO_DIR = "resources/demo"
+MISSING_DEMO = [
+    f"{DEMO_DIR}/{name}" for name in demo.FILES if not Path(DEMO_DIR, name).exists()
+]
 # train.yaml and the presets in model/: part of the workflow, next to the Snakefile
 TRAIN_CONFIG_DIR = Path(workflow.basedir) / "config"
 
@@ -111,14 +112,22 @@ def video_path(wildcards):
     return config["videos"][wildcards.video]
 
 
+def reference_identities(wildcards):
+    """The identities of a video whose reference stills pick their face in it."""
+    return [
+        name
+        for name, ident in config["identities"].items()
+        if wildcards.video in ident["videos"] and ident["references"]
+    ]
+
+
 def video_references(wildcards):
     """Reference stills of the identities that a video belongs to."""
     return sorted(
         {
             ref
-            for ident in config["identities"].values()
-            if wildcards.video in ident["videos"]
-            for ref in ident["references"]
+            for name in reference_identities(wildcards)
+            for ref in config["identities"][name]["references"]
         }
     )
 
@@ -172,19 +181,16 @@ def pick(cls, section):
 
 def frame_quality():
     """How frames are written: the format and its quality (not the other format's)."""
-    cfg = pick(FramesConfig, config["frames"])
-    del cfg["jpeg_quality" if cfg["format"] == "png" else "png_compression"]
-    del cfg["stills_fps"]
-    return cfg
+    frames = config["frames"]
+    quality = "png_compression" if frames["format"] == "png" else "jpeg_quality"
+    return {"format": frames["format"], quality: frames[quality]}
 
 
 def frames_settings(wildcards):
-    """Split settings that matter for this video: the frame quality, and the
-    rate of a folder of stills."""
-    stills = Path(video_path(wildcards)).is_dir()
-    return frame_quality() | (
-        {"stills_fps": config["frames"]["stills_fps"]} if stills else {}
-    )
+    """Split settings that matter for this video: the frame quality, and the rate
+    of a folder of stills or what to do with a damaged video file."""
+    key = "stills_fps" if Path(video_path(wildcards)).is_dir() else "accept_damaged"
+    return frame_quality() | {key: config["frames"][key]}
 
 
 def detect_settings(wildcards):

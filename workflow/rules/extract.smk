@@ -33,6 +33,7 @@ rule align:
         cfg=align_settings,
         references=video_references,
         reference_detect=reference_detect_settings,
+        identities=reference_identities,
     script:
         "../scripts/align.py"
 

@@ -1,16 +1,21 @@
-rule demo_data:
-    output:
-        expand("{dir}/{file}", dir=DEMO_DIR, file=demo.FILES),
-    log:
-        "logs/demo_data.log",
-    benchmark:
-        "benchmarks/out/demo_data.tsv"
-    conda:
-        "../envs/swapflow.yaml"
-    params:
-        dest=lambda wildcards, output: Path(output[0]).parent,
-    script:
-        "../scripts/demo_data.py"
+# only the demo files that are missing: a file that is there is never fetched again
+# (it may be the user's own), whatever its time stamp
+if MISSING_DEMO:
+
+    rule demo_data:
+        output:
+            MISSING_DEMO,
+        log:
+            "logs/demo_data.log",
+        benchmark:
+            "benchmarks/out/demo_data.tsv"
+        conda:
+            "../envs/swapflow.yaml"
+        params:
+            dest=DEMO_DIR,
+            files=[Path(path).name for path in MISSING_DEMO],
+        script:
+            "../scripts/demo_data.py"
 
 
 checkpoint split_frames:

@@ -22,6 +22,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from swapflow.faceset import Faceset
+from swapflow.io import InputError
 
 # iBUG-68 index ranges of the regions weighted up in the loss.
 REGIONS = {"left_eye": (list(range(17, 22)) + list(range(36, 42))),
@@ -30,7 +31,7 @@ REGIONS = {"left_eye": (list(range(17, 22)) + list(range(36, 42))),
 SIDES = {"a": 0, "b": 1}
 
 
-class FacesetError(ValueError):
+class FacesetError(InputError):
     """A faceset that cannot be trained on (missing files, too few faces)."""
 
 
