@@ -98,7 +98,7 @@ def _problem(err: jsonschema.ValidationError, where: Iterable[Any] | None = None
     if err.validator == "required":
         return f"{where}: {err.message}"
     if err.validator == "pattern":
-        return f"{where}: {err.instance!r} is not a valid name (letters, digits, '_', '.', '-')"
+        return f"{where}: {err.instance!r} does not match {err.validator_value}"
     return f"{where}: {err.message}"
 
 

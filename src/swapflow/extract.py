@@ -168,9 +168,9 @@ def reference_embedding(references: Sequence[PathLike], detector_cfg: Mapping[st
         boxes = detector.detect(image)
         if len(boxes) != 1:
             raise ReferenceStillError(
-                f"reference still {path}: {len(boxes) or 'no'} face{'s' if len(boxes) != 1 else ''} "
-                f"found (detector {d.detector}, threshold {d.threshold}); a reference must show "
-                "the person's face alone: crop it")
+                f"reference still {path}: {f'{len(boxes)} faces' if boxes else 'no face'} found "
+                f"(detector {d.detector}, threshold {d.threshold}); a reference must show the "
+                "person's face alone: crop it")
         points = landmarker.landmarks(image, boxes[0])
         if np.isnan(points).any():
             raise ReferenceStillError(f"reference still {path}: no landmarks found on its face")

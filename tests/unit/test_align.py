@@ -98,3 +98,23 @@ def test_head_centering_is_larger_and_higher():
     assert set(CENTERINGS) == {"face", "head"}
     with pytest.raises(ValueError):
         align_matrix(MEAN_FACE_2D, centering="body")
+
+
+def test_reference_stills_that_cannot_pick_a_face_are_named(man_frames, woman_frames, cartoon_frames,
+                                                             tmp_path):
+    import cv2
+
+    from swapflow.extract import ReferenceStillError
+
+    pair = tmp_path / "pair.png"
+    side = np.hstack([read_frame(woman_frames[300]), read_frame(man_frames[40])])
+    cv2.imwrite(str(pair), cv2.cvtColor(side, cv2.COLOR_RGB2BGR))
+    frames = man_frames[:3]
+    det = detect_frames(frames, {})
+    for still, found in ((cartoon_frames[0], "no face found"), (pair, "2 faces found")):
+        with pytest.raises(ReferenceStillError, match=f"reference still {still}: {found}"):
+            align_frames(frames, det, {}, {}, references=[man_frames[0], still])
+    with pytest.raises(ReferenceStillError) as err:
+        align_frames(frames, det, {}, {}, references=[woman_frames[300]])
+    assert f"none of its 3 faces matches the reference stills ({woman_frames[300]})" in str(err.value)
+    assert "identity_threshold is 0.6" in str(err.value)

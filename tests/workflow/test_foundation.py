@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 
@@ -129,3 +131,69 @@ def test_killed_split_leaves_no_complete_looking_output(tmp_path, demo_dir):
     proc.wait()
     assert seen > 3, "split never started"
     assert not (tmp_path / "frames").exists() and not (tmp_path / "probe.json").exists()
+
+
+def test_bad_names_fail_before_any_job(tmp_path, demo_dir):
+    path = demo_dir / "single_face.mp4"
+    (tmp_path / "config.yaml").write_text(
+        f'videos:\n  "man\\n": {path}\n'
+        'identities:\n  man: {videos: ["man\\n"]}\n  w: {videos: ["man\\n"]}\n'
+        "swaps: [{name: s, face: w, target: man}]\n")
+    assert "videos: the name 'man\\n' may hold only letters" in failing_run(tmp_path)
+    config = passthrough_config(demo_dir)
+    config["swaps"][0]["name"] = "summary.tsv"
+    write_config(tmp_path, config)
+    assert "swaps: the name 'summary.tsv' ends like a file name" in failing_run(tmp_path)
+
+
+def test_schema_errors_are_one_line_each(tmp_path, demo_dir):
+    config = passthrough_config(demo_dir, merge={"crf": 99, "presett": "fast"},
+                                extract={"range": "far"})
+    write_config(tmp_path, config)
+    out = failing_run(tmp_path)
+    assert "merge.crf: 99 is greater than the maximum of 51\n" in out
+    assert "merge: unknown key 'presett' (allowed: codec, crf, preset," in out
+    assert "extract.range: 'far' is not allowed (one of: auto, short, full)\n" in out
+    assert "$schema" not in out and "additionalProperties" not in out and len(out) < 3000
+
+
+def test_users_demo_file_is_never_fetched_again(tmp_path, demo_dir):
+    """A file of resources/demo replaced by the user, older than the rest, stays as it is."""
+    own = tmp_path / "resources/demo/single_face.mp4"
+    own.parent.mkdir(parents=True)
+    subprocess.run([video.ffmpeg_exe(), "-loglevel", "error", "-i", str(demo_dir / "single_face.mp4"),
+                    "-t", "1", "-c:a", "copy", str(own)], check=True)
+    os.utime(own, (1_000_000_000, 1_000_000_000))
+    data = own.read_bytes()
+    config = passthrough_config(demo_dir)
+    config["videos"]["man"] = "resources/demo/single_face.mp4"
+    write_config(tmp_path, config)
+    assert "demo_data" not in planned_jobs(tmp_path, PASSTHROUGH)
+    run_snakemake(tmp_path, PASSTHROUGH)
+    assert own.read_bytes() == data and own.stat().st_mtime == 1_000_000_000
+    assert video.describe(tmp_path / PASSTHROUGH)["frames"] == 30
+
+
+def test_odd_project_folder_and_label(tmp_path, demo_dir):
+    """Quotes, $, % and spaces in the project folder and file names; a VFR clip; a label
+    with quotes and commas: the round trip keeps every frame and draws the label."""
+    project = tmp_path / "it's a \"$HOME\" 100% test"
+    project.mkdir()
+    shutil.copy(demo_dir / "noface_face.mov", project / "l'été, $1.mov")
+    config = passthrough_config(demo_dir, merge={"preset": "ultrafast",
+                                                 "watermark": "it's AI, really: 100% fake"})
+    config["videos"]["man"] = "l'été, $1.mov"
+    write_config(project, config)
+    run_snakemake(project, PASSTHROUGH)
+    assert video.describe(project / PASSTHROUGH)["frames"] == 169
+
+
+def test_killed_merge_leftovers_are_removed_by_the_rerun(finished):
+    out = finished / PASSTHROUGH
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    left = out.with_name(f".{out.name}.tmp{dead}")
+    left.write_bytes(b"half an mp4")
+    out.unlink()
+    run_snakemake(finished, PASSTHROUGH)
+    assert out.exists() and not left.exists()

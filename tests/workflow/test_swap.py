@@ -99,7 +99,8 @@ def test_every_output_has_a_provenance_record(swapped):
     assert record["training_config"]["model"]["size"] == 64
     assert record["convert"]["color"] == "rct" and record["extract"]["detector"] == "mediapipe"
     assert record["source"] == {"file": "man.mp4", "frames": 72, "size": [640, 360],
-                                "fps": "30/1", "codec": "h264"}
+                                "fps": "30/1", "codec": "h264", "frames_lost": 0,
+                                "decode_errors": 0, "first_decode_error": None}
     for package in ("torch", "mediapipe", "dlib-bin", "opencv-contrib-python", "snakemake"):
         assert record["versions"][package], package
     assert record["ffmpeg"].startswith("ffmpeg version")

@@ -1,0 +1,233 @@
+"""Inputs that try to fool or attack the workflow: hostile labels, damaged video,
+failed writes, odd paths, leftovers of killed jobs, odd image folders, bad names."""
+
+from __future__ import annotations
+
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from swapflow import video
+from swapflow.config import check_name
+from swapflow.io import atomic_path
+from swapflow.settings import ConfigError
+from swapflow.video import VideoError
+
+FAST = {"preset": "ultrafast", "crf": 0}
+
+
+def grab(path: Path, frame: int) -> np.ndarray:
+    out = path.with_name(f"{path.stem}-{frame}.png")
+    subprocess.run([video.ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(path), "-vf",
+                    f"select=eq(n\\,{frame})", "-frames:v", "1", str(out)], check=True)
+    return cv2.imread(str(out)).astype(int)
+
+
+@pytest.fixture(scope="module")
+def gray(tmp_path_factory):
+    """A flat grey 320x180 clip of 30 frames, split: whatever a label draws shows."""
+    root = tmp_path_factory.mktemp("label")
+    subprocess.run([video.ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
+                    "color=c=gray:s=320x180:r=30:d=1", "-c:v", "libx264", "-qp", "0",
+                    str(root / "gray.mp4")], check=True)
+    return root, video.split(root / "gray.mp4", root / "f", root / "p.json")
+
+
+HOSTILE = [
+    "it's AI, really",
+    "100% fake",
+    "%{pts} %{n} %{localtime}",
+    "a\\:b; [c] {d} $HOME",
+    # tries to close the text and add filters of its own: a red frame, a file drawn in
+    "x':enable=0,drawbox=w=iw:h=ih:color=red:t=fill,drawtext=textfile=/etc/hostname:text='y",
+]
+
+
+@pytest.mark.parametrize("label", HOSTILE)
+def test_watermark_is_drawn_as_written(gray, label, tmp_path):
+    root, probe = gray
+    video.merge(root / "f", probe, tmp_path / "marked.mp4", FAST | {"watermark": label})
+    first, last = grab(tmp_path / "marked.mp4", 0), grab(tmp_path / "marked.mp4", 29)
+    background = np.median(first.reshape(-1, 3), axis=0)
+    drawn = np.abs(first - background).sum(axis=2) > 30
+    rows, cols = np.nonzero(drawn)
+    assert drawn.sum() > 100, "no label drawn"
+    assert rows.min() > 180 // 2, "something drawn above the label's line"
+    red = (first[..., 2] > 150) & (first[..., 1] < 100) & (first[..., 0] < 100)
+    assert not red.any(), "a filter of the label's own was run"
+    assert np.abs(first - last).max() <= 2, "the label changes over time: it was expanded"
+
+
+def test_different_labels_draw_differently(gray, tmp_path):
+    root, probe = gray
+    shots = []
+    for i, label in enumerate(["its AI", "it's AI"]):
+        video.merge(root / "f", probe, tmp_path / f"{i}.mp4", FAST | {"watermark": label})
+        shots.append(grab(tmp_path / f"{i}.mp4", 0))
+    assert (np.abs(shots[0] - shots[1]).sum(axis=2) > 30).sum() > 10, "the apostrophe was lost"
+
+
+def damaged_copies(demo_dir: Path, tmp_path: Path) -> dict[str, Path]:
+    data = (demo_dir / "WolfgangLanger_Pexels.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    small = (demo_dir / "single_face.mp4").read_bytes()
+    middle = len(small) // 2
+    overwritten = tmp_path / "overwritten.mp4"
+    overwritten.write_bytes(small[:middle] + bytes(range(256)) * 60 + small[middle + 15360:])
+    return {"cut": cut, "overwritten": overwritten}
+
+
+@pytest.mark.parametrize("kind", ["cut", "overwritten"])
+def test_damaged_video_stops_naming_file_frames_and_error(demo_dir, tmp_path, kind):
+    bad = damaged_copies(demo_dir, tmp_path)[kind]
+    with pytest.raises(VideoError) as err:
+        video.split(bad, tmp_path / "frames", tmp_path / "p.json")
+    message = str(err.value)
+    assert len(message.splitlines()) == 1
+    assert message.startswith(f"{bad}: damaged: ") and " frames decoded; first decode error: " in message
+    assert not (tmp_path / "frames").exists() and not (tmp_path / "p.json").exists()
+    assert not list(tmp_path.glob(".frames*"))
+
+
+def test_damaged_video_accepted_on_request_records_the_loss(demo_dir, tmp_path):
+    bad = damaged_copies(demo_dir, tmp_path)["overwritten"]
+    probe = video.split(bad, tmp_path / "frames", tmp_path / "p.json", {"accept_damaged": True})
+    assert probe.frames == len(video.list_frames(tmp_path / "frames")) < 72
+    assert probe.frames_lost == probe.frames_expected - probe.frames > 2
+    assert probe.decode_errors > 0 and probe.first_decode_error
+    assert video.Probe.load(tmp_path / "p.json").frames_lost == probe.frames_lost
+
+
+def test_whole_video_records_no_loss(demo_dir, tmp_path):
+    probe = video.split(demo_dir / "noface_face.mov", tmp_path / "f", tmp_path / "p.json")
+    assert probe.frames == 169 and probe.frames_lost == 0 and probe.decode_errors == 0
+
+
+def _limited_split(source: Path, out: Path) -> subprocess.CompletedProcess:
+    """video.split in a process whose files may not grow past 50 kB."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
+    code = ("import sys; from swapflow import video\n"
+            "try:\n    video.split(sys.argv[1], sys.argv[2], sys.argv[3])\n"
+            "except video.VideoError as err:\n    print(err); sys.exit(3)")
+    return subprocess.run([sys.executable, "-c", code, str(source), str(out / "frames"),
+                           str(out / "p.json")], capture_output=True, text=True,
+                          preexec_fn=limit)
+
+
+@pytest.mark.parametrize("stills", [False, True])
+def test_write_failure_is_named_as_such(demo_dir, tmp_path, stills):
+    source = demo_dir / "single_face.mp4"
+    if stills:
+        source = tmp_path / "stills"
+        source.mkdir()
+        for i in range(3):
+            noise = np.random.default_rng(i).integers(0, 255, (480, 640, 3), np.uint8)
+            cv2.imwrite(str(source / f"{i}.bmp"), noise)
+    (tmp_path / "out").mkdir()
+    res = _limited_split(source, tmp_path / "out")
+    assert res.returncode == 3, res.stderr[-2000:]
+    message = res.stdout.strip()
+    assert message.startswith(f"{tmp_path / 'out' / 'frames'}: could not write ")
+    assert "File too large" in message or "file size limit exceeded" in message
+    assert "decode" not in message
+
+
+ODD = "it's a \"$test\" 100% ü; [x],y"
+
+
+@pytest.mark.parametrize("name", ["single_face.mp4", "noface_face.mov"])
+def test_any_characters_in_paths(demo_dir, tmp_path, name):
+    """Quotes, spaces, %, $, unicode in the project folder and the video's name; .mov is VFR."""
+    folder = tmp_path / ODD
+    folder.mkdir()
+    clip = folder / f"{ODD}{Path(name).suffix}"
+    shutil.copy(demo_dir / name, clip)
+    probe = video.split(clip, folder / "frames", folder / "p.json")
+    video.merge(folder / "frames", probe, folder / "out.mp4", FAST | {"watermark": ODD})
+    out = video.describe(folder / "out.mp4")
+    assert out["frames"] == probe.frames and out["audio"] == probe.audio
+
+
+@pytest.mark.parametrize("name", ["pipe:1", "concat:a.mp4", "http://localhost/x.mp4"])
+def test_file_names_are_never_protocols(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(VideoError, match="does not exist"):
+        video.read_header(name)
+    Path(name.replace("/", "_")).write_text("not a video")
+    with pytest.raises(VideoError, match="not a video"):
+        video.read_header(name.replace("/", "_"))
+
+
+def test_stale_temporaries_of_a_killed_writer_are_removed(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    alive = tmp_path / f".out.mp4.tmp{proc.pid}"
+    try:
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True).stdout.strip()
+        for left in (f".out.mp4.tmp{dead}", f".out.mp4.tmp{dead}.ffconcat"):
+            (tmp_path / left).write_text("left by kill -9")
+        (tmp_path / f".frames.tmp{dead}").mkdir()
+        alive.write_text("still being written")
+        with atomic_path(tmp_path / "out.mp4") as tmp:
+            tmp.write_text("done")
+        names = sorted(p.name for p in tmp_path.iterdir())
+        assert names == sorted([".frames.tmp" + dead, alive.name, "out.mp4"])
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
+def test_image_folder_takes_every_format_opencv_reads(tmp_path):
+    folder = tmp_path / "stills"
+    folder.mkdir()
+    image = np.random.default_rng(0).integers(0, 255, (48, 64, 3), np.uint8)
+    for i, suffix in enumerate([".ppm", ".pgm", ".pbm", ".bmp", ".tiff", ".webp", ".jp2",
+                                ".sr", ".png", ".JPG"]):
+        grey = suffix in (".pgm", ".pbm")
+        assert cv2.imwrite(str(folder / f"{i:02d}{suffix}"), image[..., 0] if grey else image), suffix
+    (folder / "README.txt").write_text("not an image")
+    probe = video.split(folder, tmp_path / "frames", tmp_path / "p.json")
+    assert probe.frames == 10 and (probe.width, probe.height) == (64, 48)
+
+
+def test_image_folder_of_mixed_sizes_is_one_line(tmp_path):
+    folder = tmp_path / "stills"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.ppm"), np.zeros((48, 64, 3), np.uint8))
+    cv2.imwrite(str(folder / "b.pgm"), np.zeros((40, 64), np.uint8))
+    with pytest.raises(VideoError) as err:
+        video.split(folder, tmp_path / "frames", tmp_path / "p.json")
+    assert str(err.value) == (f"{folder / 'b.pgm'}: size 64x40 differs from 64x48 of a.ppm; "
+                              "the images of a folder must share one size")
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("man\n", "may hold only"),
+    ("a" * 65, "longer than 64"),
+    ("summary.tsv", "ends like a file name (.tsv)"),
+    ("clip.MP4", "ends like a file name (.MP4)"),
+    ("passthrough", "is reserved"),
+    ("../up", "may hold only"),
+    (".hidden", "may hold only"),
+    (3, "is not text"),
+])
+def test_bad_names_are_refused(name, problem):
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        check_name("swaps", name)
+
+
+@pytest.mark.parametrize("name", ["man", "woman_2", "take.v2", "A-1"])
+def test_good_names_pass(name):
+    check_name("videos", name)
+
+
