@@ -289,7 +289,7 @@ def merge(frames_dir: str | Path, probe: Probe, out_path: str | Path,
     out_path = Path(out_path)
     with atomic_path(out_path) as tmp, tempfile.TemporaryDirectory(prefix="swapflow-merge-") as work:
         # ffmpeg runs in ``work`` (the watermark file is read from there); every path is absolute
-        cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-y",
+        cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "level+error", "-y",
                *_frame_input(frames, probe, Path(work) / "frames.ffconcat")]
         if probe.audio is not None and Path(probe.source).is_file():
             cmd += ["-i", _local(probe.source), "-map", "0:v:0", "-map", "1:a:0"]
@@ -314,7 +314,14 @@ def merge(frames_dir: str | Path, probe: Probe, out_path: str | Path,
         log.info("merge: %s", " ".join(cmd))
         res = subprocess.run(cmd, capture_output=True, text=True, errors="replace", cwd=work)
         if res.returncode != 0:
-            raise VideoError(f"{out_path}: ffmpeg failed:\n{res.stderr[-3000:]}")
+            errors = [m.group(3) or m.group(5) for line in res.stderr.splitlines()
+                      if (m := _LOG_RE.match(line))]
+            writing = [e for e in errors if any(w in e for w in _WRITE_ERRORS)]
+            if res.returncode == -signal.SIGXFSZ:
+                writing = ["file size limit exceeded"]
+            reason = (writing or errors or [f"exit status {res.returncode}"])[0]
+            raise VideoError(f"{out_path}: could not {'write' if writing else 'encode'} "
+                             f"the video: {reason}")
 
 
 def _frame_input(frames: list[Path], probe: Probe, listing: Path) -> list[str]:

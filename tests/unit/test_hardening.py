@@ -142,6 +142,20 @@ def test_write_failure_is_named_as_such(demo_dir, tmp_path, stills):
     assert "decode" not in message
 
 
+def test_merge_failures_say_what_failed(gray, tmp_path):
+    root, probe = gray
+    with pytest.raises(VideoError, match=r"could not encode the video: Unknown encoder 'nosuch'$"):
+        video.merge(root / "f", probe, tmp_path / "o.mp4", {"codec": "nosuch"})
+    code = ("import sys; from swapflow import video\n"
+            "try:\n    video.merge(sys.argv[1], video.Probe.load(sys.argv[2]), sys.argv[3])\n"
+            "except video.VideoError as err:\n    print(err); sys.exit(3)")
+    res = subprocess.run([sys.executable, "-c", code, str(root / "f"), str(root / "p.json"),
+                          str(tmp_path / "o.mp4")], capture_output=True, text=True,
+                         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000)))
+    assert res.returncode == 3 and "o.mp4: could not write the video: " in res.stdout
+    assert not (tmp_path / "o.mp4").exists()
+
+
 ODD = "it's a \"$test\" 100% ü; [x],y"
 
 
