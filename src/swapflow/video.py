@@ -190,6 +190,8 @@ def _split_video(video: Path, out: Path, dest: Path, c: FramesConfig) -> Probe:
     if code != 0 or not pts:
         raise VideoError(f"{video}: ffmpeg could not decode it: "
                          + (errors[-1] if errors else f"exit status {code}"))
+    # the header's duration x rate is an estimate (one frame off is common): a loss
+    # beyond 2 frames and 1 % is damage
     lost = expected - len(pts) if expected else 0
     if lost > max(2, expected // 100 if expected else 0):
         damage = (f"{video}: damaged: {len(pts)} of about {expected} frames decoded"
@@ -197,9 +199,11 @@ def _split_video(video: Path, out: Path, dest: Path, c: FramesConfig) -> Probe:
         if not c.accept_damaged:
             raise VideoError(damage + " (frames.accept_damaged: true splits what decodes)")
         log.warning("%s; %d frames lost, going on (frames.accept_damaged)", damage, lost)
-    elif errors:
-        log.warning("%s: %d decode errors, all %d frames decoded; first: %s",
-                    video, len(errors), len(pts), errors[0])
+    else:
+        lost = 0
+        if errors:
+            log.warning("%s: %d decode errors, all %d frames decoded; first: %s",
+                        video, len(errors), len(pts), errors[0])
     first = pts[0]
     times = [float((p - first) * time_base) for p in pts]
     steps = {b - a for a, b in zip(pts, pts[1:])}
@@ -216,7 +220,7 @@ def _split_video(video: Path, out: Path, dest: Path, c: FramesConfig) -> Probe:
                  fps=f"{rate.numerator}/{rate.denominator}", vfr=vfr, timestamps=times,
                  duration=duration, rotation=header.rotation, pix_fmt=header.pix_fmt,
                  codec=header.codec, audio=header.audio, frame_format=fmt,
-                 frames_expected=expected, frames_lost=max(0, lost), decode_errors=len(errors),
+                 frames_expected=expected, frames_lost=lost, decode_errors=len(errors),
                  first_decode_error=errors[0] if errors else None)
 
 
