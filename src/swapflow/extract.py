@@ -43,6 +43,7 @@ ALIGN_COLUMNS = {
     "keep": "bool",
 }
 # raw per-face landmarks of a shard, before smoothing over time
+LOW_CONTRAST = 100  # grey levels between the 1st and 99th percentile of a faded frame
 BLUR_CROP = 256  # side of the face crop (centering face, coverage 0.7) that blur is measured on
 RAW_COLUMNS = {
     **DETECT_COLUMNS,
@@ -86,10 +87,30 @@ def detect_frames(frame_paths: Sequence[PathLike], cfg: Mapping[str, Any] | Dete
     visited; the others get no row at all (later stages skip them).
     """
     c = from_mapping(DetectConfig, cfg)
-    detector = make_detector(c.detector, threshold=c.threshold, range=c.range)
+    detector = _detector(c)
     paths = _visited(frame_paths, c)
-    rows = [r for path in _progress(paths, "detect") for r in _detect_rows(read_frame(path), frame_index(path), detector, c)]
+    rows = [r for path in _progress(paths, "detect")
+            for r in _detect_rows(for_models(read_frame(path)), frame_index(path), detector, c)]
     return _table(rows, DETECT_COLUMNS, f"no face detected in {len(paths)} frames")
+
+
+def for_models(image: np.ndarray) -> np.ndarray:
+    """What the detector and landmarker see: the frame itself, or, for a faded,
+    low-contrast frame (grey levels spanning less than LOW_CONTRAST between the
+    1st and 99th percentile: old photos), its grey equalised by CLAHE. What is
+    stored, measured and swapped is always the frame itself."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    cumulative = np.cumsum(cv2.calcHist([grey], [0], None, [256], [0, 256]).ravel())
+    low, high = np.searchsorted(cumulative, [0.01 * grey.size, 0.99 * grey.size])
+    if high - low >= LOW_CONTRAST:
+        return image
+    return cv2.cvtColor(cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(grey),
+                        cv2.COLOR_GRAY2RGB)
+
+
+def _detector(c: DetectConfig) -> Detector:
+    return make_detector(c.detector, threshold=c.threshold, range=c.range, tiling=c.tiling,
+                         min_size=c.min_size)
 
 
 def _visited(frame_paths: Sequence[PathLike], c: DetectConfig) -> list[PathLike]:
@@ -157,7 +178,7 @@ def reference_embedding(references: Sequence[PathLike], detector_cfg: Mapping[st
     face, or shows more than one (which of them would be the person?).
     """
     d = from_mapping(DetectConfig, detector_cfg)
-    detector = make_detector(d.detector, threshold=d.threshold, range=d.range)
+    detector = _detector(d)
     landmarker, embedder = make_landmarker(d.landmarker), Embedder()
     found = []
     for path in references:
@@ -165,13 +186,14 @@ def reference_embedding(references: Sequence[PathLike], detector_cfg: Mapping[st
             image = read_frame(path)
         except ValueError as err:
             raise ReferenceStillError(f"reference still {path}: {err}") from None
-        boxes = detector.detect(image)
+        seen = for_models(image)
+        boxes = detector.detect(seen)
         if len(boxes) != 1:
             raise ReferenceStillError(
                 f"reference still {path}: {f'{len(boxes)} faces' if boxes else 'no face'} found "
                 f"(detector {d.detector}, threshold {d.threshold}); a reference must show the "
                 "person's face alone: crop it")
-        points = landmarker.landmarks(image, boxes[0])
+        points = landmarker.landmarks(seen, boxes[0])
         if np.isnan(points).any():
             raise ReferenceStillError(f"reference still {path}: no landmarks found on its face")
         found.append(embedder.embed(image, points))
@@ -185,14 +207,15 @@ def extract_frames(frame_paths: Sequence[PathLike], cfg: Mapping[str, Any] | Det
     ranges (shards) that run as separate jobs; ``align_faces`` then joins them.
     """
     d = from_mapping(DetectConfig, cfg)
-    detector = make_detector(d.detector, threshold=d.threshold, range=d.range)
+    detector = _detector(d)
     landmarker = make_landmarker(d.landmarker)
     embedder = Embedder() if d.embeddings else None
     paths = _visited(frame_paths, d)
     rows = []
     for path in _progress(paths, "detect+landmarks"):
         image = read_frame(path)
-        rows += _landmark_rows(image, _detect_rows(image, frame_index(path), detector, d), landmarker, embedder)
+        seen = for_models(image)
+        rows += _landmark_rows(image, seen, _detect_rows(seen, frame_index(path), detector, d), landmarker, embedder)
     return _table(rows, RAW_COLUMNS, f"no face detected in {len(paths)} frames")
 
 
@@ -210,12 +233,15 @@ def landmark_frames(frame_paths: Sequence[PathLike], detections: pd.DataFrame,
         if records[0]["face"] < 0:
             rows.append(records[0])
             continue
-        rows += _landmark_rows(read_frame(paths[frame]), records, landmarker, embedder)
+        image = read_frame(paths[frame])
+        rows += _landmark_rows(image, for_models(image), records, landmarker, embedder)
     return _table(rows, RAW_COLUMNS, f"no face in {len(paths)} frames")
 
 
-def _landmark_rows(image: np.ndarray, records: list[dict], landmarker: Landmarker, embedder: Embedder | None) -> list[dict]:
-    """68 raw landmarks, sharpness and identity of each detected face of one frame.
+def _landmark_rows(image: np.ndarray, seen: np.ndarray, records: list[dict], landmarker: Landmarker,
+                   embedder: Embedder | None) -> list[dict]:
+    """68 raw landmarks (found on ``seen``, see for_models), sharpness and identity
+    (of ``image``, the frame as it is) of each detected face of one frame.
 
     Sharpness is measured on a fixed 256 px face crop, whatever crop the
     align settings choose, so that they do not reach back into detection.
@@ -228,7 +254,7 @@ def _landmark_rows(image: np.ndarray, records: list[dict], landmarker: Landmarke
     h, w = image.shape[:2]
     out = []
     for r in records:
-        pts = landmarker.landmarks(image, np.array([r[k] for k in BOX], float))
+        pts = landmarker.landmarks(seen, np.array([r[k] for k in BOX], float))
         if np.isnan(pts).any():
             log.debug("frame %d: no landmarks for face %d", r["frame"], r["face"])
             continue

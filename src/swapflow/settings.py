@@ -69,6 +69,7 @@ class DetectConfig:
     section: ClassVar[str] = "extract"
     detector: str = "mediapipe"
     range: str = "auto"
+    tiling: str = "auto"  # short-range BlazeFace on tiles too: auto | always | never
     threshold: float = 0.75  # 0.5 lets BlazeFace see faces in blurred cartoon text
     min_size: float = 0.05  # box side / min(frame width, height)
     max_faces: int = 4

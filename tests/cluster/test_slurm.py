@@ -232,10 +232,12 @@ def test_train_killed_at_its_time_limit_resumes_on_the_retry(cluster_run, demo_d
     write_config(workdir, cluster_config(demo_dir, iterations=iterations, runtime=1,
                                          overrides=["preview_every=100000", "log_every_s=2"]))
 
-    # the new training config names a new model; train it and nothing after it
-    out, wall = run_profile(workdir, "--retries", "3", "--until", "train")
-    (model,) = set((workdir / "results/model").iterdir()) - trained
-    train_log = workdir / "logs/train" / f"{model.name}.log"
+    # the new training config names a new model: train it and nothing after it
+    planned, _ = run_profile(workdir, "-n")
+    (name,) = set(re.findall(r"results/model/([\w.-]+)", planned)) - {p.name for p in trained}
+    out, wall = run_profile(workdir, "--retries", "3", f"results/model/{name}")
+    model = workdir / "results/model" / name
+    train_log = workdir / "logs/train" / f"{name}.log"
     subs = submissions(out)
     assert {rule for rule, _, _ in subs} == {"train"}, "only train may run"
     assert 2 <= len(subs) <= 4, "one time-limit kill at least, finished within the retries"
