@@ -31,13 +31,9 @@ MESH_TO_IBUG68 = np.array(
     ]
 )
 
-# dlib's 68-point model was trained on boxes from dlib's HOG detector; BlazeFace
-# boxes have the same size but sit higher by this fraction of their width
-# (median over the demo clips), so boxes are moved down before predicting.
-_DLIB_BOX_SHIFT = 0.067
-# dlib's HOG box of a face from its 68 points (median over the demo clips, 36
-# faces): centred on the points' mean, higher by 0.059 and with sides of 1.047
-# of the points' width.
+# dlib's 68-point model was trained on boxes of dlib's HOG detector. That box
+# from a face's 68 points (median over 36 faces of the demo clips): centred on
+# the points' mean, higher by 0.059 and with sides of 1.047 of their width.
 _BOX_RISE, _BOX_SIDE = 0.059, 1.047
 
 log = logging.getLogger(__name__)
@@ -58,18 +54,17 @@ def interocular(points: np.ndarray) -> float:
 class DlibLandmarker:
     """dlib's 68-point shape predictor (``face_recognition_models``), fitted and checked.
 
-    The first pass starts from the detector's box moved to dlib's framing. Each
-    further pass turns the face upright by the roll of the last pass's eyes and
-    starts from the box dlib's own detector would draw around those points, so
-    a box framed differently or a face rotated in the image plane (to 45 degrees
-    and more) still gets points that fit. The fit is taken once two passes in a
-    row agree within ``SETTLED`` of the inter-ocular distance (dlib's cascade
-    moves a little with its start even on a good fit; a misfit moves most of a
-    face). Face Mesh then checks it: where the mesh's eyes, brows, nose and mouth
-    lie further than ``AGREE`` from dlib's, dlib is fitted again from the mesh's
-    points. A box where the mesh sees no face, a fit that never settles or still
-    disagrees, or points that leave the detector's box get NaNs (and a line in the
-    log), never a wrong fit.
+    dlib's cascade starts from a box, and lands most of a face off when that box
+    is framed otherwise than its training boxes (a detector's box a third of a
+    face too low: 0.87 of the eye distance). So Face Mesh, which finds the face
+    in a crop of 1.6x the detector's box whatever its framing, gives the start:
+    each pass turns the face upright by the roll of the last points' eyes and
+    starts dlib from the box dlib's own detector would draw around them, so faces
+    rotated in the image plane (45 degrees and more) fit too. The fit is taken
+    once two passes in a row agree within ``SETTLED`` of the eye distance. A box
+    where the mesh sees no face, a fit that never settles, one that lies further
+    than ``AGREE`` from the mesh's eyes, brows, nose and mouth, or one outside the
+    detector's box gets NaNs (and a line in the log), never a wrong fit.
     """
 
     PASSES = 3
@@ -110,21 +105,17 @@ class DlibLandmarker:
     def landmarks(self, image_rgb: np.ndarray, box: Sequence[float]) -> np.ndarray:
         x0, y0, x1, y1 = box[:4]
         where = f"face box {[round(v) for v in (x0, y0, x1, y1)]}"
-        first = self._predict(image_rgb, ((x0 + x1) / 2, (y0 + y1) / 2 + _DLIB_BOX_SHIFT * (x1 - x0)),
-                              x1 - x0)
-        points = self._fit(image_rgb, first)
         mesh = self._mesh.landmarks(image_rgb, box)
         if np.isnan(mesh).any():
             log.info("landmarks dropped: Face Mesh sees no face in the %s", where)
             return mesh
-        if points is not None and _apart(points, mesh) > self.AGREE:
-            points = self._fit(image_rgb, mesh)
-            if points is not None and _apart(points, mesh) > self.AGREE:
-                log.info("landmarks dropped: dlib and Face Mesh disagree by %.2f of the eye "
-                         "distance in the %s", _apart(points, mesh), where)
-                return np.full((68, 2), np.nan)
+        points = self._fit(image_rgb, mesh)
         if points is None:
             log.info("landmarks dropped: no stable fit in the %s", where)
+            return np.full((68, 2), np.nan)
+        if _apart(points, mesh) > self.AGREE:
+            log.info("landmarks dropped: dlib and Face Mesh disagree by %.2f of the eye "
+                     "distance in the %s", _apart(points, mesh), where)
             return np.full((68, 2), np.nan)
         centre = points.mean(0)
         if not (x0 <= centre[0] <= x1 and y0 - 0.25 * (y1 - y0) <= centre[1] <= y1):

@@ -134,11 +134,10 @@ def test_killed_split_leaves_no_complete_looking_output(tmp_path, demo_dir):
 
 
 def test_bad_names_fail_before_any_job(tmp_path, demo_dir):
-    path = demo_dir / "single_face.mp4"
-    (tmp_path / "config.yaml").write_text(
-        f'videos:\n  "man\\n": {path}\n'
-        'identities:\n  man: {videos: ["man\\n"]}\n  w: {videos: ["man\\n"]}\n'
-        "swaps: [{name: s, face: w, target: man}]\n")
+    config = passthrough_config(demo_dir)
+    config["videos"] = {"man\n": config["videos"]["man"]}
+    config["identities"] = {"man": {"videos": ["man\n"]}, "woman": {"videos": ["man\n"]}}
+    write_config(tmp_path, config)
     assert "videos: the name 'man\\n' may hold only letters" in failing_run(tmp_path)
     config = passthrough_config(demo_dir)
     config["swaps"][0]["name"] = "summary.tsv"

@@ -1,6 +1,7 @@
 import math
 import re
 from dataclasses import fields
+from functools import cache
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -72,9 +73,15 @@ def compose_training(swap):
         [f"iterations={t['iterations']}"] if t["iterations"] else []
     )
     try:
-        cfg = compose_config(TRAIN_CONFIG_DIR, t["preset"], overrides)
+        return composed(t["preset"], tuple(overrides))
     except ConfigError as err:
         raise ConfigError(f"swaps.{swap['name']}.train: {err}") from None
+
+
+@cache
+def composed(preset, overrides):
+    """One Hydra composition per distinct preset and overrides (swaps often share them)."""
+    cfg = compose_config(TRAIN_CONFIG_DIR, preset, list(overrides))
     return OmegaConf.to_container(cfg, resolve=True)
 
 
