@@ -42,9 +42,9 @@ ALIGN_COLUMNS = {
     "embedding": "object",  # 128 floats, or None
     "keep": "bool",
 }
-# raw per-face landmarks of a shard, before smoothing over time
 LOW_CONTRAST = 100  # grey levels between the 1st and 99th percentile of a faded frame
 BLUR_CROP = 256  # side of the face crop (centering face, coverage 0.7) that blur is measured on
+# raw per-face landmarks of a shard, before smoothing over time
 RAW_COLUMNS = {
     **DETECT_COLUMNS,
     "landmarks": "object",
