@@ -18,7 +18,7 @@ import numpy as np
 
 from swapflow import video
 from swapflow.extract import extract_frames
-from swapflow.landmarks import DlibLandmarker
+from swapflow.landmarks import DlibLandmarker, interocular
 
 # (clip, frame) of clear, unoccluded demo faces
 SOURCES = [("single_face.mp4", 0), ("single_face.mp4", 40), ("WolfgangLanger_Pexels.mp4", 0),
@@ -146,10 +146,6 @@ class Score:
         return self.found / self.faces if self.faces else 1.0
 
 
-def _iod(points: np.ndarray) -> float:
-    return float(np.linalg.norm(points[36:42].mean(0) - points[42:48].mean(0)))
-
-
 def measure(case: Case, folder: Path, cfg: dict) -> Score:
     """swapflow's detect+landmark stage (``extract_frames`` with ``cfg``) on the image."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -158,7 +154,7 @@ def measure(case: Case, folder: Path, cfg: dict) -> Score:
     table = extract_frames([path], cfg)
     found = [np.asarray(r, float).reshape(68, 2) for r in table["landmarks"].dropna()]
     nme, used = [], set()
-    truths = [(t.mean(0), _iod(t), t) for t in case.faces]
+    truths = [(t.mean(0), interocular(t), t) for t in case.faces]
     truths += [(np.array([x, y]), width / 2, None) for x, y, width in case.unmarked]
     for centre, radius, truth in truths:
         best = min(range(len(found)), default=None,

@@ -95,8 +95,6 @@ def _problem(err: jsonschema.ValidationError, where: Iterable[Any] | None = None
                 + (f" (allowed: {', '.join(allowed)})" if allowed else ""))
     if err.validator == "enum":
         return f"{where}: {err.instance!r} is not allowed (one of: {', '.join(map(str, err.validator_value))})"
-    if err.validator == "required":
-        return f"{where}: {err.message}"
     if err.validator == "pattern":
         return f"{where}: {err.instance!r} does not match {err.validator_value}"
     return f"{where}: {err.message}"

@@ -30,7 +30,7 @@ from swapflow.extract import BOX, frame_index, read_frame
 from swapflow.faceset import load_faceset
 from swapflow.identity import Embedder
 from swapflow.io import read_json
-from swapflow.landmarks import DlibLandmarker
+from swapflow.landmarks import DlibLandmarker, interocular
 from swapflow.settings import EvaluateConfig, from_mapping
 
 log = logging.getLogger(__name__)
@@ -117,10 +117,6 @@ def reference_embedding(faceset_dirs: Sequence[PathLike], n: int, embedder: Embe
     return np.mean(embs, axis=0)
 
 
-def _interocular(points: np.ndarray) -> float:
-    return float(np.linalg.norm(points[36:42].mean(0) - points[42:48].mean(0)))
-
-
 def _face_table(orig: dict[int, Path], conv: dict[int, Path], kept: pd.DataFrame, ref_a: np.ndarray,
                 ref_b: np.ndarray, n: int, landmarker: DlibLandmarker, embedder: Embedder) -> pd.DataFrame:
     """Identity and pose of ``n`` evenly spread kept faces, original vs converted.
@@ -147,7 +143,7 @@ def _face_table(orig: dict[int, Path], conv: dict[int, Path], kept: pd.DataFrame
         if len(points) < 2:
             log.debug("frame %d: no landmarks, face skipped", r["frame"])
             continue
-        iod = max(_interocular(points["_original"]), 1e-6)
+        iod = max(interocular(points["_original"]), 1e-6)
         row["landmark_nme"] = float(np.linalg.norm(points[""] - points["_original"], axis=1).mean() / iod)
         rows.append(row)
     return pd.DataFrame(rows)

@@ -154,6 +154,13 @@ _WRITE_ERRORS = ("No space left on device", "File too large", "Disk quota exceed
 _LOG_RE = re.compile(r"^\[(\w+)[^\]]*\] \[(error|fatal)\] (.*)$|^\[(error|fatal)\] (.*)$")
 
 
+def _write_failure(errors: list[str], code: int) -> str | None:
+    """Why ffmpeg could not write its output, or None when it failed otherwise."""
+    if code == -signal.SIGXFSZ:  # killed at the file-size limit
+        return "file size limit exceeded"
+    return next((e for e in errors if any(w in e for w in _WRITE_ERRORS)), None)
+
+
 def _split_video(video: Path, out: Path, dest: Path, c: FramesConfig) -> Probe:
     """Decode ``video`` into ``out`` (the temporary of ``dest``, named in errors)."""
     header = read_header(video)
@@ -183,10 +190,8 @@ def _split_video(video: Path, out: Path, dest: Path, c: FramesConfig) -> Probe:
             elif m := _LOG_RE.match(line.rstrip()):
                 errors.append(f"{m.group(1)}: {m.group(3)}" if m.group(1) else m.group(5))
     code = proc.wait()
-    writing = [e for e in errors if any(w in e for w in _WRITE_ERRORS)]
-    if code == -signal.SIGXFSZ or writing:
-        reason = "file size limit exceeded" if code == -signal.SIGXFSZ else writing[0]
-        raise VideoError(f"{dest}: could not write the frames of {video}: {reason}")
+    if writing := _write_failure(errors, code):
+        raise VideoError(f"{dest}: could not write the frames of {video}: {writing}")
     if code != 0 or not pts:
         raise VideoError(f"{video}: ffmpeg could not decode it: "
                          + (errors[-1] if errors else f"exit status {code}"))
@@ -320,12 +325,10 @@ def merge(frames_dir: str | Path, probe: Probe, out_path: str | Path,
         if res.returncode != 0:
             errors = [m.group(3) or m.group(5) for line in res.stderr.splitlines()
                       if (m := _LOG_RE.match(line))]
-            writing = [e for e in errors if any(w in e for w in _WRITE_ERRORS)]
-            if res.returncode == -signal.SIGXFSZ:
-                writing = ["file size limit exceeded"]
-            reason = (writing or errors or [f"exit status {res.returncode}"])[0]
-            raise VideoError(f"{out_path}: could not {'write' if writing else 'encode'} "
-                             f"the video: {reason}")
+            if writing := _write_failure(errors, res.returncode):
+                raise VideoError(f"{out_path}: could not write the video: {writing}")
+            raise VideoError(f"{out_path}: could not encode the video: "
+                             + (errors[0] if errors else f"exit status {res.returncode}"))
 
 
 def _frame_input(frames: list[Path], probe: Probe, listing: Path) -> list[str]:
