@@ -29,9 +29,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from swapflow import demo  # noqa: E402
+from swapflow.anatomy import interocular  # noqa: E402
 from swapflow.detect import make_detector  # noqa: E402
 from swapflow.extract import extract_frames  # noqa: E402
-from swapflow.landmarks import DlibLandmarker, interocular  # noqa: E402
+from swapflow.frames import list_frames  # noqa: E402
+from swapflow.landmarks import DlibLandmarker  # noqa: E402
 from tests import images  # noqa: E402
 
 MODES = ("never", "auto", "always")
@@ -95,7 +97,7 @@ def main() -> None:
             frames = Path(tmp) / clip
             video.split(demo_dir / clip, frames, frames.with_suffix(".json"))
             start = time.perf_counter()
-            table = extract_frames(video.list_frames(frames), {})
+            table = extract_frames(list_frames(frames), {})
             seconds = time.perf_counter() - start
             faces = table[table["face"] >= 0].groupby("frame").size()
             total = table["frame"].nunique()

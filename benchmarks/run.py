@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from swapflow import demo, extract, video
+from swapflow.frames import list_frames
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -54,7 +55,7 @@ def frames_of(clip: Path, work: Path) -> tuple[list[Path], video.Probe]:
     frames = work / "frames"
     if not frames.exists():
         video.split(clip, frames, work / "probe.json")
-    return video.list_frames(frames), video.Probe.load(work / "probe.json")
+    return list_frames(frames), video.Probe.load(work / "probe.json")
 
 
 def encode_baseline(probe: video.Probe, frames: Path, work: Path) -> None:

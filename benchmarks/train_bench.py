@@ -12,7 +12,7 @@ trainer samples/s and peak GPU memory with and without autocast,
 channels_last and torch.compile.
 
 Facesets: ``--faceset-a/--faceset-b``, else built once from the demo clips in
-resources/demo with the extraction library into ``--cache``.
+resources/demo the way the workflow extracts them, into ``--cache``.
 """
 
 from __future__ import annotations
@@ -20,21 +20,24 @@ from __future__ import annotations
 import argparse
 import logging
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from swapflow import video
-from swapflow.extract import align_frames, build_faceset, detect_frames, mask_frames, write_masks
-from swapflow.train.config import compose_config
-from swapflow.train.data import make_batch
-from swapflow.train.losses import face_loss
-from swapflow.train.models import build_model
-from swapflow.train.trainer import Trainer
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the workflow's extraction steps, as the tests run them
+
+from swapflow import video  # noqa: E402
+from swapflow.frames import list_frames  # noqa: E402
+from swapflow.train.config import compose_config  # noqa: E402
+from swapflow.train.data import make_batch  # noqa: E402
+from swapflow.train.losses import face_loss  # noqa: E402
+from swapflow.train.models import build_model  # noqa: E402
+from swapflow.train.trainer import Trainer  # noqa: E402
+from tests.extraction import extract  # noqa: E402
 
 
 def demo_facesets(cache: Path) -> tuple[Path, Path]:
@@ -46,10 +49,7 @@ def demo_facesets(cache: Path) -> tuple[Path, Path]:
             frames_dir = cache / f"frames_{name}"
             if not frames_dir.exists():
                 video.split(REPO / "resources" / "demo" / clip, frames_dir, cache / f"{name}.json")
-            frames = video.list_frames(frames_dir)
-            table = align_frames(frames, detect_frames(frames, {}))
-            write_masks(cache / f"{name}.npz", mask_frames(frames, table, {}))
-            build_faceset(frames, table, cache / f"{name}.npz", fs, {"faceset_mask": "extended"})
+            extract(list_frames(frames_dir), fs)
         out.append(fs)
     return out[0], out[1]
 

@@ -17,8 +17,10 @@ import cv2
 import numpy as np
 
 from swapflow import video
+from swapflow.anatomy import POINTS, interocular
 from swapflow.extract import extract_frames
-from swapflow.landmarks import DlibLandmarker, interocular
+from swapflow.frames import list_frames
+from swapflow.landmarks import DlibLandmarker
 
 # (clip, frame) of clear, unoccluded demo faces
 SOURCES = [("single_face.mp4", 0), ("single_face.mp4", 40), ("WolfgangLanger_Pexels.mp4", 0),
@@ -152,7 +154,7 @@ def measure(case: Case, folder: Path, cfg: dict) -> Score:
     path = folder / "000000.png"
     cv2.imwrite(str(path), cv2.cvtColor(case.image, cv2.COLOR_RGB2BGR))
     table = extract_frames([path], cfg)
-    found = [np.asarray(r, float).reshape(68, 2) for r in table["landmarks"].dropna()]
+    found = [np.asarray(r, float).reshape(POINTS, 2) for r in table["landmarks"].dropna()]
     nme, used = [], set()
     truths = [(t.mean(0), interocular(t), t) for t in case.faces]
     truths += [(np.array([x, y]), width / 2, None) for x, y, width in case.unmarked]
@@ -169,4 +171,4 @@ def measure(case: Case, folder: Path, cfg: dict) -> Score:
 
 def demo_frames(demo_dir: Path, folder: Path) -> list[Path]:
     video.split(demo_dir / "single_face.mp4", folder, folder.with_suffix(".json"))
-    return video.list_frames(folder)
+    return list_frames(folder)

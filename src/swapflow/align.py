@@ -10,6 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from swapflow.anatomy import INNER, interocular
+
 # Mean 3D face for the 68 iBUG points, in camera axes (x right, y down, z away
 # from the camera), unit = distance between the eye centres, origin at the
 # centre of the 68-point bounding square. Derived for swapflow from measured
@@ -51,7 +53,7 @@ MEAN_FACE_3D = np.array(
 MEAN_FACE_2D = MEAN_FACE_3D[:, :2]
 # Points fitted: brows, nose, eyes, mouth. The jaw outline moves with pose and
 # is left out, as in faceswap and DeepFaceLab.
-STABLE = slice(17, 68)
+STABLE = INNER
 # Half side of the square holding the 68 mean-face points ("the face").
 FACE_HALF = float(np.abs(MEAN_FACE_2D).max())
 # centering -> (centre of the crop, half side of its reference square), in
@@ -116,7 +118,7 @@ def head_pose(landmarks: np.ndarray, frame_size: tuple[int, int]) -> tuple[float
     # Start from a frontal face in front of the camera at the distance its
     # eye spacing implies (the model's unit), so the fit never settles on
     # the mirror solution behind the camera.
-    eye_gap = np.linalg.norm(landmarks[36:42].mean(0) - landmarks[42:48].mean(0))
+    eye_gap = interocular(landmarks)
     centre = (landmarks.mean(0) - (w / 2, h / 2)) / w
     distance = w / max(eye_gap, 1e-6)
     rvec = np.zeros((3, 1))

@@ -20,9 +20,13 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from swapflow.align import transform_points
+from swapflow.align import transform_points, warp
+from swapflow.alignments import kept_faces
+from swapflow.anatomy import POINTS
 from swapflow.color import get_color_matcher
-from swapflow.io import atomic_path, read_json, write_json
+from swapflow.frames import read_frame, write_frame
+from swapflow.io import atomic_path, write_json
+from swapflow.model_folder import check_identities
 from swapflow.mask import make_mask
 from swapflow.settings import ConvertConfig, FramesConfig, from_mapping
 
@@ -44,28 +48,8 @@ def load_swapper(model_dir: str | Path, face: str, target: str, device: str = "a
     """Load a trained model, refusing one trained for other identities than the swap's."""
     from swapflow.train import load_model  # torch is heavy: only convert needs it
 
-    manifest_path = Path(model_dir) / "manifest.json"
-    if not manifest_path.exists():
-        raise FileNotFoundError(f"{model_dir}: no trained model here (no manifest.json)")
-    trained = read_json(manifest_path)["identities"]
-    if (trained["a"], trained["b"]) != (face, target):
-        raise ValueError(f"{model_dir}: model was trained to put {trained['a']} on "
-                         f"{trained['b']}, but this swap puts {face} on {target}")
+    check_identities(model_dir, face, target)
     return load_model(model_dir, device=device)[0]
-
-
-def check_alignments(alignments: pd.DataFrame, frames: int, width: int, height: int,
-                     source: str) -> None:
-    """Refuse alignments made from another video, before any frame is written."""
-    meta = alignments.attrs
-    if meta.get("frames") not in (None, frames) or meta.get("width") not in (None, width) \
-            or meta.get("height") not in (None, height):
-        raise ValueError(f"{source}: alignments of a {meta.get('width')}x{meta.get('height')} "
-                         f"video of {meta.get('frames')} frames, but the target is "
-                         f"{width}x{height} with {frames} frames")
-    if len(alignments) and alignments["frame"].max() >= frames:
-        raise ValueError(f"{source}: alignments name frame {alignments['frame'].max()}, "
-                         f"but the target has {frames} frames")
 
 
 def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model: Swapper,
@@ -77,7 +61,7 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
     if cfg.mask == "learned" and not model.predicts_mask:
         raise ValueError("convert.mask is 'learned' but the model predicts no mask; "
                          "use 'landmarks' or 'both', or a preset with a learned mask")
-    faces = alignments[(alignments["face"] >= 0) & alignments["keep"]]
+    faces = kept_faces(alignments)
     by_frame = {frame: rows for frame, rows in faces.groupby("frame")}
     matcher = get_color_matcher(cfg.color)
     landmark_mask = make_mask(cfg.landmark_mask) if cfg.mask != "learned" else None
@@ -94,9 +78,9 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
             todo = [(i, path) for i, path in chunk if i in by_frame]
             written += [io.submit(shutil.copyfile, path, tmp / path.name)
                         for i, path in chunk if i not in by_frame]
-            images = dict(zip([i for i, _ in todo], io.map(_read, [path for _, path in todo])))
+            images = dict(zip([i for i, _ in todo], io.map(read_frame, [path for _, path in todo])))
             rows = [(i, row) for i, _ in todo for row in by_frame[i].itertuples()]
-            crops = np.stack([_crop(images[i], row) for i, row in rows]) if rows else None
+            crops = np.stack([warp(images[i], _matrix(row), int(row.size)) for i, row in rows]) if rows else None
             if crops is not None:
                 swapped, learned = model.swap(crops, to="a")
                 box = model.coverage_box(crops.shape[1])
@@ -107,7 +91,7 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
                     _paste(images[i], face, mask, box, _matrix(row), cfg.blend)
                     if cfg.patches:
                         patches.append((i, row.face, face, _matrix(row), box))
-            written += [io.submit(_write, tmp / path.name, images[i], frames)
+            written += [io.submit(write_frame, tmp / path.name, images[i], frames)
                         for i, path in todo]
             counts["swapped_frames"] += len(todo)
             counts["swapped_faces"] += len(rows)
@@ -122,27 +106,8 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
     return counts
 
 
-def _read(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError(f"{path}: frame cannot be read")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def _write(path: Path, image_rgb: np.ndarray, frames: FramesConfig) -> None:
-    params = [cv2.IMWRITE_PNG_COMPRESSION, frames.png_compression] if path.suffix == ".png" \
-        else [cv2.IMWRITE_JPEG_QUALITY, frames.jpeg_quality]
-    if not cv2.imwrite(str(path), cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), params):
-        raise OSError(f"{path}: could not write frame")
-
-
 def _matrix(row) -> np.ndarray:
     return np.asarray(row.matrix, dtype=np.float64).reshape(2, 3)
-
-
-def _crop(image: np.ndarray, row) -> np.ndarray:
-    return cv2.warpAffine(image, _matrix(row), (int(row.size), int(row.size)),
-                          flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
 
 
 def _blend_mask(row, box: tuple[int, int, int], crop_side: int, landmark_mask,
@@ -151,7 +116,7 @@ def _blend_mask(row, box: tuple[int, int, int], crop_side: int, landmark_mask,
     x0, y0, side = box
     masks = []
     if landmark_mask is not None:
-        points = transform_points(np.asarray(row.landmarks, np.float64).reshape(68, 2),
+        points = transform_points(np.asarray(row.landmarks, np.float64).reshape(POINTS, 2),
                                   _matrix(row))
         full = landmark_mask(points, crop_side).astype(np.float32) / 255
         masks.append(full[y0:y0 + side, x0:x0 + side])

@@ -26,11 +26,14 @@ import numpy as np
 import pandas as pd
 
 from swapflow.align import head_pose
-from swapflow.extract import BOX, frame_index, read_frame
+from swapflow.alignments import BOX, kept_faces
+from swapflow.anatomy import interocular
 from swapflow.faceset import load_faceset
+from swapflow.frames import frame_index, placeholder, read_frame, spread, tile_grid, write_jpeg
 from swapflow.identity import Embedder
 from swapflow.io import read_json
-from swapflow.landmarks import DlibLandmarker, interocular
+from swapflow.landmarks import DlibLandmarker
+from swapflow.model_folder import holdout, read_manifest
 from swapflow.settings import EvaluateConfig, from_mapping
 
 log = logging.getLogger(__name__)
@@ -80,17 +83,6 @@ METRICS: dict[str, str] = {
 }
 
 
-def _spread(count: int, n: int) -> np.ndarray:
-    """At most ``n`` indices spread evenly over ``range(count)``."""
-    if count <= 0 or n <= 0:
-        return np.zeros(0, int)
-    return np.unique(np.linspace(0, count - 1, min(n, count)).round().astype(int))
-
-
-def _kept(alignments: pd.DataFrame) -> pd.DataFrame:
-    return alignments[(alignments["face"] >= 0) & alignments["keep"]].sort_values(["frame", "face"])
-
-
 def _by_index(frames: Sequence[PathLike]) -> dict[int, Path]:
     return {frame_index(p): Path(p) for p in frames}
 
@@ -105,7 +97,7 @@ def _matched(original_frames: Sequence[PathLike], converted_frames: Sequence[Pat
     return orig, conv
 
 
-def reference_embedding(faceset_dirs: Sequence[PathLike], n: int, embedder: Embedder) -> np.ndarray:
+def faceset_embedding(faceset_dirs: Sequence[PathLike], n: int, embedder: Embedder) -> np.ndarray:
     """Mean dlib embedding of at most ``n`` faces spread over the facesets,
     computed on the aligned crops with their stored crop landmarks."""
     sets = [load_faceset(d) for d in faceset_dirs]
@@ -113,7 +105,7 @@ def reference_embedding(faceset_dirs: Sequence[PathLike], n: int, embedder: Embe
     if not owners:
         raise ValueError(f"no faces in facesets {[str(d) for d in faceset_dirs]}")
     embs = [embedder.embed(np.ascontiguousarray(sets[k].faces[i]), np.asarray(sets[k].landmarks[i], np.float64))
-            for k, i in (owners[j] for j in _spread(len(owners), n))]
+            for k, i in (owners[j] for j in spread(len(owners), n))]
     return np.mean(embs, axis=0)
 
 
@@ -125,7 +117,7 @@ def _face_table(orig: dict[int, Path], conv: dict[int, Path], kept: pd.DataFrame
     two sides are measured the same way.
     """
     rows = []
-    for r in kept.iloc[_spread(len(kept), n)].to_dict("records"):
+    for r in kept.iloc[spread(len(kept), n)].to_dict("records"):
         box = np.array([r[k] for k in BOX], float)
         row: dict[str, Any] = {"frame": int(r["frame"]), "face": int(r["face"])}
         points = {}
@@ -187,22 +179,6 @@ def flicker(orig: dict[int, Path], conv: dict[int, Path], kept: pd.DataFrame) ->
     return float(change[0] / change[1]), pairs
 
 
-def _holdout(model_dir: Path, side: str, faceset_dirs: Sequence[PathLike]) -> list[tuple[Path, np.ndarray]]:
-    """(faceset, held-out indices) for each given faceset the model's manifest
-    names (matched by content hash); others are skipped with a warning."""
-    from swapflow.train.data import faceset_hash
-
-    entries = {e["hash"]: e for e in read_json(model_dir / "manifest.json")["facesets"][side]}
-    out = []
-    for d in faceset_dirs:
-        entry = entries.get(faceset_hash(d))
-        if entry is None:
-            log.warning("faceset %s is not one model %s was trained on: no held-out faces known", d, model_dir)
-            continue
-        out.append((Path(d), np.asarray(entry["holdout_indices"], int)))
-    return out
-
-
 def reconstruction(model, faceset_dirs: Sequence[PathLike], holdout: Sequence[tuple[Path, np.ndarray]],
                    side: str, n: int) -> dict[str, float]:
     """PSNR / SSIM of ``model.swap(face, to=side)`` on at most ``n`` held-out faces,
@@ -215,7 +191,7 @@ def reconstruction(model, faceset_dirs: Sequence[PathLike], holdout: Sequence[tu
     from swapflow.train.losses import ssim_map
 
     picks = [(d, int(i)) for d, idx in holdout for i in idx]
-    picks = [picks[j] for j in _spread(len(picks), n)]
+    picks = [picks[j] for j in spread(len(picks), n)]
     prefix = f"recon_{side}_"
     if not picks:
         return {prefix + "faces": 0} | dict.fromkeys(
@@ -224,12 +200,8 @@ def reconstruction(model, faceset_dirs: Sequence[PathLike], holdout: Sequence[tu
     faces = np.stack([np.asarray(sets[d].faces[i]) for d, i in picks])
     masks = np.stack([np.asarray(sets[d].masks[i]) for d, i in picks])
     out, _ = model.swap(faces, to=side)
-    size = out.shape[1]
-    x0, y0, s = model.coverage_box(faces.shape[1])
-    target = np.stack([cv2.resize(np.ascontiguousarray(f[y0:y0 + s, x0:x0 + s]), (size, size),
-                                  interpolation=cv2.INTER_AREA) for f in faces])
-    mask = np.stack([cv2.resize(np.ascontiguousarray(m[y0:y0 + s, x0:x0 + s]), (size, size),
-                                interpolation=cv2.INTER_AREA) for m in masks]).astype(np.float32) / 255
+    target = model.coverage_crop(faces)
+    mask = model.coverage_crop(masks).astype(np.float32) / 255
     err = (out.astype(np.float64) - target.astype(np.float64)) ** 2
     mse = err.mean(axis=(1, 2, 3))
     mse_masked = (err.mean(-1) * mask).sum(axis=(1, 2)) / np.maximum(mask.sum(axis=(1, 2)), 1e-6)
@@ -247,7 +219,7 @@ def reconstruction(model, faceset_dirs: Sequence[PathLike], holdout: Sequence[tu
 
 
 def coverage(orig: dict[int, Path], conv: dict[int, Path], alignments: pd.DataFrame) -> dict[str, int]:
-    kept = _kept(alignments)
+    kept = kept_faces(alignments)
     swapped = set(kept["frame"]) & set(orig)
     passed = [f for f in orig if f not in swapped]
     return {
@@ -276,17 +248,17 @@ def evaluate_swap(original_frames: Sequence[PathLike], converted_frames: Sequenc
 
     c = from_mapping(EvaluateConfig, cfg)
     model_dir = Path(model_dir)
-    manifest = read_json(model_dir / "manifest.json")
+    manifest = read_manifest(model_dir)
     orig, conv = _matched(original_frames, converted_frames)
-    kept = _kept(alignments)
+    kept = kept_faces(alignments)
     kept = kept[kept["frame"].isin(orig)]
     metrics: dict[str, Any] = {"face": manifest["identities"]["a"], "target": manifest["identities"]["b"],
                                "model_iterations": manifest.get("iterations")}
     metrics |= coverage(orig, conv, alignments)
 
     embedder, landmarker = Embedder(), DlibLandmarker()
-    ref_a = reference_embedding(facesets_a, c.reference_faces, embedder)
-    ref_b = reference_embedding(facesets_b, c.reference_faces, embedder)
+    ref_a = faceset_embedding(facesets_a, c.reference_faces, embedder)
+    ref_b = faceset_embedding(facesets_b, c.reference_faces, embedder)
     faces = _face_table(orig, conv, kept, ref_a, ref_b, c.max_faces, landmarker, embedder)
 
     def mean(col: str, fn=lambda s: s) -> float:
@@ -310,7 +282,7 @@ def evaluate_swap(original_frames: Sequence[PathLike], converted_frames: Sequenc
 
     model, _ = load_model(model_dir, device=c.device)
     for side, dirs in (("a", facesets_a), ("b", facesets_b)):
-        metrics |= reconstruction(model, dirs, _holdout(model_dir, side, dirs), side, c.holdout_faces)
+        metrics |= reconstruction(model, dirs, holdout(model_dir, side, dirs), side, c.holdout_faces)
     metrics = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in metrics.items()}
     log.info("evaluation: %s", {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()})
     return metrics, faces
@@ -348,14 +320,13 @@ def before_after_strip(original_frames: Sequence[PathLike], converted_frames: Se
     """JPEG grid of ``n`` evenly spread frames with a kept face, each shown as a
     pair (before | after) cropped around the largest kept face (``scale`` x its
     box), ``columns`` pairs a row. No kept face gives one grey tile."""
-    from swapflow.train.trainer import write_preview  # the atomic JPEG writer of RGB grids
     orig, conv = _matched(original_frames, converted_frames)
-    kept = _kept(alignments)
+    kept = kept_faces(alignments)
     kept = kept[kept["frame"].isin(orig)]
     area = (kept["x1"] - kept["x0"]) * (kept["y1"] - kept["y0"])
     largest = kept.loc[area.groupby(kept["frame"]).idxmax()] if len(kept) else kept
     pairs = []
-    for r in largest.iloc[_spread(len(largest), n)].to_dict("records"):
+    for r in largest.iloc[spread(len(largest), n)].to_dict("records"):
         halves = []
         for label, paths in (("before", orig), ("after", conv)):
             img = _square_crop(read_frame(paths[r["frame"]]), r, scale, tile)
@@ -364,10 +335,4 @@ def before_after_strip(original_frames: Sequence[PathLike], converted_frames: Se
             halves.append(img)
         pair = np.hstack([halves[0], np.full((tile, 2, 3), 255, np.uint8), halves[1]])
         pairs.append(cv2.copyMakeBorder(pair, 4, 4, 4, 4, cv2.BORDER_CONSTANT, value=(0, 0, 0)))
-    if not pairs:
-        blank = np.full((tile, 2 * tile, 3), 128, np.uint8)
-        cv2.putText(blank, "no swapped faces", (8, tile // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)
-        pairs = [blank]
-    cols = min(columns, len(pairs))
-    pairs += [np.zeros_like(pairs[0])] * (-len(pairs) % cols)
-    write_preview(Path(out_jpg), np.vstack([np.hstack(pairs[i:i + cols]) for i in range(0, len(pairs), cols)]))
+    write_jpeg(out_jpg, tile_grid(pairs or [placeholder(2 * tile, tile, "no swapped faces")], columns))

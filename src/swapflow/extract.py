@@ -1,17 +1,15 @@
-"""Extraction stages: detect, align, mask, faceset.
+"""Extraction stages: detect (with landmarks), align, mask, faceset.
 
-Each stage takes a list of frame files (``%06d.png`` or ``.jpg``; the frame
-index is the file stem as an integer, so a video can be cut into frame ranges)
-and its settings: a dataclass below or a mapping of exactly its keys (see
-swapflow.settings). Frames are read as RGB.
+Each stage takes a list of frame files (see swapflow.frames; the frame index
+is the file stem, so a video can be cut into frame ranges) and its settings: a
+dataclass of swapflow.settings or a mapping of exactly its keys. The tables
+it writes are those of swapflow.alignments.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import replace
-from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import cv2
@@ -19,10 +17,14 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from swapflow.align import OneEuroFilter, align_matrix, blur_score, head_pose, transform_points, warp
+from swapflow import alignments as al
+from swapflow.align import OneEuroFilter, align_matrix, blur_score, head_pose, warp
+from swapflow.alignments import ALIGN_COLUMNS, BOX, DETECT_COLUMNS, RAW_COLUMNS
+from swapflow.anatomy import POINTS
 from swapflow.detect import Detector, make_detector
 from swapflow.faceset import create_faceset
-from swapflow.identity import Embedder, select_faces
+from swapflow.frames import frame_index, read_frame
+from swapflow.identity import Embedder, Reference, select_faces
 from swapflow.io import InputError, atomic_path
 from swapflow.landmarks import Landmarker, make_landmarker
 from swapflow.mask import make_mask
@@ -31,67 +33,17 @@ from swapflow.settings import AlignConfig, DetectConfig, FacesetConfig, MaskConf
 log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
-BOX = ["x0", "y0", "x1", "y1"]
-DETECT_COLUMNS = {"frame": "int64", "face": "int64", **dict.fromkeys(BOX, "float64"), "score": "float64", "truncated": "bool"}
-ALIGN_COLUMNS = {
-    **DETECT_COLUMNS,
-    "landmarks": "object",  # 136 floats, frame pixels, x0, y0, x1, y1, ...
-    "matrix": "object",  # 6 floats, row-major 2x3, frame pixels -> aligned crop
-    "size": "int64",
-    **dict.fromkeys(["yaw", "pitch", "roll", "blur"], "float64"),
-    "embedding": "object",  # 128 floats, or None
-    "keep": "bool",
-}
 LOW_CONTRAST = 100  # grey levels between the 1st and 99th percentile of a faded frame
 BLUR_CROP = 256  # side of the face crop (centering face, coverage 0.7) that blur is measured on
-# raw per-face landmarks of a shard, before smoothing over time
-RAW_COLUMNS = {
-    **DETECT_COLUMNS,
-    "landmarks": "object",
-    "blur": "float64",
-    "embedding": "object",
-    **dict.fromkeys(["width", "height"], "float64"),
-}
+CLAHE_CLIP, CLAHE_TILES = 2.0, 8  # equalisation of faded frames
 
 
 class ReferenceStillError(InputError):
     """Reference stills that cannot pick a person's face; the message names them."""
 
 
-def _empty(columns: Mapping[str, str]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
-
-
 def _progress(items: Iterable, desc: str, total: int | None = None) -> tqdm:
     return tqdm(items, desc=desc, total=total, unit="frame", mininterval=2.0, dynamic_ncols=True)
-
-
-def frame_index(path: PathLike) -> int:
-    """The frame number of a frame file: its stem as an integer."""
-    return int(Path(path).stem)
-
-
-def read_frame(path: PathLike) -> np.ndarray:
-    """RGB uint8 image; ValueError naming the file if it cannot be decoded."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError(f"cannot read frame {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def detect_frames(frame_paths: Sequence[PathLike], cfg: Mapping[str, Any] | DetectConfig | None = None) -> pd.DataFrame:
-    """One row per face (columns DETECT_COLUMNS); face -1 with NaN box for a
-    visited frame with no face. Faces are numbered by descending score.
-
-    With ``every_n`` > 1 only frames whose index is a multiple of it are
-    visited; the others get no row at all (later stages skip them).
-    """
-    c = from_mapping(DetectConfig, cfg)
-    detector = _detector(c)
-    paths = _visited(frame_paths, c)
-    rows = [r for path in _progress(paths, "detect")
-            for r in _detect_rows(for_models(read_frame(path)), frame_index(path), detector, c)]
-    return _table(rows, DETECT_COLUMNS, f"no face detected in {len(paths)} frames")
 
 
 def for_models(image: np.ndarray) -> np.ndarray:
@@ -104,7 +56,7 @@ def for_models(image: np.ndarray) -> np.ndarray:
     low, high = np.searchsorted(cumulative, [0.01 * grey.size, 0.99 * grey.size])
     if high - low >= LOW_CONTRAST:
         return image
-    return cv2.cvtColor(cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(grey),
+    return cv2.cvtColor(cv2.createCLAHE(clipLimit=CLAHE_CLIP, tileGridSize=(CLAHE_TILES, CLAHE_TILES)).apply(grey),
                         cv2.COLOR_GRAY2RGB)
 
 
@@ -133,13 +85,6 @@ def _detect_rows(image: np.ndarray, frame: int, detector: Detector, c: DetectCon
 
 def _no_face(frame: int) -> dict:
     return dict(frame=frame, face=-1, **dict.fromkeys(BOX, np.nan), score=np.nan, truncated=False)
-
-
-def _table(rows: list[dict], columns: Mapping[str, str], warning: str) -> pd.DataFrame:
-    table = pd.DataFrame(rows, columns=list(columns)).astype(columns) if rows else _empty(columns)
-    if not (table["face"] >= 0).any():
-        log.warning(warning)
-    return table
 
 
 class _Tracker:
@@ -171,21 +116,23 @@ class _Tracker:
         return out
 
 
-def reference_embedding(references: Sequence[PathLike], detector_cfg: Mapping[str, Any] | DetectConfig | None) -> np.ndarray:
-    """Mean embedding of the one face in each reference still.
+def embed_stills(identity: str, stills: Sequence[PathLike],
+                 cfg: Mapping[str, Any] | DetectConfig | None = None) -> Reference:
+    """An identity's reference: the mean embedding of the one face in each still,
+    found with the detection settings ``cfg``.
 
     Raises ReferenceStillError naming the still when it cannot be read, shows no
     face, or shows more than one (which of them would be the person?).
     """
-    d = from_mapping(DetectConfig, detector_cfg)
+    d = from_mapping(DetectConfig, cfg)
     detector = _detector(d)
     landmarker, embedder = make_landmarker(d.landmarker), Embedder()
     found = []
-    for path in references:
+    for path in stills:
         try:
             image = read_frame(path)
-        except ValueError as err:
-            raise ReferenceStillError(f"reference still {path}: {err}") from None
+        except InputError:
+            raise ReferenceStillError(f"reference still {path}: not an image that can be read") from None
         seen = for_models(image)
         boxes = detector.detect(seen)
         if len(boxes) != 1:
@@ -197,7 +144,7 @@ def reference_embedding(references: Sequence[PathLike], detector_cfg: Mapping[st
         if np.isnan(points).any():
             raise ReferenceStillError(f"reference still {path}: no landmarks found on its face")
         found.append(embedder.embed(image, points))
-    return np.mean(found, axis=0)
+    return Reference(identity, [str(p) for p in stills], np.mean(found, axis=0))
 
 
 def extract_frames(frame_paths: Sequence[PathLike], cfg: Mapping[str, Any] | DetectConfig | None = None) -> pd.DataFrame:
@@ -216,31 +163,15 @@ def extract_frames(frame_paths: Sequence[PathLike], cfg: Mapping[str, Any] | Det
         image = read_frame(path)
         seen = for_models(image)
         rows += _landmark_rows(image, seen, _detect_rows(seen, frame_index(path), detector, d), landmarker, embedder)
-    return _table(rows, RAW_COLUMNS, f"no face detected in {len(paths)} frames")
-
-
-def landmark_frames(frame_paths: Sequence[PathLike], detections: pd.DataFrame,
-                    cfg: Mapping[str, Any] | DetectConfig | None = None) -> pd.DataFrame:
-    """Raw landmarks of given detections (columns RAW_COLUMNS); ``cfg``: landmarker and embeddings."""
-    c = from_mapping(DetectConfig, cfg)
-    landmarker = make_landmarker(c.landmarker)
-    embedder = Embedder() if c.embeddings else None
-    paths = {frame_index(p): p for p in frame_paths}
-    detections = detections[detections["frame"].isin(paths)]
-    rows = []
-    for frame, group in _progress(detections.groupby("frame"), "landmarks", total=detections["frame"].nunique()):
-        records = group[list(DETECT_COLUMNS)].to_dict("records")  # plain dicts: pandas rows are slow
-        if records[0]["face"] < 0:
-            rows.append(records[0])
-            continue
-        image = read_frame(paths[frame])
-        rows += _landmark_rows(image, for_models(image), records, landmarker, embedder)
-    return _table(rows, RAW_COLUMNS, f"no face in {len(paths)} frames")
+    raw = al.table(rows, RAW_COLUMNS)
+    if not (raw["face"] >= 0).any():
+        log.warning("no face detected in %d frames", len(paths))
+    return raw
 
 
 def _landmark_rows(image: np.ndarray, seen: np.ndarray, records: list[dict], landmarker: Landmarker,
                    embedder: Embedder | None) -> list[dict]:
-    """68 raw landmarks (found on ``seen``, see for_models), sharpness and identity
+    """Raw landmarks (found on ``seen``, see for_models), sharpness and identity
     (of ``image``, the frame as it is) of each detected face of one frame.
 
     Sharpness is measured on a fixed 256 px face crop, whatever crop the
@@ -265,24 +196,22 @@ def _landmark_rows(image: np.ndarray, seen: np.ndarray, records: list[dict], lan
 
 
 def align_faces(raw: pd.DataFrame, cfg: Mapping[str, Any] | AlignConfig | None = None,
-                references: Sequence[PathLike] = (),
-                reference_detect: Mapping[str, Any] | DetectConfig | None = None,
-                name: str = "video") -> pd.DataFrame:
+                references: Sequence[Reference] = (), name: str = "video") -> pd.DataFrame:
     """One row per aligned face (columns ALIGN_COLUMNS) from raw landmarks of consecutive frames.
 
     Landmarks are smoothed over time when ``smoothing`` is on; the matrix and
     pose come from the smoothed landmarks, the blur score and embedding from
     the raw ones. ``keep`` marks the target faces (see identity.select_faces);
-    ``references`` need embeddings in ``raw``, and are read with the detection
-    settings ``reference_detect``; no frame is read. When no face matches the
-    references, ReferenceStillError says so, naming ``name`` (the video and identity).
+    ``references`` (see embed_stills) need embeddings in ``raw``. No image is
+    read. When no face matches the references, ReferenceStillError says so,
+    naming ``name`` (the video) and the stills.
     """
     c = from_mapping(AlignConfig, cfg)
     tracker = _Tracker(c.smoothing_min_cutoff, c.smoothing_beta) if c.smoothing else None
     rows = []
     for frame, group in raw.sort_values(["frame", "face"]).groupby("frame", sort=True):
         records = [r for r in group.to_dict("records") if r["face"] >= 0]
-        points = [np.asarray(r["landmarks"], float).reshape(68, 2) for r in records]
+        points = [np.asarray(r["landmarks"], float).reshape(POINTS, 2) for r in records]
         if tracker:
             points = tracker.step(frame, np.array([[r[k] for k in BOX] for r in records], float).reshape(-1, 4), points)
         for r, pts in zip(records, points):
@@ -295,43 +224,22 @@ def align_faces(raw: pd.DataFrame, cfg: Mapping[str, Any] | AlignConfig | None =
                     **dict(zip(["yaw", "pitch", "roll"], head_pose(pts, (r["width"], r["height"])))),
                     "blur": r["blur"],
                     "embedding": r["embedding"],
+                    "keep": True,
                 }
             )
+    aligned = al.table(rows, ALIGN_COLUMNS)
     if not rows:
         log.warning("no face aligned in %d frames", raw["frame"].nunique())
-        return _empty(ALIGN_COLUMNS)
-    table = pd.DataFrame(rows)
-    reference = reference_embedding(references, reference_detect) if references else None
-    table["keep"] = select_faces(table, reference, c.identity_threshold, c.keep_all)
-    if reference is not None and not table["keep"].any():
-        dist = [np.linalg.norm(np.asarray(e) - reference) for e in table["embedding"] if e is not None]
+        return aligned
+    aligned["keep"] = select_faces(aligned, references, c.identity_threshold, c.keep_all)
+    if references and not aligned["keep"].any():
+        stills = [still for ref in references for still in ref.stills]
         raise ReferenceStillError(
-            f"{name}: none of its {len(table)} faces matches the reference stills "
-            f"({', '.join(map(str, references))}): the nearest is at distance "
-            f"{min(dist, default=np.inf):.2f}, identity_threshold is {c.identity_threshold}")
-    return table[list(ALIGN_COLUMNS)].astype({k: v for k, v in ALIGN_COLUMNS.items() if v != "object"})
-
-
-def align_frames(
-    frame_paths: Sequence[PathLike],
-    detections: pd.DataFrame,
-    detect_cfg: Mapping[str, Any] | DetectConfig | None = None,
-    align_cfg: Mapping[str, Any] | AlignConfig | None = None,
-    references: Sequence[PathLike] = (),
-) -> pd.DataFrame:
-    """``align_faces`` of the landmarks of ``detections`` (columns ALIGN_COLUMNS)."""
-    d = from_mapping(DetectConfig, detect_cfg)
-    d = replace(d, embeddings=d.embeddings or bool(references))
-    return align_faces(landmark_frames(frame_paths, detections, d), align_cfg, references, d)
-
-
-def _matrices(alignments: pd.DataFrame) -> np.ndarray:
-    return np.array(alignments["matrix"].tolist(), dtype=np.float64).reshape(-1, 2, 3)
-
-
-def _aligned_landmarks(alignments: pd.DataFrame) -> np.ndarray:
-    points = np.array(alignments["landmarks"].tolist(), dtype=np.float64).reshape(-1, 68, 2)
-    return np.array([transform_points(p, m) for p, m in zip(points, _matrices(alignments))]).reshape(-1, 68, 2)
+            f"{name}: none of its {len(aligned)} faces matches the reference stills "
+            f"({', '.join(stills)}): the nearest is at distance "
+            f"{min(ref.distances(aligned).min() for ref in references):.2f}, "
+            f"identity_threshold is {c.identity_threshold}")
+    return aligned
 
 
 def mask_frames(
@@ -344,11 +252,11 @@ def mask_frames(
     when a mask type needs the aligned crop (``mesh``).
     """
     c = from_mapping(MaskConfig, cfg)
-    kept = alignments[alignments["keep"]].reset_index(drop=True) if len(alignments) else alignments
+    kept = al.kept_faces(alignments)
     size = int(kept["size"].iloc[0]) if len(kept) else 0
     makers = {t: make_mask(t) for t in c.types}
     paths = {frame_index(p): p for p in frame_paths}
-    points, matrices = _aligned_landmarks(kept), _matrices(kept)
+    points, matrices = al.aligned_landmarks(kept), al.matrices(kept)
     out = {t: np.zeros((len(kept), size, size), np.uint8) for t in c.types}
     needs_crop = any(m.needs_crop for m in makers.values())
     for i, frame in enumerate(_progress(kept["frame"], "mask", total=len(kept))):
@@ -394,14 +302,14 @@ def build_faceset(
     masks = read_masks(masks_path)
     if c.faceset_mask not in masks:
         raise ValueError(f"mask type {c.faceset_mask!r} not in {masks_path}; add it to mask.types")
-    kept = alignments[alignments["keep"]].reset_index(drop=True) if len(alignments) else alignments
+    kept = al.kept_faces(alignments)
     mask_row = {(int(f), int(k)): i for i, (f, k) in enumerate(zip(masks["frame"], masks["face"]))}
     missing = [key for key in zip(kept["frame"], kept["face"]) if key not in mask_row]
     if missing:
         raise ValueError(f"{len(missing)} kept faces have no mask in {masks_path}, first {missing[0]}")
     size = int(kept["size"].iloc[0]) if len(kept) else int(masks["size"])
     paths = {frame_index(p): p for p in frame_paths}
-    points, matrices = _aligned_landmarks(kept), _matrices(kept)
+    points, matrices = al.aligned_landmarks(kept), al.matrices(kept)
     with create_faceset(out_dir, len(kept), size) as fs:
         for i, (frame, face) in enumerate(_progress(zip(kept["frame"], kept["face"]), "faceset", total=len(kept))):
             fs.faces[i] = warp(read_frame(paths[frame]), matrices[i], size)

@@ -11,6 +11,7 @@ Layout of ``<faceset>/``:
 
 from __future__ import annotations
 
+import hashlib
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +23,11 @@ import numpy as np
 import pandas as pd
 from numpy.lib.format import open_memmap
 
+from swapflow.anatomy import POINTS
+from swapflow.frames import placeholder, spread, tile_grid, write_jpeg
 from swapflow.io import atomic_path
+
+ARRAYS = ("faces", "masks", "landmarks")
 
 
 @dataclass
@@ -49,7 +54,7 @@ def create_faceset(path: str | os.PathLike, n: int, size: int) -> Iterator[Faces
         fs = Faceset(
             faces=open_memmap(tmp / "faces.npy", "w+", np.uint8, (n, size, size, 3)),
             masks=open_memmap(tmp / "masks.npy", "w+", np.uint8, (n, size, size)),
-            landmarks=open_memmap(tmp / "landmarks.npy", "w+", np.float32, (n, 68, 2)),
+            landmarks=open_memmap(tmp / "landmarks.npy", "w+", np.float32, (n, POINTS, 2)),
             index=pd.DataFrame(),
         )
         yield fs
@@ -71,6 +76,16 @@ def load_faceset(path: str | os.PathLike) -> Faceset:
     )
 
 
+def faceset_hash(path: str | os.PathLike) -> str:
+    """blake2b of the faceset's arrays, so a model's manifest pins what it saw."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name in ARRAYS:
+        with open(Path(path) / f"{name}.npy", "rb") as fh:
+            while chunk := fh.read(1 << 22):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
 def contact_sheet(faceset_dir: str | os.PathLike, out_jpg: str | os.PathLike, n: int = 48, tile: int = 128) -> None:
     """JPEG grid of ``n`` faces spread evenly over the faceset.
 
@@ -79,27 +94,15 @@ def contact_sheet(faceset_dir: str | os.PathLike, out_jpg: str | os.PathLike, n:
     tile reading "no faces".
     """
     fs = load_faceset(faceset_dir)
-    picks = np.unique(np.linspace(0, len(fs) - 1, min(n, len(fs))).round().astype(int)) if len(fs) else []
     tiles = []
-    for i in picks:
+    for i in spread(len(fs), n):
         size = fs.faces.shape[1]
-        img = cv2.cvtColor(np.array(fs.faces[i]), cv2.COLOR_RGB2BGR)
+        img = np.array(fs.faces[i])
         contours, _ = cv2.findContours(np.array(fs.masks[i]), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        cv2.drawContours(img, contours, -1, (0, 0, 255), max(1, size // 128))
+        cv2.drawContours(img, contours, -1, (255, 0, 0), max(1, size // 128))
         for x, y in fs.landmarks[i]:
             cv2.circle(img, (int(round(x)), int(round(y))), max(1, size // 128), (0, 255, 0), -1)
         img = cv2.resize(img, (tile, tile), interpolation=cv2.INTER_AREA)
         cv2.putText(img, str(int(fs.index["frame"].iloc[i])), (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
         tiles.append(img)
-    if not tiles:
-        blank = np.full((tile, tile, 3), 128, np.uint8)
-        cv2.putText(blank, "no faces", (8, tile // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
-        tiles = [blank]
-    cols = min(8, len(tiles))
-    tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % cols)
-    grid = np.vstack([np.hstack(tiles[r : r + cols]) for r in range(0, len(tiles), cols)])
-    with atomic_path(out_jpg) as tmp:
-        ok, buf = cv2.imencode(".jpg", grid, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        if not ok:
-            raise ValueError(f"could not encode contact sheet {out_jpg}")
-        tmp.write_bytes(buf.tobytes())
+    write_jpeg(out_jpg, tile_grid(tiles or [placeholder(tile, tile, "no faces")], 8))

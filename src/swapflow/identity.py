@@ -1,11 +1,17 @@
-"""Identity embeddings (dlib 128-d) and target-face selection."""
+"""Identity embeddings (dlib 128-d), identity references and target-face selection."""
 
 from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Sequence
 
 import dlib
 import face_recognition_models
 import numpy as np
 import pandas as pd
+
+from swapflow.io import read_json, write_json
 
 
 class Embedder:
@@ -24,22 +30,45 @@ class Embedder:
         return np.array(self._model.compute_face_descriptor(image_rgb, shape), dtype=np.float32)
 
 
-def select_faces(
-    faces: pd.DataFrame, reference: np.ndarray | None, threshold: float = 0.6, keep_all: bool = False
-) -> pd.Series:
+@dataclass
+class Reference:
+    """An identity's reference: the mean embedding of its reference stills.
+
+    Stored as ``results/reference/<identity>.json`` (identity, stills, embedding).
+    """
+
+    identity: str
+    stills: list[str]
+    embedding: np.ndarray
+
+    def distances(self, faces: pd.DataFrame) -> pd.Series:
+        """Embedding distance of each face (``embedding`` column) to the reference;
+        inf for a face without an embedding."""
+        return faces["embedding"].map(
+            lambda e: np.inf if e is None else float(np.linalg.norm(np.asarray(e) - self.embedding)))
+
+    def save(self, path: str | os.PathLike) -> None:
+        write_json(path, {"identity": self.identity, "stills": self.stills,
+                          "embedding": self.embedding.tolist()})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Reference:
+        data = read_json(path)
+        return cls(data["identity"], data["stills"], np.asarray(data["embedding"], np.float32))
+
+
+def select_faces(faces: pd.DataFrame, references: Sequence[Reference] = (), threshold: float = 0.6,
+                 keep_all: bool = False) -> pd.Series:
     """Boolean ``keep`` per row of ``faces`` (columns frame, x0..y1, embedding).
 
-    ``keep_all`` keeps every face. With a ``reference`` embedding, a face is
-    kept when its embedding lies within ``threshold`` (Euclidean) of it; faces
-    without an embedding are dropped. Without a reference, the largest face of
+    ``keep_all`` keeps every face. With ``references``, a face is kept when its
+    embedding lies within ``threshold`` (Euclidean) of one of them; faces
+    without an embedding are dropped. Without references, the largest face of
     each frame is kept.
     """
     if keep_all or faces.empty:
         return pd.Series(True, index=faces.index)
-    if reference is not None:
-        dist = faces["embedding"].map(
-            lambda e: np.inf if e is None else float(np.linalg.norm(np.asarray(e) - reference))
-        )
-        return dist < threshold
+    if references:
+        return pd.concat([ref.distances(faces) for ref in references], axis=1).min(axis=1) < threshold
     area = (faces["x1"] - faces["x0"]) * (faces["y1"] - faces["y0"])
     return pd.Series(faces.index.isin(area.groupby(faces["frame"]).idxmax()), index=faces.index)

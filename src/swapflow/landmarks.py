@@ -1,8 +1,8 @@
 """68-point landmarkers: one protocol, implementations chosen by name.
 
 A landmarker takes an RGB frame and a face box ``(x0, y0, x1, y1)`` in frame
-pixels and returns a ``(68, 2)`` float array in iBUG-68 order (jaw 0-16,
-brows 17-26, nose 27-35, eyes 36-47, mouth 48-67), frame pixels.
+pixels and returns a ``(68, 2)`` float array of iBUG-68 points in frame
+pixels (the parts are named in swapflow.anatomy).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import dlib
 import face_recognition_models
 import mediapipe as mp
 import numpy as np
+
+from swapflow.anatomy import INNER, POINTS, eye_centres, interocular
 
 # Face Mesh vertex (of 468) standing for each iBUG-68 point. Chosen for
 # swapflow as the vertex nearest on average (inter-ocular-normalised) to
@@ -44,11 +46,6 @@ class Landmarker(Protocol):
         """(68, 2) iBUG-68 points in frame pixels for the face in ``box``; NaNs
         when no face is found there or the points do not fit it."""
         ...
-
-
-def interocular(points: np.ndarray) -> float:
-    """Distance between the centres of the two eyes of iBUG-68 points."""
-    return float(np.linalg.norm(points[36:42].mean(0) - points[42:48].mean(0)))
 
 
 class DlibLandmarker:
@@ -82,8 +79,8 @@ class DlibLandmarker:
 
     def _upright_pass(self, image_rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
         """Predict again on a crop turned so that the eyes of ``points`` are level."""
-        right, left = points[36:42].mean(0), points[42:48].mean(0)
-        roll = np.degrees(np.arctan2(left[1] - right[1], left[0] - right[0]))
+        left, right = eye_centres(points)
+        roll = np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0]))
         centre = points.mean(0)
         turn = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), float(roll), 1.0)
         width = float(np.ptp(cv2.transform(points[None], turn)[0][:, 0]))
@@ -112,21 +109,21 @@ class DlibLandmarker:
         points = self._fit(image_rgb, mesh)
         if points is None:
             log.info("landmarks dropped: no stable fit in the %s", where)
-            return np.full((68, 2), np.nan)
+            return np.full((POINTS, 2), np.nan)
         if _apart(points, mesh) > self.AGREE:
             log.info("landmarks dropped: dlib and Face Mesh disagree by %.2f of the eye "
                      "distance in the %s", _apart(points, mesh), where)
-            return np.full((68, 2), np.nan)
+            return np.full((POINTS, 2), np.nan)
         centre = points.mean(0)
         if not (x0 <= centre[0] <= x1 and y0 - 0.25 * (y1 - y0) <= centre[1] <= y1):
             log.info("landmarks dropped: they settled outside the %s", where)
-            return np.full((68, 2), np.nan)
+            return np.full((POINTS, 2), np.nan)
         return points
 
 
 def _apart(a: np.ndarray, b: np.ndarray) -> float:
     """Mean distance of the inner points (brows, nose, eyes, mouth) over the eye distance."""
-    return float(np.linalg.norm(a[17:] - b[17:], axis=1).mean() / interocular(a))
+    return float(np.linalg.norm(a[INNER] - b[INNER], axis=1).mean() / interocular(a))
 
 
 class MeshLandmarker:
@@ -166,7 +163,7 @@ class MeshLandmarker:
 
     def landmarks(self, image_rgb: np.ndarray, box: Sequence[float]) -> np.ndarray:
         pts = self.mesh(image_rgb, box)
-        return np.full((68, 2), np.nan) if pts is None else pts[MESH_TO_IBUG68]
+        return np.full((POINTS, 2), np.nan) if pts is None else pts[MESH_TO_IBUG68]
 
 
 LANDMARKERS: dict[str, Callable[[], Landmarker]] = {"dlib": DlibLandmarker, "mesh": MeshLandmarker}

@@ -12,16 +12,17 @@ from typing import Callable, Protocol
 import cv2
 import numpy as np
 
+from swapflow.anatomy import BROWS, CHIN, LEFT_BROW, LEFT_JAW, NOSE, NOSE_BASE, NOSE_TOP, RIGHT_BROW, RIGHT_JAW
 from swapflow.landmarks import MeshLandmarker
 
-# Parts whose convex hulls, joined, make the "components" mask (iBUG-68
-# indices). The jaw is split at the chin and each half closed by its brow,
-# with the nose and the brow-to-chin centre strip filling the middle.
+# Parts whose convex hulls, joined, make the "components" mask. The jaw is
+# split at the chin and each half closed by its brow, with the nose and the
+# brow-to-chin centre strip filling the middle.
 COMPONENTS = (
-    list(range(0, 9)) + list(range(17, 22)),  # right jaw + right brow
-    list(range(8, 17)) + list(range(22, 27)),  # left jaw + left brow
-    list(range(17, 27)) + [8],  # brows down to the chin
-    list(range(27, 36)),  # nose
+    np.concatenate([LEFT_JAW, LEFT_BROW]),
+    np.concatenate([RIGHT_JAW, RIGHT_BROW]),
+    np.append(BROWS, CHIN),
+    NOSE,
 )
 # MediaPipe Face Mesh face-oval vertices in order around the face.
 FACE_OVAL = [
@@ -58,7 +59,7 @@ class ExtendedMask:
     """``components`` with the brows raised over the forehead.
 
     Each brow point moves away from the chin by ``lift`` times the nose
-    length (points 27 to 33), which reaches about half-way up the forehead.
+    length (top to base), which reaches about half-way up the forehead.
     """
 
     needs_crop = False
@@ -68,9 +69,9 @@ class ExtendedMask:
 
     def __call__(self, landmarks: np.ndarray, size: int, crop_rgb: np.ndarray | None = None) -> np.ndarray:
         lm = landmarks.copy()
-        up = lm[27] - lm[8]
+        up = lm[NOSE_TOP] - lm[CHIN]
         up /= np.linalg.norm(up) + 1e-9
-        lm[17:27] += up * self.lift * np.linalg.norm(lm[27] - lm[33])
+        lm[BROWS] += up * self.lift * np.linalg.norm(lm[NOSE_TOP] - lm[NOSE_BASE])
         return _hulls([lm[p] for p in COMPONENTS], size)
 
 

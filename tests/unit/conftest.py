@@ -1,4 +1,5 @@
-"""Fixtures for the extraction tests: demo clips split into PNG frames once."""
+"""Fixtures for the library tests: demo clips split into PNG frames once, and
+facesets extracted from them once, the way the workflow does."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from swapflow import video
+from swapflow.frames import list_frames
+from tests.extraction import Extracted, extract
 
 
 def _split(clip: Path, out: Path) -> list[Path]:
     video.split(clip, out, out.with_suffix(".json"))
-    return video.list_frames(out)
+    return list_frames(out)
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +38,15 @@ def woman_frames(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> list[P
 def cartoon_frames(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """The cartoon part (frames 0-89) of noface_face.mov: no face."""
     return _split(demo / "noface_face.mov", tmp_path_factory.mktemp("frames") / "noface")[:90]
+
+
+@pytest.fixture(scope="session")
+def man(man_frames, tmp_path_factory) -> Extracted:
+    """The man's first 36 frames (consecutive, one face each), extracted."""
+    return extract(man_frames[:36], tmp_path_factory.mktemp("facesets") / "man")
+
+
+@pytest.fixture(scope="session")
+def woman(woman_frames, tmp_path_factory) -> Extracted:
+    """Every 8th frame of the woman (59 frames), extracted."""
+    return extract(woman_frames[::8], tmp_path_factory.mktemp("facesets") / "woman")

@@ -8,6 +8,7 @@ import pytest
 
 from swapflow import video
 from swapflow.color import COLOR_MATCHERS, get_color_matcher
+from swapflow.frames import list_frames
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,7 @@ def faces(demo_dir, tmp_path_factory):
     for name in ("single_face.mp4", "WolfgangLanger_Pexels.mp4"):
         out = tmp_path_factory.mktemp("color") / "frames"
         video.split(demo_dir / name, out, out.with_suffix(".json"))
-        frame = cv2.cvtColor(cv2.imread(str(video.list_frames(out)[0])), cv2.COLOR_BGR2RGB)
+        frame = cv2.cvtColor(cv2.imread(str(list_frames(out)[0])), cv2.COLOR_BGR2RGB)
         crops.append(np.ascontiguousarray(frame[80:280, 220:420]))
     mask = np.zeros(crops[0].shape[:2], np.float32)
     cv2.circle(mask, (100, 100), 80, 1.0, -1)

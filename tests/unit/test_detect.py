@@ -1,35 +1,35 @@
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
+from swapflow.alignments import RAW_COLUMNS
 from swapflow.detect import make_detector
-from swapflow.extract import DETECT_COLUMNS, detect_frames, read_frame
-from swapflow.video import list_frames
+from swapflow.extract import extract_frames
+from swapflow.frames import list_frames, read_frame
+from swapflow.io import InputError
 
 
 def _face_rate(table: pd.DataFrame) -> float:
     return table.groupby("frame")["face"].max().ge(0).mean()
 
 
-def test_faces_found_in_both_clips(man_frames, woman_frames):
-    man = detect_frames(man_frames, {})
-    woman = detect_frames(woman_frames[::2], {})
-    assert man["frame"].nunique() == len(man_frames)
-    assert _face_rate(man) >= 0.95
-    assert _face_rate(woman) >= 0.95
-    assert list(man.columns) == list(DETECT_COLUMNS)
+def test_faces_found_in_both_clips(man, woman):
+    assert man.raw["frame"].nunique() == len(man.frames)
+    assert woman.raw["frame"].nunique() == len(woman.frames)
+    assert _face_rate(man.raw) >= 0.95
+    assert _face_rate(woman.raw) >= 0.95
+    assert list(man.raw.columns) == list(RAW_COLUMNS)
 
 
 def test_cartoon_has_no_face(cartoon_frames):
-    table = detect_frames(cartoon_frames[::3], {})
+    table = extract_frames(cartoon_frames[::3], {})
     assert len(table) == len(cartoon_frames[::3])
     assert (table["face"] == -1).all() and table["x0"].isna().all()
 
 
 def test_every_n_visits_multiples(man_frames):
-    table = detect_frames(man_frames[:20], {"every_n": 5})
+    table = extract_frames(man_frames[:20], {"every_n": 5})
     assert sorted(table["frame"].unique()) == [0, 5, 10, 15]
 
 
@@ -46,12 +46,16 @@ def test_dlib_hog_finds_frontal_face(man_frames):
 def test_corrupt_png_raises_naming_file(man_frames, tmp_path):
     bad = tmp_path / "000001.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
-    with pytest.raises(ValueError, match=str(bad)):
-        detect_frames([man_frames[0], bad], {})
+    with pytest.raises(InputError, match=str(bad)):
+        extract_frames([man_frames[0], bad], {})
 
 
 def test_list_frames_orders_by_index(tmp_path: Path):
     for i in (10, 2, 1000000):
         (tmp_path / f"{i:06d}.png").touch()
+    (tmp_path / "notes.txt").touch()
     assert [p.stem for p in list_frames(tmp_path)] == ["000002", "000010", "1000000"]
-    assert np.isnan(detect_frames([], {})["x0"]).all()
+    with pytest.raises(InputError, match="no frames"):
+        list_frames(tmp_path / "..")
+    empty = extract_frames([], {})
+    assert empty.empty and list(empty.columns) == list(RAW_COLUMNS)

@@ -12,38 +12,31 @@ import pytest
 
 from swapflow.convert import ConvertConfig, convert_frames
 from swapflow.evaluate import METRICS, before_after_strip, evaluate_swap, summarize
-from swapflow.extract import align_frames, build_faceset, detect_frames, mask_frames, write_masks
+from swapflow.alignments import kept_faces
+from swapflow.frames import list_frames
 from swapflow.io import read_json, write_json
 from swapflow.train import compose_config, load_model, train
-from swapflow.video import list_frames
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
-MAN_FRAMES = 36  # consecutive frames of the man: faceset B, the target of the swap
+MAN_FRAMES = 36  # the man's frames (fixture ``man``): faceset B and the target of the swap
 PASSED = [30, 31, 32]  # frames whose face is not kept, so convert copies them
 
 
-def _faceset(frames: list[Path], table, out: Path) -> Path:
-    write_masks(out.with_suffix(".npz"), mask_frames(frames, table, {}))
-    build_faceset(frames, table, out.with_suffix(".npz"), out, {"faceset_mask": "extended"})
-    return out
-
-
 @pytest.fixture(scope="module")
-def swap(man_frames, woman_frames, tmp_path_factory):
-    """A lite model trained 30 iterations and the man's frames converted with it."""
+def swap(man, woman, tmp_path_factory):
+    """A lite model trained 30 iterations on the woman (A) and the man (B), and
+    the man's frames converted with it."""
+    assert len(man.frames) == MAN_FRAMES
     root = tmp_path_factory.mktemp("evaluate")
-    woman = woman_frames[::8]
-    fs_a = _faceset(woman, align_frames(woman, detect_frames(woman, {})), root / "woman")
-    man = man_frames[:MAN_FRAMES]
-    alignments = align_frames(man, detect_frames(man, {}))
-    fs_b = _faceset(man, alignments, root / "man")
     cfg = compose_config(CONFIG, "lite", ["iterations=30", "batch_size=8", "min_faces=10", "holdout=0.1",
                                           "log_every_s=0", "data.workers=1", "data.prefetch=2"])
-    model_dir = train(cfg, [fs_a], [fs_b], root / "model", root / "ckpt", identities=("woman", "man"), threads=2)
+    model_dir = train(cfg, [woman.faceset], [man.faceset], root / "model", root / "ckpt",
+                      identities=("woman", "man"), threads=2)
+    alignments = man.alignments.copy()
     alignments.loc[alignments["frame"].isin(PASSED), "keep"] = False
-    convert_frames(man, alignments, load_model(model_dir)[0], root / "converted", ConvertConfig())
-    return {"original": man, "converted": list_frames(root / "converted"), "alignments": alignments,
-            "model": model_dir, "a": [fs_a], "b": [fs_b]}
+    convert_frames(man.frames, alignments, load_model(model_dir)[0], root / "converted", ConvertConfig())
+    return {"original": man.frames, "converted": list_frames(root / "converted"), "alignments": alignments,
+            "model": model_dir, "a": [woman.faceset], "b": [man.faceset]}
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +50,7 @@ def test_metric_keys_and_coverage(evaluated, swap):
     assert set(metrics) == set(METRICS)
     json.dumps(metrics, allow_nan=False)  # strict JSON
     assert metrics["face"] == "woman" and metrics["target"] == "man" and metrics["model_iterations"] == 30
-    kept = swap["alignments"][(swap["alignments"]["face"] >= 0) & swap["alignments"]["keep"]]
+    kept = kept_faces(swap["alignments"])
     assert metrics["frames_total"] == MAN_FRAMES
     assert metrics["frames_with_face"] == MAN_FRAMES  # the man is in every frame
     assert metrics["frames_swapped"] == kept["frame"].nunique() == MAN_FRAMES - len(PASSED)

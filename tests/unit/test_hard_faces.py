@@ -9,7 +9,8 @@ import pytest
 
 from swapflow.detect import make_detector
 from swapflow.extract import for_models
-from swapflow.landmarks import DlibLandmarker, interocular
+from swapflow.anatomy import interocular
+from swapflow.landmarks import DlibLandmarker
 from tests import images
 
 GROUP = {"max_faces": 10, "min_size": 0.03}

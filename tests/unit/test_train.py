@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 import torch
 
-from swapflow.extract import align_frames, build_faceset, detect_frames, mask_frames, write_masks
 from swapflow.io import read_json
 from swapflow.train import FacesetError, compose_config, load_model, train
 from swapflow.train.cli import main
@@ -23,18 +22,10 @@ CONFIG = Path(__file__).resolve().parents[2] / "config"
 FAST = ["log_every_s=0", "data.workers=1", "data.prefetch=2"]
 
 
-def _faceset(frames: list[Path], out: Path) -> Path:
-    table = align_frames(frames, detect_frames(frames, {}))
-    write_masks(out.with_suffix(".npz"), mask_frames(frames, table, {}))
-    build_faceset(frames, table, out.with_suffix(".npz"), out, {"faceset_mask": "extended"})
-    return out
-
-
 @pytest.fixture(scope="session")
-def facesets(man_frames, woman_frames, tmp_path_factory) -> tuple[Path, Path]:
-    """(woman, man): about 59 and 36 faces."""
-    root = tmp_path_factory.mktemp("train_facesets")
-    return _faceset(woman_frames[::8], root / "woman"), _faceset(man_frames[::2], root / "man")
+def facesets(woman, man) -> tuple[Path, Path]:
+    """(woman, man): 59 and 36 faces."""
+    return woman.faceset, man.faceset
 
 
 def _train(facesets, tmp: Path, preset: str, overrides: list[str], name: str = "run") -> Path:

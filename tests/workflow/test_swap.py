@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from swapflow import video
+from swapflow.frames import list_frames
 from swapflow.io import read_json
 from tests.conftest import run_snakemake
 
@@ -28,8 +29,8 @@ def test_output_keeps_frames_rate_audio_and_is_tagged(swapped, name):
 def test_frames_without_faces_are_unchanged(swapped):
     alignments = pd.read_parquet(swapped / "results/align/noface.parquet")
     swapped_frames = set(alignments.loc[alignments["keep"], "frame"])
-    originals = video.list_frames(swapped / "results/frames/noface")
-    converted = video.list_frames(swapped / "results/convert/w2m/noface")
+    originals = list_frames(swapped / "results/frames/noface")
+    converted = list_frames(swapped / "results/convert/w2m/noface")
     assert len(converted) == len(originals) == 169
     untouched = [i for i in range(len(originals)) if i not in swapped_frames]
     assert len(untouched) >= 80, "the cartoon part of the clip should have no face"
@@ -39,8 +40,8 @@ def test_frames_without_faces_are_unchanged(swapped):
 
 def test_only_the_face_changes(swapped):
     alignments = pd.read_parquet(swapped / "results/align/man.parquet")
-    originals = video.list_frames(swapped / "results/frames/man")
-    converted = video.list_frames(swapped / "results/convert/w2m/man")
+    originals = list_frames(swapped / "results/frames/man")
+    converted = list_frames(swapped / "results/convert/w2m/man")
     changed_inside = 0
     for row in alignments.itertuples():
         before = cv2.imread(str(originals[row.frame])).astype(int)

@@ -110,6 +110,7 @@ wildcard_constraints:
         map(re.escape, ["passthrough"] + [s["name"] for s in config["swaps"]])
     ),
     model="|".join(map(re.escape, MODELS)) or "^$",
+    identity="|".join(map(re.escape, config["identities"])) or "^$",
 
 
 # ---- inputs -------------------------------------------------------------------
@@ -119,24 +120,18 @@ def video_path(wildcards):
     return config["videos"][wildcards.video]
 
 
-def reference_identities(wildcards):
-    """The identities of a video whose reference stills pick their face in it."""
+def video_references(wildcards):
+    """The references of the identities that a video shows and whose stills
+    pick their face in it."""
     return [
-        name
+        f"results/reference/{name}.json"
         for name, ident in config["identities"].items()
         if wildcards.video in ident["videos"] and ident["references"]
     ]
 
 
-def video_references(wildcards):
-    """Reference stills of the identities that a video belongs to."""
-    return sorted(
-        {
-            ref
-            for name in reference_identities(wildcards)
-            for ref in config["identities"][name]["references"]
-        }
-    )
+def reference_stills(wildcards):
+    return config["identities"][wildcards.identity]["references"]
 
 
 def detect_shards(wildcards):
@@ -211,9 +206,10 @@ def align_settings(wildcards):
     return pick(AlignConfig, config["extract"])
 
 
-def reference_detect_settings(wildcards):
-    """The detection settings used on reference stills, None without references."""
-    return detect_settings(wildcards) if video_references(wildcards) else None
+def reference_settings(wildcards):
+    """What finds the face in reference stills: the detector and landmarker settings."""
+    keys = ("detector", "range", "tiling", "threshold", "min_size", "landmarker")
+    return {key: config["extract"][key] for key in keys}
 
 
 def mask_settings(wildcards):

@@ -16,6 +16,23 @@ rule detect:
         "../scripts/detect.py"
 
 
+rule reference:
+    input:
+        reference_stills,
+    output:
+        "results/reference/{identity}.json",
+    log:
+        "logs/reference/{identity}.log",
+    benchmark:
+        "benchmarks/out/reference/{identity}.tsv"
+    conda:
+        "../envs/swapflow.yaml"
+    params:
+        cfg=reference_settings,
+    script:
+        "../scripts/reference.py"
+
+
 rule align:
     input:
         shards=detect_shards,
@@ -31,9 +48,6 @@ rule align:
         "../envs/swapflow.yaml"
     params:
         cfg=align_settings,
-        references=video_references,
-        reference_detect=reference_detect_settings,
-        identities=reference_identities,
     script:
         "../scripts/align.py"
 

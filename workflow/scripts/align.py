@@ -1,16 +1,14 @@
-"""Rule align: the detection shards of a video -> alignments parquet."""
-
-import pandas as pd
+"""Rule align: the detect shards of a video and its identities' references -> alignments."""
 
 from swapflow import video
+from swapflow.alignments import read_shards, write_alignments
 from swapflow.extract import align_faces
-from swapflow.io import log_to, write_parquet
+from swapflow.identity import Reference
+from swapflow.io import log_to
 
 log_to(snakemake.log[0])
-params = snakemake.params
-raw = pd.concat([pd.read_parquet(path) for path in snakemake.input.shards], ignore_index=True)
-name = f"video {snakemake.wildcards.video} (identity {', '.join(params.identities) or '-'})"
-table = align_faces(raw, params.cfg, list(params.references), params.reference_detect, name)
+references = [Reference.load(path) for path in snakemake.input.references]
+aligned = align_faces(read_shards(snakemake.input.shards), snakemake.params.cfg, references,
+                      f"video {snakemake.wildcards.video}")
 probe = video.Probe.load(snakemake.input.probe)
-table.attrs.update(frames=probe.frames, width=probe.width, height=probe.height)
-write_parquet(snakemake.output[0], table)
+write_alignments(snakemake.output[0], aligned, probe.frames, probe.width, probe.height)

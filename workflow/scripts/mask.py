@@ -1,12 +1,11 @@
 """Rule mask: frames + alignments -> masks .npz (aligned space, kept faces)."""
 
-import pandas as pd
-
 from swapflow.io import log_to
-from swapflow import video
+from swapflow.alignments import read_alignments
+from swapflow.frames import list_frames
 from swapflow.extract import mask_frames, write_masks
 
 log_to(snakemake.log[0])
-frames = video.list_frames(snakemake.input.frames)
-alignments = pd.read_parquet(snakemake.input.alignments)
+frames = list_frames(snakemake.input.frames)
+alignments = read_alignments(snakemake.input.alignments)
 write_masks(snakemake.output[0], mask_frames(frames, alignments, snakemake.params.cfg))

@@ -15,34 +15,24 @@ import queue
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 from omegaconf import DictConfig
 
+from swapflow.anatomy import LEFT_BROW, LEFT_EYE, MOUTH, RIGHT_BROW, RIGHT_EYE
 from swapflow.faceset import Faceset
 from swapflow.io import InputError
 
-# iBUG-68 index ranges of the regions weighted up in the loss.
-REGIONS = {"left_eye": (list(range(17, 22)) + list(range(36, 42))),
-           "right_eye": (list(range(22, 27)) + list(range(42, 48))),
-           "mouth": list(range(48, 68))}
+# The regions weighted up in the loss: each eye with its brow, and the mouth.
+REGIONS = {"left_eye": np.concatenate([LEFT_BROW, LEFT_EYE]),
+           "right_eye": np.concatenate([RIGHT_BROW, RIGHT_EYE]),
+           "mouth": MOUTH}
 SIDES = {"a": 0, "b": 1}
 
 
 class FacesetError(InputError):
     """A faceset that cannot be trained on (missing files, too few faces)."""
-
-
-def faceset_hash(path: str | Path) -> str:
-    """blake2b of the faceset's arrays, so a manifest pins what a model saw."""
-    digest = hashlib.blake2b(digest_size=16)
-    for name in ("faces", "masks", "landmarks"):
-        with open(Path(path) / f"{name}.npy", "rb") as fh:
-            while chunk := fh.read(1 << 22):
-                digest.update(chunk)
-    return digest.hexdigest()
 
 
 def split_holdout(count: int, fraction: float, seed: int, key: str) -> tuple[np.ndarray, np.ndarray]:

@@ -137,6 +137,14 @@ class FaceSwapModel(nn.Module):
         x0 = (crop_side - side) // 2
         return x0, x0, side
 
+    def coverage_crop(self, images: np.ndarray) -> np.ndarray:
+        """The ``coverage_box`` square of each faceset-style crop (faces or
+        masks), resized to the model's size: what the model sees of them."""
+        x0, y0, side = self.coverage_box(images.shape[1])
+        return np.stack([cv2.resize(np.ascontiguousarray(image[y0:y0 + side, x0:x0 + side]),
+                                    (self.size, self.size), interpolation=cv2.INTER_AREA)
+                         for image in images]) if len(images) else images[:, :0, :0]
+
     @torch.no_grad()
     def swap(self, faces: np.ndarray, to: str = "a", batch_size: int = 32
              ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -149,15 +157,12 @@ class FaceSwapModel(nn.Module):
         """
         if to not in ("a", "b"):
             raise ValueError(f"to must be 'a' or 'b', not {to!r}")
-        x0, y0, side = self.coverage_box(faces.shape[1])
         device = next(self.parameters()).device
         was_training = self.training
         self.eval()
         out_faces, out_masks = [], []
         for start in range(0, len(faces), batch_size):
-            crops = np.stack([cv2.resize(np.ascontiguousarray(f[y0:y0 + side, x0:x0 + side]),
-                                         (self.size, self.size), interpolation=cv2.INTER_AREA)
-                              for f in faces[start:start + batch_size]])
+            crops = self.coverage_crop(faces[start:start + batch_size])
             x = torch.from_numpy(crops).to(device).permute(0, 3, 1, 2).float() / 255
             face, mask = self(x, to)
             out_faces.append((face.float().clamp(0, 1) * 255 + 0.5).byte()

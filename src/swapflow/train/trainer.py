@@ -1,8 +1,7 @@
 """The training loop: resumable, signal-safe, logged, reproducible on CPU.
 
-``train`` writes one model folder atomically at the end:
-model.pt, config.yaml, manifest.json, losses.csv, preview.jpg, loss.png.
-While it runs, ``checkpoint_dir`` holds checkpoint.pt (every
+``train`` writes one model folder (see swapflow.model_folder) atomically at
+the end. While it runs, ``checkpoint_dir`` holds checkpoint.pt (every
 ``checkpoint_every`` iterations and on SIGTERM/SIGINT), losses.csv and
 preview.jpg; a later call with the same config and facesets resumes there.
 """
@@ -26,11 +25,12 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from swapflow.faceset import Faceset, load_faceset
-from swapflow.io import atomic_path, write_json
+from swapflow import model_folder as folder
+from swapflow.faceset import Faceset, faceset_hash, load_faceset
+from swapflow.frames import spread, write_jpeg
+from swapflow.io import atomic_path
 from swapflow.settings import ConfigError
-from swapflow.train.data import (Augmenter, Batch, FacesetError, Prefetcher, Side, faceset_hash,
-                                 split_holdout)
+from swapflow.train.data import Augmenter, Batch, FacesetError, Prefetcher, Side, split_holdout
 from swapflow.train.losses import face_loss
 from swapflow.train.models import FaceSwapModel, build_model
 
@@ -195,7 +195,7 @@ class Trainer:
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.checkpoint_dir / CHECKPOINT) as tmp:
             torch.save(state, tmp)
-        with atomic_path(self.checkpoint_dir / "losses.csv") as tmp:
+        with atomic_path(self.checkpoint_dir / folder.LOSSES) as tmp:
             pd.DataFrame(self.history).to_csv(tmp, index=False)
         log.info("checkpoint at iteration %d -> %s", self.iteration, self.checkpoint_dir / CHECKPOINT)
 
@@ -279,7 +279,7 @@ class Trainer:
                         self.save_checkpoint()
                     if self.iteration % self.cfg.preview_every == 0:
                         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-                        write_preview(self.checkpoint_dir / "preview.jpg", self.preview())
+                        write_jpeg(self.checkpoint_dir / folder.PREVIEW, self.preview())
         finally:
             prefetch.close()
         wall = time.perf_counter() - t_start
@@ -300,15 +300,11 @@ class Trainer:
     def preview(self) -> np.ndarray:
         """Grid of rows A, A reconstructed, A->B, B, B reconstructed, B->A (RGB uint8)."""
         rows = []
+        first = {side: self.sides[side].facesets[0] for side in ("a", "b")}
+        count = min(PREVIEW_FACES, *map(len, first.values()))
         for side, other in (("a", "b"), ("b", "a")):
-            fs = self.sides[side].facesets[0]
-            picks = np.linspace(0, len(fs) - 1, PREVIEW_FACES).astype(int)
-            faces = np.asarray(fs.faces[picks])
-            x0, y0, s = self.model.coverage_box(faces.shape[1])
-            size = self.model.size
-            shown = [cv2.resize(f[y0:y0 + s, x0:x0 + s], (size, size), interpolation=cv2.INTER_AREA)
-                     for f in faces]
-            rows += [np.concatenate(shown, 1),
+            faces = np.asarray(first[side].faces[spread(len(first[side]), count)])
+            rows += [np.concatenate(list(self.model.coverage_crop(faces)), 1),
                      np.concatenate(list(self.model.swap(faces, to=side)[0]), 1),
                      np.concatenate(list(self.model.swap(faces, to=other)[0]), 1)]
         return np.concatenate(rows, 0)
@@ -331,13 +327,13 @@ class Trainer:
             tmp.mkdir()
             torch.save({"state_dict": self.model.state_dict(), "preset": self.cfg.preset,
                         "config": OmegaConf.to_container(self.cfg, resolve=True),
-                        "identities": self.identities}, tmp / "model.pt")
-            (tmp / "config.yaml").write_text(OmegaConf.to_yaml(self.cfg))
-            write_json(tmp / "manifest.json", self.manifest(speed, started))
+                        "identities": self.identities}, tmp / folder.WEIGHTS)
+            (tmp / folder.CONFIG).write_text(OmegaConf.to_yaml(self.cfg))
+            folder.write_manifest(tmp, self.manifest(speed, started))
             losses = pd.DataFrame(self.history)
-            losses.to_csv(tmp / "losses.csv", index=False)
-            write_preview(tmp / "preview.jpg", self.preview())
-            plot_losses(losses, tmp / "loss.png")
+            losses.to_csv(tmp / folder.LOSSES, index=False)
+            write_jpeg(tmp / folder.PREVIEW, self.preview())
+            plot_losses(losses, tmp / folder.LOSS_PLOT)
         return Path(out)
 
 
@@ -346,13 +342,6 @@ def _hms(seconds: float) -> str:
         return "?"
     minutes, sec = divmod(int(seconds), 60)
     return f"{minutes // 60}:{minutes % 60:02d}:{sec:02d}"
-
-
-def write_preview(path: Path, grid: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        ok, data = cv2.imencode(".jpg", cv2.cvtColor(grid, cv2.COLOR_RGB2BGR),
-                                [cv2.IMWRITE_JPEG_QUALITY, 90])
-        tmp.write_bytes(data.tobytes())
 
 
 def plot_losses(losses: pd.DataFrame, path: Path) -> None:
@@ -392,7 +381,7 @@ def train(cfg: DictConfig, facesets_a: list[str | Path], facesets_b: list[str | 
 def load_model(model_dir: str | Path, device: str = "cpu") -> tuple[FaceSwapModel, DictConfig]:
     """Rebuild a trained model from its folder; returns (model in eval mode, config)."""
     dev = resolve_device(device)
-    saved = torch.load(Path(model_dir) / "model.pt", map_location=dev, weights_only=True)
+    saved = torch.load(Path(model_dir) / folder.WEIGHTS, map_location=dev, weights_only=True)
     cfg = OmegaConf.create(saved["config"])
     model = build_model(cfg.model)
     model.load_state_dict(saved["state_dict"])

@@ -1,0 +1,109 @@
+"""Alignments: the tables of faces that extraction writes and every later stage reads.
+
+Three tables, one row per face (``face`` numbered from 0 by detector score; a
+visited frame without a face has one row with ``face`` -1 and a NaN box):
+
+- raw (``RAW_COLUMNS``): a detect shard, ``results/detect/<video>/<shard>.parquet``:
+  box, raw landmarks in frame pixels, sharpness, identity embedding;
+- aligned (``ALIGN_COLUMNS``): ``results/align/<video>.parquet``: only faces,
+  with smoothed landmarks, the matrix from frame pixels to the aligned crop,
+  head pose and ``keep`` (the faces that are swapped and trained on). Its
+  metadata holds the video's frame count and size, so a table is never used
+  on another video.
+
+Landmarks are stored flat (136 floats: x0, y0, x1, y1, ...), matrices as 6
+floats (row-major 2x3).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from swapflow.align import transform_points
+from swapflow.anatomy import POINTS
+from swapflow.io import InputError, write_parquet
+
+PathLike = str | os.PathLike
+BOX = ["x0", "y0", "x1", "y1"]
+DETECT_COLUMNS = {"frame": "int64", "face": "int64", **dict.fromkeys(BOX, "float64"), "score": "float64",
+                  "truncated": "bool"}
+RAW_COLUMNS = {
+    **DETECT_COLUMNS,
+    "landmarks": "object",
+    "blur": "float64",
+    "embedding": "object",  # 128 floats, or None
+    **dict.fromkeys(["width", "height"], "float64"),
+}
+ALIGN_COLUMNS = {
+    **DETECT_COLUMNS,
+    "landmarks": "object",
+    "matrix": "object",
+    "size": "int64",
+    **dict.fromkeys(["yaw", "pitch", "roll", "blur"], "float64"),
+    "embedding": "object",
+    "keep": "bool",
+}
+
+
+def table(rows: Sequence[Mapping], columns: Mapping[str, str]) -> pd.DataFrame:
+    """A table of ``rows`` with exactly ``columns`` and their types (object columns as they are)."""
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+    return pd.DataFrame(list(rows), columns=list(columns)).astype(
+        {k: v for k, v in columns.items() if v != "object"})
+
+
+def read_shards(paths: Sequence[PathLike]) -> pd.DataFrame:
+    """The raw tables of a video's detect shards, as one."""
+    return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+
+
+def write_alignments(path: PathLike, aligned: pd.DataFrame, frames: int, width: int, height: int) -> None:
+    """Store an aligned table with the frame count and size of its video."""
+    aligned = aligned.copy()
+    aligned.attrs.update(frames=frames, width=width, height=height)
+    write_parquet(path, aligned)
+
+
+def read_alignments(path: PathLike, frames: int | None = None, width: int | None = None,
+                    height: int | None = None) -> pd.DataFrame:
+    """An aligned table; with the video's ``frames``, ``width`` and ``height``,
+    InputError when the table was made from another video."""
+    aligned = pd.read_parquet(path)
+    if frames is None:
+        return aligned
+    meta = aligned.attrs
+    if (meta.get("frames"), meta.get("width"), meta.get("height")) != (frames, width, height):
+        raise InputError(f"{path}: alignments of a {meta.get('width')}x{meta.get('height')} "
+                         f"video of {meta.get('frames')} frames, but the target is "
+                         f"{width}x{height} with {frames} frames")
+    if len(aligned) and aligned["frame"].max() >= frames:
+        raise InputError(f"{path}: alignments name frame {aligned['frame'].max()}, "
+                         f"but the target has {frames} frames")
+    return aligned
+
+
+def kept_faces(aligned: pd.DataFrame) -> pd.DataFrame:
+    """The faces to swap and train on, in (frame, face) order, indexed from 0."""
+    faces = aligned[(aligned["face"] >= 0) & aligned["keep"].astype(bool)]
+    return faces.sort_values(["frame", "face"]).reset_index(drop=True)
+
+
+def matrices(aligned: pd.DataFrame) -> np.ndarray:
+    """(N, 2, 3) frame -> aligned-crop matrices."""
+    return np.array(aligned["matrix"].tolist(), dtype=np.float64).reshape(-1, 2, 3)
+
+
+def landmarks(aligned: pd.DataFrame) -> np.ndarray:
+    """(N, 68, 2) landmarks in frame pixels."""
+    return np.array(aligned["landmarks"].tolist(), dtype=np.float64).reshape(-1, POINTS, 2)
+
+
+def aligned_landmarks(aligned: pd.DataFrame) -> np.ndarray:
+    """(N, 68, 2) landmarks in aligned-crop pixels."""
+    return np.array([transform_points(p, m) for p, m in zip(landmarks(aligned), matrices(aligned))]
+                    ).reshape(-1, POINTS, 2)

@@ -1,0 +1,100 @@
+"""Frame folders and the pictures swapflow writes: the one place that reads and
+writes images.
+
+A frame folder holds one file a frame, named by its index: ``000000.png``,
+``000001.png``, ... (or ``.jpg``, see ``frames.format``); frames are RGB
+uint8 arrays in memory. Contact sheets, strips and previews are JPEG grids
+of tiles.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from swapflow.io import InputError, atomic_path
+from swapflow.settings import FramesConfig
+
+PathLike = str | os.PathLike
+DIGITS = 6  # frame names are zero-padded to this many digits (more past 999999)
+FORMATS = ("png", "jpg")
+PREVIEW_QUALITY = 90  # JPEG quality of sheets, strips and previews
+
+
+def frame_name(index: int, fmt: str) -> str:
+    return f"{index:0{DIGITS}d}.{fmt}"
+
+
+def name_pattern(suffix: str) -> str:
+    """ffmpeg's image2 pattern of frame names with ``suffix`` (``.png``)."""
+    return f"%0{DIGITS}d{suffix}"
+
+
+def frame_index(path: PathLike) -> int:
+    """The frame number of a frame file: its stem as an integer."""
+    return int(Path(path).stem)
+
+
+def list_frames(folder: PathLike) -> list[Path]:
+    """The frame files of a frame folder, in frame order."""
+    frames = sorted((p for p in Path(folder).iterdir()
+                     if p.suffix[1:] in FORMATS and p.stem.isdigit()), key=frame_index)
+    if not frames:
+        raise InputError(f"{folder}: no frames")
+    return frames
+
+
+def read_frame(path: PathLike) -> np.ndarray:
+    """RGB uint8 image; InputError naming the file if it cannot be decoded."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(f"{path}: frame cannot be read")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def encode_params(cfg: FramesConfig) -> list[int]:
+    """OpenCV's write parameters for the configured frame format and its quality."""
+    if cfg.format == "png":
+        return [cv2.IMWRITE_PNG_COMPRESSION, cfg.png_compression]
+    return [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality]
+
+
+def write_frame(path: PathLike, image_rgb: np.ndarray, cfg: FramesConfig) -> None:
+    """Write a frame with the quality ``cfg`` gives its format (``path``'s suffix)."""
+    if not cv2.imwrite(str(path), cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), encode_params(cfg)):
+        raise OSError(f"{path}: could not write frame")
+
+
+def write_jpeg(path: PathLike, image_rgb: np.ndarray) -> None:
+    """A picture for people (sheet, strip, preview), written atomically."""
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, PREVIEW_QUALITY])
+    if not ok:
+        raise OSError(f"{path}: could not encode the picture")
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data.tobytes())
+
+
+def spread(count: int, n: int) -> np.ndarray:
+    """At most ``n`` indices spread evenly over ``range(count)``, first and last included."""
+    if count <= 0 or n <= 0:
+        return np.zeros(0, int)
+    return np.unique(np.linspace(0, count - 1, min(n, count)).round().astype(int))
+
+
+def tile_grid(tiles: Sequence[np.ndarray], columns: int) -> np.ndarray:
+    """Equal-sized tiles in rows of ``columns``, the last row filled with black."""
+    columns = min(columns, len(tiles))
+    tiles = list(tiles) + [np.zeros_like(tiles[0])] * (-len(tiles) % columns)
+    return np.vstack([np.hstack(tiles[r:r + columns]) for r in range(0, len(tiles), columns)])
+
+
+def placeholder(width: int, height: int, text: str) -> np.ndarray:
+    """A grey tile reading ``text``: what a sheet shows when it has nothing to show."""
+    tile = np.full((height, width, 3), 128, np.uint8)
+    cv2.putText(tile, text, (8, height // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
+    return tile
