@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,16 @@ import yaml
 from swapflow import demo
 
 REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "tests" / "configs"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Real workflow runs (tests/workflow, tests/cluster) are ``slow``: ``pytest -m
+    "not slow"`` is the quick subset to run while working."""
+    for item in items:
+        if {"workflow", "cluster"} & set(item.path.relative_to(REPO / "tests").parts[:1]):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +54,26 @@ def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
         if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
             counts[parts[0]] = int(parts[1])
     return counts
+
+
+def load_config(name: str) -> dict:
+    """tests/configs/<name>.yaml as run from the repository root: its relative video
+    paths made absolute, so a test may run it in any folder."""
+    demo.fetch(REPO / "resources" / "demo")
+    config = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+    config["videos"] = {video: str(REPO / path) for video, path in config["videos"].items()}
+    return config
+
+
+def project(workdir: Path, name: str) -> dict:
+    """tests/configs/<name>.yaml in a new project folder ``workdir``, as a person runs
+    it from the repository root: the demo files are copied into its resources/demo
+    (so a test may touch them). Returns the config, also written to config.yaml."""
+    demo.fetch(REPO / "resources" / "demo")
+    shutil.copytree(REPO / "resources" / "demo", workdir / "resources" / "demo", dirs_exist_ok=True)
+    config = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+    write_config(workdir, config)
+    return config
 
 
 def write_config(workdir: Path, config: dict) -> Path:

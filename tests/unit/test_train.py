@@ -58,6 +58,7 @@ def test_preset_trains_and_swaps(facesets, tmp_path, preset):
     assert model.coverage_box(256) == (16, 16, 224)
 
 
+@pytest.mark.slow
 def test_loss_goes_down(facesets, tmp_path):
     out = _train(facesets, tmp_path, "lite", ["iterations=80", "batch_size=8"])
     losses = pd.read_csv(out / "losses.csv")
@@ -80,6 +81,7 @@ def test_same_seed_same_weights_also_when_resumed(facesets, tmp_path):
         assert torch.equal(w, resumed[name]), name
 
 
+@pytest.mark.slow
 def test_kill_and_resume(facesets, tmp_path):
     out, ckpt = tmp_path / "model", tmp_path / "ckpt"
     cmd = [sys.executable, "-m", "swapflow.train.cli", "--faceset-a", str(facesets[0]),

@@ -6,20 +6,18 @@ import pandas as pd
 import pytest
 
 from swapflow.faceset import load_faceset
-from tests.conftest import planned_jobs, run_snakemake, write_config
+from tests.conftest import load_config, planned_jobs, run_snakemake, write_config
 
 
-def config(demo_dir, **sections) -> dict:
-    return {"videos": {"man": str(demo_dir / "single_face.mp4")},
-            "identities": {"man": {"videos": ["man"]}, "woman": {"videos": ["man"]}},
-            "swaps": [{"name": "s", "face": "woman", "target": "man"}],
-            "merge": {"preset": "ultrafast"}, **sections}
+def config(**sections) -> dict:
+    """tests/configs/short.yaml with ``sections``."""
+    return load_config("short") | sections
 
 
 @pytest.fixture(scope="module")
-def extracted(demo_dir, tmp_path_factory):
+def extracted(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("extract")
-    write_config(workdir, config(demo_dir))
+    write_config(workdir, config())
     run_snakemake(workdir, "results/faceset/man")
     return workdir
 
@@ -34,8 +32,8 @@ def test_faceset_of_every_frame(extracted):
     assert "detect+landmarks" in (extracted / "logs/detect/man/0.log").read_text()
 
 
-def test_sharded_extraction_equals_unsharded(extracted, demo_dir, tmp_path):
-    write_config(tmp_path, config(demo_dir, extract={"shard_size": 25}))
+def test_sharded_extraction_equals_unsharded(extracted, tmp_path):
+    write_config(tmp_path, config(extract={"shard_size": 25}))
     run_snakemake(tmp_path, "results/align/man.parquet")
     assert sorted(p.name for p in (tmp_path / "results/detect/man").iterdir()) == [
         "0.parquet", "1.parquet", "2.parquet"]
@@ -45,18 +43,18 @@ def test_sharded_extraction_equals_unsharded(extracted, demo_dir, tmp_path):
     pd.testing.assert_frame_equal(sharded, whole)
 
 
-def test_faceset_mask_reruns_faceset_only(extracted, demo_dir):
-    write_config(extracted, config(demo_dir, mask={"faceset_mask": "components"}))
+def test_faceset_mask_reruns_faceset_only(extracted):
+    write_config(extracted, config(mask={"faceset_mask": "components"}))
     try:
         assert planned_jobs(extracted, "results/faceset/man") == {"faceset": 1}
     finally:
-        write_config(extracted, config(demo_dir))
+        write_config(extracted, config())
 
 
-def test_extract_setting_reruns_from_detect(extracted, demo_dir):
-    write_config(extracted, config(demo_dir, extract={"threshold": 0.8}))
+def test_extract_setting_reruns_from_detect(extracted):
+    write_config(extracted, config(extract={"threshold": 0.8}))
     try:
         assert planned_jobs(extracted, "results/faceset/man") == {
             "detect": 1, "align": 1, "mask": 1, "faceset": 1}
     finally:
-        write_config(extracted, config(demo_dir))
+        write_config(extracted, config())

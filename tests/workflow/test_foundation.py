@@ -10,28 +10,26 @@ import sys
 import pytest
 
 from swapflow import video
-from tests.conftest import planned_jobs, run_snakemake, write_config
+from tests.conftest import load_config, planned_jobs, run_snakemake, write_config
 
 
-def passthrough_config(demo_dir, **extra) -> dict:
-    return {"videos": {"man": str(demo_dir / "single_face.mp4")},
-            "identities": {"man": {"videos": ["man"]}, "woman": {"videos": ["man"]}},
-            "swaps": [{"name": "s", "face": "woman", "target": "man"}],
-            "merge": {"preset": "ultrafast"}, **extra}
+def passthrough_config(**extra) -> dict:
+    """tests/configs/short.yaml with ``extra`` sections."""
+    return load_config("short") | extra
 
 
 PASSTHROUGH = "results/swap/passthrough/man.mp4"
 
 
 @pytest.fixture(scope="module")
-def finished(demo_dir, tmp_path_factory):
+def finished(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("foundation")
-    write_config(workdir, passthrough_config(demo_dir))
+    write_config(workdir, passthrough_config())
     run_snakemake(workdir, PASSTHROUGH)
     return workdir
 
 
-def test_demo_target_round_trip(finished, demo_dir):
+def test_demo_target_round_trip(finished):
     out = video.describe(finished / PASSTHROUGH)
     assert out["frames"] == 72 and out["audio"] == "mp3"
     assert out["tags"]["comment"] == video.SYNTHETIC_COMMENT
@@ -43,20 +41,20 @@ def test_nothing_to_do_when_nothing_changed(finished):
     assert planned_jobs(finished, PASSTHROUGH) == {}
 
 
-def test_merge_setting_reruns_only_merge(finished, demo_dir):
-    write_config(finished, passthrough_config(demo_dir) | {"merge": {"crf": 30}})
+def test_merge_setting_reruns_only_merge(finished):
+    write_config(finished, passthrough_config() | {"merge": {"crf": 30}})
     try:
         assert planned_jobs(finished, PASSTHROUGH) == {"merge": 1}
     finally:
-        write_config(finished, passthrough_config(demo_dir))
+        write_config(finished, passthrough_config())
 
 
-def test_frames_setting_reruns_split_and_merge(finished, demo_dir):
-    write_config(finished, passthrough_config(demo_dir, frames={"png_compression": 3}))
+def test_frames_setting_reruns_split_and_merge(finished):
+    write_config(finished, passthrough_config(frames={"png_compression": 3}))
     try:
         assert planned_jobs(finished, PASSTHROUGH) == {"split_frames": 1, "merge": 1}
     finally:
-        write_config(finished, passthrough_config(demo_dir))
+        write_config(finished, passthrough_config())
 
 
 def failing_run(workdir):
@@ -66,34 +64,34 @@ def failing_run(workdir):
     return res.stdout + res.stderr
 
 
-def test_missing_video_is_named(tmp_path, demo_dir):
-    config = passthrough_config(demo_dir)
+def test_missing_video_is_named(tmp_path):
+    config = passthrough_config()
     config["videos"]["man"] = str(tmp_path / "gone.mp4")
     write_config(tmp_path, config)
     assert f"videos.man: {tmp_path / 'gone.mp4'}: file does not exist" in failing_run(tmp_path)
 
 
-def test_file_that_is_not_a_video_is_named(tmp_path, demo_dir):
+def test_file_that_is_not_a_video_is_named(tmp_path):
     bad = tmp_path / "clip.mp4"
     bad.write_text("not a video")
-    config = passthrough_config(demo_dir)
+    config = passthrough_config()
     config["videos"]["man"] = str(bad)
     write_config(tmp_path, config)
     assert f"videos.man: {bad}: not a video ffmpeg can read" in failing_run(tmp_path)
 
 
-def test_video_without_video_stream_is_named(tmp_path, demo_dir):
+def test_video_without_video_stream_is_named(tmp_path):
     audio = tmp_path / "sound.m4a"
     subprocess.run([video.ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
                     "sine=duration=1", str(audio)], check=True)
-    config = passthrough_config(demo_dir)
+    config = passthrough_config()
     config["videos"]["man"] = str(audio)
     write_config(tmp_path, config)
     assert f"videos.man: {audio}: has no video stream" in failing_run(tmp_path)
 
 
-def test_schema_violation_names_the_key(tmp_path, demo_dir):
-    write_config(tmp_path, passthrough_config(demo_dir, merge={"crf": 99}))
+def test_schema_violation_names_the_key(tmp_path):
+    write_config(tmp_path, passthrough_config(merge={"crf": 99}))
     out = failing_run(tmp_path)
     assert "99 is greater than the maximum of 51" in out and "crf" in out
 
@@ -107,8 +105,8 @@ def test_two_videos_with_one_name(tmp_path, demo_dir):
     assert "line 3: 'man' is given twice (first on line 2)" in failing_run(tmp_path)
 
 
-def test_swap_naming_unknown_identity(tmp_path, demo_dir):
-    config = passthrough_config(demo_dir)
+def test_swap_naming_unknown_identity(tmp_path):
+    config = passthrough_config()
     config["swaps"][0]["face"] = "nobody"
     write_config(tmp_path, config)
     assert "swaps.s.face: 'nobody' is not in identities" in failing_run(tmp_path)
@@ -116,7 +114,7 @@ def test_swap_naming_unknown_identity(tmp_path, demo_dir):
 
 def test_killed_split_leaves_no_complete_looking_output(tmp_path, demo_dir):
     """A split interrupted mid-way leaves only a hidden temporary, which a rerun replaces."""
-    write_config(tmp_path, passthrough_config(demo_dir))
+    write_config(tmp_path, passthrough_config())
     proc = subprocess.Popen([sys.executable, "-c",
                              "import sys; from swapflow import video; "
                              "video.split(sys.argv[1], sys.argv[2], sys.argv[3])",
@@ -133,20 +131,20 @@ def test_killed_split_leaves_no_complete_looking_output(tmp_path, demo_dir):
     assert not (tmp_path / "frames").exists() and not (tmp_path / "probe.json").exists()
 
 
-def test_bad_names_fail_before_any_job(tmp_path, demo_dir):
-    config = passthrough_config(demo_dir)
+def test_bad_names_fail_before_any_job(tmp_path):
+    config = passthrough_config()
     config["videos"] = {"man\n": config["videos"]["man"]}
     config["identities"] = {"man": {"videos": ["man\n"]}, "woman": {"videos": ["man\n"]}}
     write_config(tmp_path, config)
     assert "videos: the name 'man\\n' may hold only letters" in failing_run(tmp_path)
-    config = passthrough_config(demo_dir)
+    config = passthrough_config()
     config["swaps"][0]["name"] = "summary.tsv"
     write_config(tmp_path, config)
     assert "swaps: the name 'summary.tsv' ends like a file name" in failing_run(tmp_path)
 
 
-def test_schema_errors_are_one_line_each(tmp_path, demo_dir):
-    config = passthrough_config(demo_dir, merge={"crf": 99, "presett": "fast"},
+def test_schema_errors_are_one_line_each(tmp_path):
+    config = passthrough_config(merge={"crf": 99, "presett": "fast"},
                                 extract={"range": "far"})
     write_config(tmp_path, config)
     out = failing_run(tmp_path)
@@ -164,7 +162,7 @@ def test_users_demo_file_is_never_fetched_again(tmp_path, demo_dir):
                     "-t", "1", "-c:a", "copy", str(own)], check=True)
     os.utime(own, (1_000_000_000, 1_000_000_000))
     data = own.read_bytes()
-    config = passthrough_config(demo_dir)
+    config = passthrough_config()
     config["videos"]["man"] = "resources/demo/single_face.mp4"
     write_config(tmp_path, config)
     assert "demo_data" not in planned_jobs(tmp_path, PASSTHROUGH)
@@ -179,7 +177,7 @@ def test_odd_project_folder_and_label(tmp_path, demo_dir):
     project = tmp_path / "it's a \"$HOME\" 100% test"
     project.mkdir()
     shutil.copy(demo_dir / "noface_face.mov", project / "l'été, $1.mov")
-    config = passthrough_config(demo_dir, merge={"preset": "ultrafast",
+    config = passthrough_config(merge={"preset": "ultrafast",
                                                  "watermark": "it's AI, really: 100% fake"})
     config["videos"]["man"] = "l'été, $1.mov"
     write_config(project, config)

@@ -27,17 +27,17 @@ def copy_workflow(dest):
 
 
 @contextmanager
-def changed(workdir, demo_dir, config):
+def changed(workdir, config):
     """Run the block with ``config`` in place of the project's, then restore it."""
     write_config(workdir, config)
     try:
         yield
     finally:
-        write_config(workdir, swap_config(demo_dir))
+        write_config(workdir, swap_config())
 
 
-def with_sections(demo_dir, **sections):
-    config = swap_config(demo_dir)
+def with_sections(**sections):
+    config = swap_config()
     for name, values in sections.items():
         config[name] = config.get(name, {}) | values
     return config
@@ -60,8 +60,8 @@ def test_moved_project_plans_nothing(swapped, tmp_path):
     assert planned_jobs(project, "-s", copy_workflow(tmp_path / "workflow-copy")) == {}
 
 
-def test_detection_setting_reruns_from_detect(swapped, demo_dir):
-    with changed(swapped, demo_dir, with_sections(demo_dir, extract={"threshold": 0.8})):
+def test_detection_setting_reruns_from_detect(swapped):
+    with changed(swapped, with_sections(extract={"threshold": 0.8})):
         assert planned_jobs(swapped) == {
             "detect": 3, "align": 3, "mask": 2, "faceset": 2, "train": 1, **AFTER_TRAIN,
             "config_used": 1, "all": 1}
@@ -69,44 +69,44 @@ def test_detection_setting_reruns_from_detect(swapped, demo_dir):
 
 @pytest.mark.parametrize("setting", [{"smoothing_beta": 1.0}, {"coverage": 0.75},
                                      {"keep_all": True}])
-def test_align_setting_reruns_from_align_not_detect(swapped, demo_dir, setting):
-    with changed(swapped, demo_dir, with_sections(demo_dir, extract=setting)):
+def test_align_setting_reruns_from_align_not_detect(swapped, setting):
+    with changed(swapped, with_sections(extract=setting)):
         assert planned_jobs(swapped) == {
             "align": 3, "mask": 2, "faceset": 2, "train": 1, **AFTER_TRAIN,
             "config_used": 1, "all": 1}
 
 
-def test_mask_types_rerun_mask_and_after(swapped, demo_dir):
-    config = with_sections(demo_dir, mask={"types": ["components", "extended", "mesh"]})
-    with changed(swapped, demo_dir, config):
+def test_mask_types_rerun_mask_and_after(swapped):
+    config = with_sections(mask={"types": ["components", "extended", "mesh"]})
+    with changed(swapped, config):
         assert planned_jobs(swapped) == {"mask": 2, "faceset": 2, "train": 1, **AFTER_TRAIN,
                                          "config_used": 1, "all": 1}
 
 
-def test_faceset_mask_reruns_faceset_not_mask(swapped, demo_dir):
-    with changed(swapped, demo_dir, with_sections(demo_dir, mask={"faceset_mask": "components"})):
+def test_faceset_mask_reruns_faceset_not_mask(swapped):
+    with changed(swapped, with_sections(mask={"faceset_mask": "components"})):
         assert planned_jobs(swapped) == {"faceset": 2, "train": 1, **AFTER_TRAIN,
                                          "config_used": 1, "all": 1}
 
 
-def test_unused_format_setting_reruns_nothing_but_the_record(swapped, demo_dir):
+def test_unused_format_setting_reruns_nothing_but_the_record(swapped):
     """JPEG quality is not read when frames are PNG; stills_fps only for image folders."""
-    config = with_sections(demo_dir, frames={"jpeg_quality": 80, "stills_fps": "30"})
-    with changed(swapped, demo_dir, config):
+    config = with_sections(frames={"jpeg_quality": 80, "stills_fps": "30"})
+    with changed(swapped, config):
         assert planned_jobs(swapped) == {"config_used": 1, "all": 1}
 
 
-def test_training_override_trains_a_new_model(swapped, demo_dir):
-    config = swap_config(demo_dir)
+def test_training_override_trains_a_new_model(swapped):
+    config = swap_config()
     config["train"]["overrides"].append("model.lr=1e-4")
-    with changed(swapped, demo_dir, config):
+    with changed(swapped, config):
         assert planned_jobs(swapped) == {"train": 1, **AFTER_TRAIN, "models": 1,
                                          "config_used": 1, "all": 1}
 
 
-def test_train_resources_change_nothing_trained(swapped, demo_dir):
-    config = with_sections(demo_dir, train={"threads": 1, "runtime": 30, "mem_mb": 4000})
-    with changed(swapped, demo_dir, config):
+def test_train_resources_change_nothing_trained(swapped):
+    config = with_sections(train={"threads": 1, "runtime": 30, "mem_mb": 4000})
+    with changed(swapped, config):
         assert planned_jobs(swapped) == {"config_used": 1, "all": 1}
 
 
@@ -124,38 +124,38 @@ def test_edited_preset_retrains(swapped, tmp_path):
     assert planned_jobs(swapped, "-s", snakefile)["train"] == 1
 
 
-def test_convert_only_variant_shares_the_model(swapped, demo_dir):
-    config = swap_config(demo_dir)
+def test_convert_only_variant_shares_the_model(swapped):
+    config = swap_config()
     config["swaps"].append({"name": "w2m_hist", "face": "woman", "target": "man",
                             "videos": ["man"], "convert": {"color": "histogram"},
                             "merge": {"crf": 23}})
-    with changed(swapped, demo_dir, config):
+    with changed(swapped, config):
         assert planned_jobs(swapped) == {"convert": 1, "merge": 1, "evaluate": 1,
                                          "provenance": 1, "summary": 1, "models": 1,
                                          "config_used": 1, "all": 1}
 
 
-def test_convert_setting_reruns_convert_and_after(swapped, demo_dir):
-    with changed(swapped, demo_dir, with_sections(demo_dir, convert={"color": "histogram"})):
+def test_convert_setting_reruns_convert_and_after(swapped):
+    with changed(swapped, with_sections(convert={"color": "histogram"})):
         assert planned_jobs(swapped) == {**AFTER_TRAIN, "config_used": 1, "all": 1}
 
 
-def test_merge_setting_reruns_merge_and_after(swapped, demo_dir):
-    with changed(swapped, demo_dir, with_sections(demo_dir, merge={"crf": 23})):
+def test_merge_setting_reruns_merge_and_after(swapped):
+    with changed(swapped, with_sections(merge={"crf": 23})):
         assert planned_jobs(swapped) == {"merge": 2, "provenance": 2, "summary": 1,
                                          "config_used": 1, "all": 1}
 
 
-def test_evaluate_setting_reruns_evaluate_only(swapped, demo_dir):
-    with changed(swapped, demo_dir, with_sections(demo_dir, evaluate={"max_faces": 10})):
+def test_evaluate_setting_reruns_evaluate_only(swapped):
+    with changed(swapped, with_sections(evaluate={"max_faces": 10})):
         assert planned_jobs(swapped) == {"evaluate": 2, "summary": 1, "config_used": 1, "all": 1}
 
 
-def test_new_target_video_needs_no_training(swapped, demo_dir):
-    config = swap_config(demo_dir)
-    config["videos"]["man2"] = str(demo_dir / "face_noface.mov")
+def test_new_target_video_needs_no_training(swapped):
+    config = swap_config()
+    config["videos"]["man2"] = "resources/demo/face_noface.mov"
     config["swaps"][0]["videos"].append("man2")
-    with changed(swapped, demo_dir, config):
+    with changed(swapped, config):
         # detect's shards are only known once split_frames (a checkpoint) has run
         assert planned_jobs(swapped) == {"split_frames": 1, "align": 1, "convert": 1,
                                          "merge": 1, "evaluate": 1, "provenance": 1,
@@ -163,7 +163,7 @@ def test_new_target_video_needs_no_training(swapped, demo_dir):
 
 
 def test_replaced_target_video_reruns_its_chain_only(swapped):
-    clip = swapped / "man.mp4"
+    clip = swapped / "resources/demo/single_face.mp4"
     kept = swapped / "man.orig.mp4"
     shutil.copy2(clip, kept)
     subprocess.run([video.ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(kept), "-c:v",
@@ -187,8 +187,8 @@ def test_replaced_target_video_reruns_its_chain_only(swapped):
                                                "batch_sise is not a key"),
     ("train", {"overrides": ["model.lr=fast"]}, "override 'model.lr=fast' does not apply"),
 ])
-def test_training_config_errors_fail_the_dry_run(swapped, demo_dir, where, change, message):
-    with changed(swapped, demo_dir, with_sections(demo_dir, **{where: change})):
+def test_training_config_errors_fail_the_dry_run(swapped, where, change, message):
+    with changed(swapped, with_sections(**{where: change})):
         assert message in dry_run_error(swapped)
 
 
@@ -199,10 +199,10 @@ def test_training_config_errors_fail_the_dry_run(swapped, demo_dir, where, chang
     ("convert", {"color": "sepia"}, "swaps.w2m.convert.color: 'sepia' is not allowed (one of: none,"),
     ("merge", {"crf": "high"}, "swaps.w2m.merge.crf: 'high' is not of type 'integer'"),
 ])
-def test_per_swap_section_errors_fail_the_dry_run(swapped, demo_dir, section, values, message):
-    config = swap_config(demo_dir)
+def test_per_swap_section_errors_fail_the_dry_run(swapped, section, values, message):
+    config = swap_config()
     config["swaps"][0][section] = values
-    with changed(swapped, demo_dir, config):
+    with changed(swapped, config):
         assert message in dry_run_error(swapped)
 
 
@@ -217,3 +217,18 @@ def test_own_config_replaces_the_demo_inputs(demo_dir, tmp_path):
     write_config(tmp_path, own)
     jobs = planned_jobs(tmp_path)
     assert jobs["split_frames"] == 1 and "demo_data" not in jobs
+
+
+def test_reference_stills_are_read_once_by_their_own_rule(swapped):
+    """Stills given to an identity: one reference job reads them; align reads its
+    output (no image), and detection stores embeddings for its videos."""
+    config = swap_config()
+    config["identities"]["man"]["references"] = ["resources/demo/single_face.jpg"]
+    with changed(swapped, config):
+        assert planned_jobs(swapped) == {"reference": 1, "detect": 1, "align": 1, "mask": 1,
+                                         "faceset": 1, "train": 1, **AFTER_TRAIN,
+                                         "config_used": 1, "all": 1}
+        plan = run_snakemake(swapped, "-n", "results/align/man.parquet").stdout
+    align = plan[plan.index("rule align:"):]
+    inputs = align[align.index("input:"):align.index("output:")]
+    assert "results/reference/man.json" in inputs and "single_face.jpg" not in inputs

