@@ -31,6 +31,7 @@ from swapflow.mask import make_mask
 from swapflow.settings import ConvertConfig, FramesConfig, from_mapping
 
 log = logging.getLogger(__name__)
+POISSON_MIN_PIXELS = 64  # a smaller mask is alpha-blended: seamlessClone needs an inside
 
 class Swapper(Protocol):
     """What convert needs of a model: a face swap and the crop square it covers."""
@@ -168,7 +169,7 @@ def _paste(frame: np.ndarray, face: np.ndarray, mask: np.ndarray, box: tuple[int
     alpha = cv2.warpAffine(mask, to_roi, size, flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]
     roi = frame[top:bottom, left:right]
-    if blend == "poisson" and (alpha > 0.5).sum() > 64:
+    if blend == "poisson" and (alpha > 0.5).sum() > POISSON_MIN_PIXELS:
         binary = ((alpha[..., 0] > 0.5) * 255).astype(np.uint8)
         binary[[0, -1], :] = 0
         binary[:, [0, -1]] = 0

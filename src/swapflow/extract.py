@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
 LOW_CONTRAST = 100  # grey levels between the 1st and 99th percentile of a faded frame
+SPAN = (0.01, 0.99)  # those percentiles
 BLUR_CROP = 256  # side of the face crop (centering face, coverage 0.7) that blur is measured on
 CLAHE_CLIP, CLAHE_TILES = 2.0, 8  # equalisation of faded frames
 
@@ -53,7 +54,7 @@ def for_models(image: np.ndarray) -> np.ndarray:
     stored, measured and swapped is always the frame itself."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     cumulative = np.cumsum(cv2.calcHist([grey], [0], None, [256], [0, 256]).ravel())
-    low, high = np.searchsorted(cumulative, [0.01 * grey.size, 0.99 * grey.size])
+    low, high = np.searchsorted(cumulative, [SPAN[0] * grey.size, SPAN[1] * grey.size])
     if high - low >= LOW_CONTRAST:
         return image
     return cv2.cvtColor(cv2.createCLAHE(clipLimit=CLAHE_CLIP, tileGridSize=(CLAHE_TILES, CLAHE_TILES)).apply(grey),

@@ -37,6 +37,10 @@ MESH_TO_IBUG68 = np.array(
 # from a face's 68 points (median over 36 faces of the demo clips): centred on
 # the points' mean, higher by 0.059 and with sides of 1.047 of their width.
 _BOX_RISE, _BOX_SIDE = 0.059, 1.047
+# Face Mesh's crop: this many times the side of the box it is given
+MESH_CROP = 1.6
+# the points' centre may lie this share of the box's height above the box (the brows)
+ABOVE_BOX = 0.25
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +119,7 @@ class DlibLandmarker:
                      "distance in the %s", _apart(points, mesh), where)
             return np.full((POINTS, 2), np.nan)
         centre = points.mean(0)
-        if not (x0 <= centre[0] <= x1 and y0 - 0.25 * (y1 - y0) <= centre[1] <= y1):
+        if not (x0 <= centre[0] <= x1 and y0 - ABOVE_BOX * (y1 - y0) <= centre[1] <= y1):
             log.info("landmarks dropped: they settled outside the %s", where)
             return np.full((POINTS, 2), np.nan)
         return points
@@ -149,7 +153,7 @@ class MeshLandmarker:
             ox, oy, crop = 0, 0, image_rgb
         else:
             x0, y0, x1, y1 = box[:4]
-            side = max(int(round(1.6 * max(x1 - x0, y1 - y0))), 1)
+            side = max(int(round(MESH_CROP * max(x1 - x0, y1 - y0))), 1)
             ox, oy = int(round((x0 + x1 - side) / 2)), int(round((y0 + y1 - side) / 2))
             crop = np.zeros((side, side, 3), np.uint8)
             sx0, sy0, sx1, sy1 = max(ox, 0), max(oy, 0), min(ox + side, w), min(oy + side, h)
