@@ -1,4 +1,4 @@
-from pathlib import Path
+import os
 
 from snakemake.utils import min_version
 
@@ -6,6 +6,18 @@ from swapflow.config import use_own_inputs, validate_config
 from swapflow.io import load_yaml
 
 min_version("9.0")
+
+
+# The image every job runs in with `--sdm apptainer` (README, "Running in a
+# container"), built from Dockerfile or workflow/container/swapflow.def;
+# SWAPFLOW_IMAGE names another (a CUDA tag, a local .sif). Unused without it.
+containerized: os.environ.get("SWAPFLOW_IMAGE", "docker://ghcr.io/swapflow/swapflow:0.1.0")
+
+
+# The folder of this Snakefile: the schema and the training presets are found from
+# it. workflow.basedir is the main Snakefile's folder, which is another project's
+# when swapflow is used as a module there (the folder may also be a git host's).
+WORKFLOW_DIR = workflow.current_basedir
 
 
 report: "workflow/report/workflow.rst"
@@ -18,7 +30,7 @@ configfile: "config/config.yaml"
 use_own_inputs(config, workflow.config_settings.overwrite_config)
 # one line per problem (Snakemake's validate() prints the whole schema), then defaults
 validate_config(
-    config, load_yaml(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+    config, load_yaml(workflow.source_path("workflow/schemas/config.schema.yaml"))
 )
 
 

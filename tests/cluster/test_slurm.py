@@ -1,4 +1,6 @@
-"""The demo workflow on a real (single-node) SLURM cluster, through profiles/slurm.
+"""The demo workflow on a real (single-node) SLURM cluster, run as a user runs it:
+`snakemake --profile slurm` after the README's one set-up step (profiles/slurm
+copied into the user's Snakemake config folder; here a temporary XDG_CONFIG_HOME).
 
 Needs the test cluster of tests/cluster/slurm.sh (`bash tests/cluster/slurm.sh
 start`, as root). Without a reachable cluster the tests are skipped, unless
@@ -23,7 +25,9 @@ from tests.conftest import REPO, SNAKEMAKE, write_config
 
 pytestmark = pytest.mark.slurm
 
-PROFILE = REPO / "profiles" / "slurm"
+# the README's one set-up step for `snakemake --profile slurm`, run as written
+INSTALL_PROFILE = ('mkdir -p "${XDG_CONFIG_HOME:-$HOME/.config}/snakemake" '
+                   '&& cp -r profiles/slurm "${XDG_CONFIG_HOME:-$HOME/.config}/snakemake/"')
 # a whole profile run must not hang the test session
 RUN_TIMEOUT_S = 600
 # The plugin's first status check comes slurm-init-seconds-before-status-checks
@@ -66,16 +70,27 @@ def slurm() -> str:
     return states[0]
 
 
-def run_profile(workdir: Path, *args: str) -> tuple[str, float]:
-    """Run the workflow through profiles/slurm; returns snakemake's output and the wall time."""
+@pytest.fixture(scope="module")
+def config_home(tmp_path_factory) -> Path:
+    """An XDG_CONFIG_HOME of its own, with the site profile installed by the README's step."""
+    home = tmp_path_factory.mktemp("config-home")
+    subprocess.run(["bash", "-c", INSTALL_PROFILE], cwd=REPO, check=True,
+                   env=os.environ | {"XDG_CONFIG_HOME": str(home)})
+    assert (home / "snakemake" / "slurm" / "config.yaml").is_file()
+    return home
+
+
+def run_profile(workdir: Path, config_home: Path, *args: str) -> tuple[str, float]:
+    """Run `snakemake --profile slurm` in ``workdir`` with the profile installed in
+    ``config_home``; returns snakemake's output and the wall time."""
     cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--configfile", str(workdir / "config.yaml"), "--profile", str(PROFILE),
+           "--configfile", str(workdir / "config.yaml"), "--profile", "slurm",
            "--verbose", *FAST_POLL, *args]
-    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    env = os.environ | {"PYTHONUNBUFFERED": "1", "XDG_CONFIG_HOME": str(config_home)}
     t0 = time.monotonic()
     try:
         res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             env=env, timeout=RUN_TIMEOUT_S)
+                             cwd=workdir, env=env, timeout=RUN_TIMEOUT_S)
     except subprocess.TimeoutExpired as err:
         out = err.stdout.decode() if isinstance(err.stdout, bytes) else (err.stdout or "")
         ids = [m.group(2) for m in SUBMITTED.finditer(out)]
@@ -146,25 +161,29 @@ def cluster_config(demo_dir: Path, **train) -> dict:
 
 
 @pytest.fixture(scope="module")
-def cluster_run(slurm, demo_dir, tmp_path_factory):
+def cluster_run(slurm, demo_dir, config_home, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("slurm")
     write_config(workdir, cluster_config(demo_dir))
-    out, wall = run_profile(workdir)
+    out, wall = run_profile(workdir, config_home)
     print(f"\nwhole demo on SLURM: {wall:.0f} s")
     return workdir, out
 
 
 def test_every_job_ran_as_a_slurm_job(cluster_run):
     workdir, out = cluster_run
+    # the installed site profile, and the workflow profile next to the Snakefile
+    assert (f"Using profiles slurm and workflow specific profile {REPO / 'profiles/default'}"
+            in out)
     local = sorted(LOCAL.findall(out))
     remote = sorted(FINISHED.findall(out))
     for rule in local:
         remote.remove(rule)
-    assert local == ["all"], "only the target rule `all` may run on the submitting host"
+    assert local == ["all", "config_used", "models", "summary"], \
+        "only the target rule and the small local rules may run on the submitting host"
     subs = submissions(out)
     assert sorted(rule for rule, _, _ in subs) == remote
     assert {"split_frames", "detect", "align", "mask", "faceset", "train", "convert", "merge",
-            "evaluate", "summary"} <= set(remote)
+            "evaluate", "provenance"} <= set(remote)
     for rule, jobid, log in subs:
         assert log.is_file(), f"no SLURM log of {rule} (job {jobid})"
         assert log.parent.parent.name == f"rule_{rule}" or log.parent.name == f"rule_{rule}"
@@ -227,7 +246,7 @@ def timeout_iterations(train_log: str) -> int:
     return max(40, round(TRAIN_SECONDS * int(iterations) / float(seconds)))
 
 
-def test_train_killed_at_its_time_limit_resumes_on_the_retry(cluster_run, demo_dir):
+def test_train_killed_at_its_time_limit_resumes_on_the_retry(cluster_run, demo_dir, config_home):
     workdir, _ = cluster_run
     (first_log,) = (workdir / "logs/train").iterdir()
     iterations = timeout_iterations(first_log.read_text())
@@ -238,9 +257,9 @@ def test_train_killed_at_its_time_limit_resumes_on_the_retry(cluster_run, demo_d
                                          overrides=["preview_every=100000", "log_every_s=2"]))
 
     # the new training config names a new model: train it and nothing after it
-    planned, _ = run_profile(workdir, "-n")
+    planned, _ = run_profile(workdir, config_home, "-n")
     (name,) = set(re.findall(r"results/model/([\w.-]+)", planned)) - {p.name for p in trained}
-    out, wall = run_profile(workdir, "--retries", "3", f"results/model/{name}")
+    out, wall = run_profile(workdir, config_home, "--retries", "3", f"results/model/{name}")
     model = workdir / "results/model" / name
     train_log = workdir / "logs/train" / f"{name}.log"
     subs = submissions(out)

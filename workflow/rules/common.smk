@@ -1,4 +1,5 @@
 import math
+import os
 import re
 from dataclasses import fields
 from functools import cache
@@ -27,8 +28,6 @@ DEMO_DIR = "resources/demo"
 MISSING_DEMO = [
     f"{DEMO_DIR}/{name}" for name in demo.FILES if not Path(DEMO_DIR, name).exists()
 ]
-# train.yaml and the presets in model/: part of the workflow, next to the Snakefile
-TRAIN_CONFIG_DIR = Path(workflow.basedir) / "config"
 
 
 def unchecked_videos():
@@ -81,8 +80,21 @@ def compose_training(swap):
 @cache
 def composed(preset, overrides):
     """One Hydra composition per distinct preset and overrides (swaps often share them)."""
-    cfg = compose_config(TRAIN_CONFIG_DIR, preset, list(overrides))
+    cfg = compose_config(train_config_dir(preset), preset, list(overrides))
     return OmegaConf.to_container(cfg, resolve=True)
+
+
+def train_config_dir(preset):
+    """The folder of train.yaml and model/<preset>.yaml: config/ next to the
+    Snakefile. A workflow read from a git host (a module after snakedeploy) has
+    the two files fetched into Snakemake's source cache, in the same layout."""
+    if isinstance(WORKFLOW_DIR, os.PathLike):
+        return Path(WORKFLOW_DIR, "config")
+    model = WORKFLOW_DIR.join(f"config/model/{preset}.yaml")
+    if not workflow.sourcecache.exists(model):
+        raise ConfigError(f"unknown preset {preset!r}: there is no {model}")
+    workflow.sourcecache.get_path(WORKFLOW_DIR.join("config/train.yaml"))
+    return Path(workflow.sourcecache.get_path(model)).parents[1]
 
 
 def plan_models():
@@ -264,6 +276,15 @@ def swap_settings(name):
         "convert": swap_convert(name),
         "merge": swap_merge(name),
     }
+
+
+# ---- job resources: what a job needs anywhere (the site's: profiles/slurm) ------
+
+
+def runtime(minutes):
+    """A job's time limit: ``minutes`` on the first attempt, N times that on attempt N,
+    so a job killed at its limit gets more time on the retry."""
+    return lambda wildcards, attempt: minutes * attempt
 
 
 # ---- names ----------------------------------------------------------------------

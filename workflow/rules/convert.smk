@@ -13,6 +13,9 @@ rule convert:
     conda:
         "../envs/swapflow.yaml"
     threads: 2
+    resources:
+        runtime=runtime(60),
+        mem_mb=4000,
     params:
         cfg=lambda wildcards: swap_convert(wildcards.swap),
         identities=swap_identities,

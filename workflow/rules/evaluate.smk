@@ -22,6 +22,9 @@ rule evaluate:
         "benchmarks/out/evaluate/{swap}/{video}.tsv"
     conda:
         "../envs/swapflow.yaml"
+    resources:
+        runtime=runtime(60),
+        mem_mb=4000,
     params:
         cfg=evaluate_settings,
     script:
@@ -42,6 +45,8 @@ rule summary:
         "logs/summary.log",
     benchmark:
         "benchmarks/out/summary.tsv"
+    # small: written where snakemake runs, not worth a cluster job
+    localrule: True
     conda:
         "../envs/swapflow.yaml"
     params:
@@ -69,6 +74,9 @@ rule provenance:
         "benchmarks/out/provenance/{swap}/{video}.tsv"
     conda:
         "../envs/swapflow.yaml"
+    resources:
+        runtime=runtime(60),
+        mem_mb=4000,
     params:
         settings=lambda wildcards: {
             "swap": wildcards.swap,
@@ -93,6 +101,8 @@ rule models:
         "logs/models.log",
     benchmark:
         "benchmarks/out/models.tsv"
+    # small: written where snakemake runs, not worth a cluster job
+    localrule: True
     conda:
         "../envs/swapflow.yaml"
     params:
@@ -123,6 +133,8 @@ rule config_used:
         "logs/config_used.log",
     benchmark:
         "benchmarks/out/config_used.tsv"
+    # small: written where snakemake runs, not worth a cluster job
+    localrule: True
     conda:
         "../envs/swapflow.yaml"
     params:

@@ -9,6 +9,9 @@ rule detect:
         "benchmarks/out/detect/{video}/{shard}.tsv"
     conda:
         "../envs/swapflow.yaml"
+    resources:
+        runtime=runtime(60),
+        mem_mb=4000,
     params:
         cfg=detect_settings,
         shard_size=config["extract"]["shard_size"],
@@ -27,6 +30,9 @@ rule reference:
         "benchmarks/out/reference/{identity}.tsv"
     conda:
         "../envs/swapflow.yaml"
+    resources:
+        runtime=runtime(60),
+        mem_mb=4000,
     params:
         cfg=reference_settings,
     script:
@@ -46,6 +52,9 @@ rule align:
         "benchmarks/out/align/{video}.tsv"
     conda:
         "../envs/swapflow.yaml"
+    resources:
+        runtime=runtime(60),
+        mem_mb=4000,
     params:
         cfg=align_settings,
     script:
@@ -64,6 +73,9 @@ rule mask:
         "benchmarks/out/mask/{video}.tsv"
     conda:
         "../envs/swapflow.yaml"
+    resources:
+        runtime=runtime(60),
+        mem_mb=4000,
     params:
         cfg=mask_settings,
     script:
@@ -89,6 +101,9 @@ rule faceset:
         "benchmarks/out/faceset/{video}.tsv"
     conda:
         "../envs/swapflow.yaml"
+    resources:
+        runtime=runtime(60),
+        mem_mb=4000,
     params:
         cfg=faceset_settings,
     script:

@@ -9,6 +9,8 @@ if MISSING_DEMO:
             "logs/demo_data.log",
         benchmark:
             "benchmarks/out/demo_data.tsv"
+        # a download: runs where snakemake runs, never on a compute node (often offline)
+        localrule: True
         conda:
             "../envs/swapflow.yaml"
         script:
@@ -27,6 +29,9 @@ checkpoint split_frames:
         "benchmarks/out/split_frames/{video}.tsv"
     conda:
         "../envs/swapflow.yaml"
+    resources:
+        runtime=runtime(60),
+        mem_mb=4000,
     params:
         cfg=frames_settings,
     script:
@@ -45,6 +50,9 @@ rule merge:
         "benchmarks/out/merge/{swap}/{video}.tsv"
     conda:
         "../envs/swapflow.yaml"
+    resources:
+        runtime=runtime(60),
+        mem_mb=4000,
     params:
         cfg=lambda wildcards: swap_merge(wildcards.swap),
     script:
