@@ -31,7 +31,6 @@ MANIFEST = "manifest.json"
 LOSSES = "losses.csv"
 PREVIEW = "preview.jpg"
 LOSS_PLOT = "loss.png"
-FILES = (CONFIG, LOSS_PLOT, LOSSES, MANIFEST, WEIGHTS, PREVIEW)
 
 
 def write_manifest(folder: PathLike, manifest: dict[str, Any]) -> None:
