@@ -41,7 +41,7 @@ class FramesConfig:
     """Rule ``split_frames`` (config section ``frames``)."""
 
     section: ClassVar[str] = "frames"
-    format: str = "png"  # png | jpg
+    format: str = "jpg"  # jpg | png
     png_compression: int = 1
     jpeg_quality: int = 95
     stills_fps: str = "25"  # rate of a folder of images

@@ -7,20 +7,24 @@ prints for every input and the ``showinfo`` filter's line per frame.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import signal
 import subprocess
 import tempfile
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Mapping
 
 import imageio_ffmpeg
+import numpy as np
 from tqdm import tqdm
 
-from swapflow.frames import encode_params, frame_name, list_frames, name_pattern
+from swapflow.frames import frame_name, list_frames, name_pattern, write_frame
 from swapflow.io import InputError, atomic_path, read_json, write_json
 from swapflow.settings import FramesConfig, MergeConfig, from_mapping
 
@@ -163,36 +167,63 @@ def _write_failure(errors: list[str], code: int) -> str | None:
 
 
 def _split_video(video: Path, out: Path, dest: Path, c: FramesConfig) -> Probe:
-    """Decode ``video`` into ``out`` (the temporary of ``dest``, named in errors)."""
+    """Decode ``video`` into ``out`` (the temporary of ``dest``, named in errors).
+
+    ffmpeg decodes (rotation applied) to raw RGB on a pipe and prints each
+    frame's timestamp (showinfo); OpenCV encodes the frames, two at a time.
+    """
     header = read_header(video)
-    fmt = c.format
-    quality = (["-compression_level", str(c.png_compression)] if fmt == "png"
-               else ["-q:v", str(_jpeg_qscale(c.jpeg_quality))])
+    width, height = header.width, header.height
+    if header.rotation in (90, 270):
+        width, height = height, width
     # level+info: each line says its level, so decode errors can be told from the rest
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "level+info",
-           "-i", _local(video), "-map", "0:v:0",
-           "-vf", "showinfo", "-fps_mode", "passthrough", *quality, "-pix_fmt",
-           "rgb24" if fmt == "png" else "yuvj444p", "-start_number", "0", "-f", "image2",
-           str(out.resolve()).replace("%", "%%") + "/" + name_pattern(f".{fmt}")]
+           "-i", _local(video), "-map", "0:v:0", "-vf", "showinfo", "-fps_mode", "passthrough",
+           "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:"]
     expected = round(header.duration * header.fps_hint) or None
     pts: list[int] = []
     time_base = rate = None
     errors: list[str] = []
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            text=True, errors="replace")
-    with tqdm(total=expected, desc=f"split {video.name}", unit="frame") as bar:
-        for line in proc.stderr:
+
+    def read_log() -> None:
+        nonlocal time_base, rate
+        for line in io.TextIOWrapper(proc.stderr, errors="replace"):
             if m := _SHOWINFO_RE.search(line):
                 pts.append(int(m.group(2)))
-                bar.update(1)
             elif m := _TB_RE.search(line):
                 time_base = Fraction(int(m.group(1)), int(m.group(2)))
                 rate = Fraction(int(m.group(3)), int(m.group(4)))
             elif m := _LOG_RE.match(line.rstrip()):
                 errors.append(f"{m.group(1)}: {m.group(3)}" if m.group(1) else m.group(5))
-    code = proc.wait()
-    if writing := _write_failure(errors, code):
-        raise VideoError(f"{dest}: could not write the frames of {video}: {writing}")
+
+    size = width * height * 3
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with ThreadPoolExecutor(1) as logger, ThreadPoolExecutor(2) as writers, \
+            tqdm(total=expected, desc=f"split {video.name}", unit="frame",
+                 mininterval=2.0) as bar:
+        logged = logger.submit(read_log)
+        written, count = deque(), 0
+        try:
+            while len(data := proc.stdout.read(size)) == size:
+                image = np.frombuffer(data, np.uint8).reshape(height, width, 3)
+                written.append(writers.submit(write_frame, out / frame_name(count, c.format),
+                                              image, c))
+                count += 1
+                bar.update(1)
+                while len(written) > 4 or (written and written[0].done()):
+                    written.popleft().result()  # raises the first failed write
+            for job in written:
+                job.result()
+        except BaseException as err:
+            proc.kill()
+            proc.wait()
+            if isinstance(err, OSError):
+                raise VideoError(f"{dest}: could not write the frames of {video}: "
+                                 f"{err.strerror or err}") from None
+            raise
+        code = proc.wait()
+        logged.result()
+    pts = pts[:count]
     if code != 0 or not pts:
         raise VideoError(f"{video}: ffmpeg could not decode it: "
                          + (errors[-1] if errors else f"exit status {code}"))
@@ -218,14 +249,11 @@ def _split_video(video: Path, out: Path, dest: Path, c: FramesConfig) -> Probe:
         rate = Fraction(len(pts) - 1, 1) / Fraction(times[-1]).limit_denominator(1_000_000) \
             if len(pts) > 1 and times[-1] > 0 else Fraction(25)
         rate = rate.limit_denominator(1001)
-    width, height = header.width, header.height
-    if header.rotation in (90, 270):
-        width, height = height, width
     duration = times[-1] + (float(1 / rate) if rate else 0.0)
     return Probe(source=str(video), frames=len(pts), width=width, height=height,
                  fps=f"{rate.numerator}/{rate.denominator}", vfr=vfr, timestamps=times,
                  duration=duration, rotation=header.rotation, pix_fmt=header.pix_fmt,
-                 codec=header.codec, audio=header.audio, frame_format=fmt,
+                 codec=header.codec, audio=header.audio, frame_format=c.format,
                  frames_expected=expected, frames_lost=lost, decode_errors=len(errors),
                  first_decode_error=errors[0] if errors else None)
 
@@ -251,9 +279,8 @@ def _split_stills(folder: Path, out: Path, dest: Path, c: FramesConfig) -> Probe
             raise VideoError(f"{image_path}: size {image.shape[1]}x{image.shape[0]} differs "
                              f"from {size[1]}x{size[0]} of {first.name}; the images of a "
                              "folder must share one size")
-        ok, data = cv2.imencode(f".{c.format}", image, encode_params(c))
         try:
-            (out / frame_name(i, c.format)).write_bytes(data.tobytes())
+            write_frame(out / frame_name(i, c.format), cv2.cvtColor(image, cv2.COLOR_BGR2RGB), c)
         except OSError as err:
             raise VideoError(f"{dest}: could not write frame {i} ({image_path.name}): "
                              f"{err.strerror}") from None
@@ -263,11 +290,6 @@ def _split_stills(folder: Path, out: Path, dest: Path, c: FramesConfig) -> Probe
                  fps=f"{rate.numerator}/{rate.denominator}", vfr=False, timestamps=times,
                  duration=float(len(images) / rate), rotation=0, pix_fmt="bgr24",
                  codec="images", audio=None, frame_format=c.format)
-
-
-def _jpeg_qscale(quality: int) -> int:
-    """Map a 1-100 JPEG quality to ffmpeg's 2-31 qscale (lower is better)."""
-    return max(2, min(31, round(31 - (quality / 100) * 29)))
 
 
 def merge(frames_dir: str | Path, probe: Probe, out_path: str | Path,

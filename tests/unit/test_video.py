@@ -36,12 +36,13 @@ def test_round_trip_keeps_frames_timing_size_audio(demo_dir, tmp_path, name):
     assert out["audio"] == source["audio"] and out["audio"] is not None
     assert out["tags"]["comment"] == video.SYNTHETIC_COMMENT
     assert not probe.vfr
-    assert len(list((tmp_path / "frames").glob("*.png"))) == probe.frames
+    assert len(list((tmp_path / "frames").glob("*.jpg"))) == probe.frames
     assert Path(tmp_path / "probe.json").exists()
 
 
-def test_frames_are_lossless_png(demo_dir, tmp_path):
-    probe = video.split(demo_dir / "single_face.mp4", tmp_path / "f", tmp_path / "p.json")
+def test_png_frames_are_lossless(demo_dir, tmp_path):
+    probe = video.split(demo_dir / "single_face.mp4", tmp_path / "f", tmp_path / "p.json",
+                        {"format": "png"})
     ffmpeg("-i", str(demo_dir / "single_face.mp4"), "-frames:v", "1", "-pix_fmt", "rgb24",
            str(tmp_path / "ref.png"))
     first = cv2.imread(str(tmp_path / "f" / "000000.png"))
@@ -124,7 +125,7 @@ def test_bad_input_names_file_and_leaves_nothing(tmp_path, kind, message):
 
 def test_merge_refuses_a_frame_count_that_does_not_match(demo_dir, tmp_path):
     probe = video.split(demo_dir / "single_face.mp4", tmp_path / "f", tmp_path / "p.json")
-    (tmp_path / "f" / "000071.png").unlink()
+    (tmp_path / "f" / "000071.jpg").unlink()
     with pytest.raises(VideoError, match="71 frames"):
         video.merge(tmp_path / "f", probe, tmp_path / "out.mp4")
     assert not (tmp_path / "out.mp4").exists()

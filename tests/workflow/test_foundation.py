@@ -50,7 +50,7 @@ def test_merge_setting_reruns_only_merge(finished):
 
 
 def test_frames_setting_reruns_split_and_merge(finished):
-    write_config(finished, passthrough_config(frames={"png_compression": 3}))
+    write_config(finished, passthrough_config(frames={"jpeg_quality": 90}))
     try:
         assert planned_jobs(finished, PASSTHROUGH) == {"split_frames": 1, "merge": 1}
     finally:

@@ -90,8 +90,8 @@ def test_faceset_mask_reruns_faceset_not_mask(swapped):
 
 
 def test_unused_format_setting_reruns_nothing_but_the_record(swapped):
-    """JPEG quality is not read when frames are PNG; stills_fps only for image folders."""
-    config = with_sections(frames={"jpeg_quality": 80, "stills_fps": "30"})
+    """PNG compression is not read when frames are JPEG; stills_fps only for image folders."""
+    config = with_sections(frames={"png_compression": 3, "stills_fps": "30"})
     with changed(swapped, config):
         assert planned_jobs(swapped) == {"config_used": 1, "all": 1}
 
