@@ -3,12 +3,14 @@
 For each kept face of the target video: crop it with its alignment matrix,
 run it through the face identity's decoder, colour-match the result to the
 face it replaces, and paste it back through the inverse transform, blended
-with a feathered mask. Frames without a kept face are copied byte for byte.
+with a feathered mask. Frames without a kept face are the original files
+(hard links where the file system allows, else copies).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
@@ -24,7 +26,7 @@ from swapflow.align import transform_points, warp
 from swapflow.alignments import kept_faces
 from swapflow.anatomy import POINTS
 from swapflow.color import get_color_matcher
-from swapflow.frames import read_frame, write_frame
+from swapflow.frames import frame_index, read_frame, write_frame
 from swapflow.io import atomic_path, write_json
 from swapflow.model_folder import check_identities
 from swapflow.mask import make_mask
@@ -55,10 +57,15 @@ def load_swapper(model_dir: str | Path, face: str, target: str, device: str = "a
 
 def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model: Swapper,
                    out_dir: str | Path, cfg: Mapping[str, Any] | ConvertConfig | None = None,
-                   frames: Mapping[str, Any] | FramesConfig | None = None) -> dict:
+                   frames: Mapping[str, Any] | FramesConfig | None = None,
+                   patches_dir: str | Path | None = None) -> dict:
     """Write the converted frames to ``out_dir`` (atomically), with the quality
-    that ``frames`` gives their format; return counts."""
+    that ``frames`` gives their format; return counts. Each frame is converted
+    on its own, so any frame range (a shard) gives the same frames as the whole.
+    With ``convert.patches`` the swapped face squares go to ``patches_dir``."""
     cfg, frames = from_mapping(ConvertConfig, cfg), from_mapping(FramesConfig, frames)
+    if cfg.patches and patches_dir is None:
+        raise ValueError("convert.patches needs a folder for the patches")
     if cfg.mask == "learned" and not model.predicts_mask:
         raise ValueError("convert.mask is 'learned' but the model predicts no mask; "
                          "use 'landmarks' or 'both', or a preset with a learned mask")
@@ -75,9 +82,9 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
         chunks = range(0, len(frame_paths), cfg.batch_size)
         bar = tqdm(total=len(frame_paths), desc="convert", unit="frame", mininterval=2.0)
         for start in chunks:
-            chunk = list(enumerate(frame_paths[start:start + cfg.batch_size], start))
+            chunk = [(frame_index(path), path) for path in frame_paths[start:start + cfg.batch_size]]
             todo = [(i, path) for i, path in chunk if i in by_frame]
-            written += [io.submit(shutil.copyfile, path, tmp / path.name)
+            written += [io.submit(_link, path, tmp / path.name)
                         for i, path in chunk if i not in by_frame]
             images = dict(zip([i for i, _ in todo], io.map(read_frame, [path for _, path in todo])))
             rows = [(i, row) for i, _ in todo for row in by_frame[i].itertuples()]
@@ -100,11 +107,19 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
         for job in written:
             job.result()  # raises the first failed write
         bar.close()
-        if cfg.patches:
-            _write_patches(tmp / "patches", patches)
+    if patches_dir is not None:
+        _write_patches(Path(patches_dir), patches)  # an empty folder unless convert.patches
     log.info("converted %(frames)d frames: %(swapped_faces)d faces swapped in "
              "%(swapped_frames)d frames, the rest copied unchanged", counts)
     return counts
+
+
+def _link(source: Path, dest: Path) -> None:
+    """``dest`` is ``source``'s file: a hard link, or a copy across file systems."""
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copyfile(source, dest)
 
 
 def _matrix(row) -> np.ndarray:
@@ -181,13 +196,16 @@ def _paste(frame: np.ndarray, face: np.ndarray, mask: np.ndarray, box: tuple[int
 
 
 def _write_patches(folder: Path, patches: list) -> None:
-    """Each swapped face square as PNG plus the matrix mapping frame -> square pixels."""
-    folder.mkdir()
-    index = []
-    for frame, face, image, matrix, (x0, y0, side) in patches:
-        name = f"{frame:06d}_{face}.png"
-        cv2.imwrite(str(folder / name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-        to_square = np.array([[1, 0, -x0], [0, 1, -y0]], np.float64) @ np.vstack([matrix, [0, 0, 1]])
-        index.append({"frame": frame, "face": face, "file": name,
-                      "matrix": to_square.ravel().tolist()})
-    write_json(folder / "index.json", index)
+    """Each swapped face square as PNG plus the matrix mapping frame -> square pixels
+    (``index.json``), written atomically; no patches, an empty folder."""
+    with atomic_path(folder) as tmp:
+        tmp.mkdir()
+        index = []
+        for frame, face, image, matrix, (x0, y0, side) in patches:
+            name = f"{frame:06d}_{face}.png"
+            cv2.imwrite(str(tmp / name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+            to_square = np.array([[1, 0, -x0], [0, 1, -y0]], np.float64) @ np.vstack([matrix, [0, 0, 1]])
+            index.append({"frame": frame, "face": face, "file": name,
+                          "matrix": to_square.ravel().tolist()})
+        if index:
+            write_json(tmp / "index.json", index)

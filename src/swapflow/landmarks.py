@@ -39,6 +39,9 @@ MESH_TO_IBUG68 = np.array(
 _BOX_RISE, _BOX_SIDE = 0.059, 1.047
 # Face Mesh's crop: this many times the side of the box it is given
 MESH_CROP = 1.6
+# widest face (pixels across its 68 points) that dlib fits at full size; wider ones are
+# fitted on a crop scaled down to it (HD frames: a fraction of the warp, the same fit)
+FIT_WIDTH = 200
 # the points' centre may lie this share of the box's height above the box (the brows)
 ABOVE_BOX = 0.25
 
@@ -85,11 +88,13 @@ class DlibLandmarker:
         """Predict again on a crop turned so that the eyes of ``points`` are level."""
         left, right = eye_centres(points)
         roll = np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0]))
-        centre = points.mean(0)
-        turn = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), float(roll), 1.0)
+        centre = (float(points[:, 0].mean()), float(points[:, 1].mean()))
+        turn = cv2.getRotationMatrix2D(centre, float(roll), 1.0)
         width = float(np.ptp(cv2.transform(points[None], turn)[0][:, 0]))
+        scale = min(1.0, FIT_WIDTH / max(width, 1.0))
+        turn, width = cv2.getRotationMatrix2D(centre, float(roll), scale), width * scale
         side = int(np.ceil(3 * width)) + 1
-        turn[:, 2] += side / 2 - centre  # the face centre to the middle of the crop
+        turn[:, 2] += side / 2 - np.array(centre)  # the face centre to the middle of the crop
         crop = cv2.warpAffine(image_rgb, turn, (side, side), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
         found = self._predict(crop, (side / 2, side / 2 - _BOX_RISE * width), _BOX_SIDE * width)

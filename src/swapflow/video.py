@@ -18,13 +18,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import imageio_ffmpeg
 import numpy as np
 from tqdm import tqdm
 
-from swapflow.frames import frame_name, list_frames, name_pattern, write_frame
+from swapflow.frames import frame_index, frame_name, list_frames, name_pattern, write_frame
 from swapflow.io import InputError, atomic_path, read_json, write_json
 from swapflow.settings import FramesConfig, MergeConfig, from_mapping
 
@@ -292,9 +292,10 @@ def _split_stills(folder: Path, out: Path, dest: Path, c: FramesConfig) -> Probe
                  codec="images", audio=None, frame_format=c.format)
 
 
-def merge(frames_dir: str | Path, probe: Probe, out_path: str | Path,
+def merge(frame_dirs: Sequence[str | Path], probe: Probe, out_path: str | Path,
           cfg: Mapping[str, Any] | MergeConfig | None = None) -> None:
-    """Encode ``frames_dir`` into ``out_path`` with the probe's timing and the source audio.
+    """Encode the frames of ``frame_dirs`` (a video's frame folder, or the folders
+    of its shards) into ``out_path`` with the probe's timing and the source audio.
 
     Constant-rate sources are encoded at their exact rational rate; variable
     rate sources get each frame's original timestamp back (concat list with
@@ -303,10 +304,10 @@ def merge(frames_dir: str | Path, probe: Probe, out_path: str | Path,
     ``synthetic_tag`` is false; ``watermark`` draws that text on every frame.
     """
     c = from_mapping(MergeConfig, cfg)
-    frames = list_frames(frames_dir)
-    if len(frames) != probe.frames:
-        raise VideoError(f"{frames_dir}: {len(frames)} frames, but the probe of "
-                         f"{probe.source} says {probe.frames}")
+    frames = sorted((f for folder in frame_dirs for f in list_frames(folder)), key=frame_index)
+    if [frame_index(f) for f in frames] != list(range(probe.frames)):
+        raise VideoError(f"{', '.join(map(str, frame_dirs))}: {len(frames)} frames, but the "
+                         f"probe of {probe.source} says {probe.frames}")
     out_path = Path(out_path)
     with atomic_path(out_path) as tmp, tempfile.TemporaryDirectory(prefix="swapflow-merge-") as work:
         # ffmpeg runs in ``work`` (the watermark file is read from there); every path is absolute
@@ -346,8 +347,13 @@ def merge(frames_dir: str | Path, probe: Probe, out_path: str | Path,
 def _frame_input(frames: list[Path], probe: Probe, listing: Path) -> list[str]:
     """ffmpeg input arguments that replay the frames with the source's timing."""
     if not probe.vfr:
+        # one folder of links named by frame number (frames may lie in several shards);
         # image2 reads % in the whole pattern: a literal one is %%
-        folder = str(frames[0].parent.resolve()).replace("%", "%%")
+        links = listing.with_name("frames")
+        links.mkdir()
+        for frame in frames:
+            (links / frame.name).symlink_to(frame.resolve())
+        folder = str(links.resolve()).replace("%", "%%")
         return ["-framerate", probe.fps, "-start_number", "0", "-f", "image2",
                 "-i", f"{folder}/{name_pattern(frames[0].suffix)}"]
     times = probe.timestamps + [probe.duration]

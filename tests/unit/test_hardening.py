@@ -55,7 +55,7 @@ HOSTILE = [
 @pytest.mark.parametrize("label", HOSTILE)
 def test_watermark_is_drawn_as_written(gray, label, tmp_path):
     root, probe = gray
-    video.merge(root / "f", probe, tmp_path / "marked.mp4", FAST | {"watermark": label})
+    video.merge([root / "f"], probe, tmp_path / "marked.mp4", FAST | {"watermark": label})
     first, last = grab(tmp_path / "marked.mp4", 0), grab(tmp_path / "marked.mp4", 29)
     background = np.median(first.reshape(-1, 3), axis=0)
     drawn = np.abs(first - background).sum(axis=2) > 30
@@ -71,7 +71,7 @@ def test_different_labels_draw_differently(gray, tmp_path):
     root, probe = gray
     shots = []
     for i, label in enumerate(["its AI", "it's AI"]):
-        video.merge(root / "f", probe, tmp_path / f"{i}.mp4", FAST | {"watermark": label})
+        video.merge([root / "f"], probe, tmp_path / f"{i}.mp4", FAST | {"watermark": label})
         shots.append(grab(tmp_path / f"{i}.mp4", 0))
     assert (np.abs(shots[0] - shots[1]).sum(axis=2) > 30).sum() > 10, "the apostrophe was lost"
 
@@ -114,9 +114,9 @@ def test_whole_video_records_no_loss(demo_dir, tmp_path):
 
 
 def _limited_split(source: Path, out: Path) -> subprocess.CompletedProcess:
-    """video.split in a process whose files may not grow past 50 kB."""
+    """video.split in a process whose files may not grow past 10 kB (a frame is more)."""
     def limit():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (10_000, 10_000))
     code = ("import sys; from swapflow import video\n"
             "try:\n    video.split(sys.argv[1], sys.argv[2], sys.argv[3])\n"
             "except video.VideoError as err:\n    print(err); sys.exit(3)")
@@ -146,9 +146,9 @@ def test_write_failure_is_named_as_such(demo_dir, tmp_path, stills):
 def test_merge_failures_say_what_failed(gray, tmp_path):
     root, probe = gray
     with pytest.raises(VideoError, match=r"could not encode the video: Unknown encoder 'nosuch'$"):
-        video.merge(root / "f", probe, tmp_path / "o.mp4", {"codec": "nosuch"})
+        video.merge([root / "f"], probe, tmp_path / "o.mp4", {"codec": "nosuch"})
     code = ("import sys; from swapflow import video\n"
-            "try:\n    video.merge(sys.argv[1], video.Probe.load(sys.argv[2]), sys.argv[3])\n"
+            "try:\n    video.merge([sys.argv[1]], video.Probe.load(sys.argv[2]), sys.argv[3])\n"
             "except video.VideoError as err:\n    print(err); sys.exit(3)")
     res = subprocess.run([sys.executable, "-c", code, str(root / "f"), str(root / "p.json"),
                           str(tmp_path / "o.mp4")], capture_output=True, text=True,
@@ -168,7 +168,7 @@ def test_any_characters_in_paths(demo_dir, tmp_path, name):
     clip = folder / f"{ODD}{Path(name).suffix}"
     shutil.copy(demo_dir / name, clip)
     probe = video.split(clip, folder / "frames", folder / "p.json")
-    video.merge(folder / "frames", probe, folder / "out.mp4", FAST | {"watermark": ODD})
+    video.merge([folder / "frames"], probe, folder / "out.mp4", FAST | {"watermark": ODD})
     out = video.describe(folder / "out.mp4")
     assert out["frames"] == probe.frames and out["audio"] == probe.audio
 

@@ -21,7 +21,7 @@ def ffmpeg(*args: str) -> None:
 
 def round_trip(src: Path, tmp_path: Path, **merge_args) -> tuple[video.Probe, dict]:
     probe = video.split(src, tmp_path / "frames", tmp_path / "probe.json")
-    video.merge(tmp_path / "frames", probe, tmp_path / "out.mp4",
+    video.merge([tmp_path / "frames"], probe, tmp_path / "out.mp4",
                 {"preset": "ultrafast", **merge_args})
     return probe, video.describe(tmp_path / "out.mp4")
 
@@ -90,8 +90,8 @@ def test_folder_of_stills_is_a_video(demo_dir, tmp_path):
 
 def test_watermark_is_drawn(demo_dir, tmp_path):
     probe = video.split(demo_dir / "single_face.mp4", tmp_path / "f", tmp_path / "p.json")
-    video.merge(tmp_path / "f", probe, tmp_path / "plain.mp4", {"preset": "ultrafast", "crf": 0})
-    video.merge(tmp_path / "f", probe, tmp_path / "marked.mp4",
+    video.merge([tmp_path / "f"], probe, tmp_path / "plain.mp4", {"preset": "ultrafast", "crf": 0})
+    video.merge([tmp_path / "f"], probe, tmp_path / "marked.mp4",
                 {"preset": "ultrafast", "crf": 0, "watermark": "SYNTHETIC"})
     grab = []
     for name in ("plain", "marked"):
@@ -127,5 +127,5 @@ def test_merge_refuses_a_frame_count_that_does_not_match(demo_dir, tmp_path):
     probe = video.split(demo_dir / "single_face.mp4", tmp_path / "f", tmp_path / "p.json")
     (tmp_path / "f" / "000071.jpg").unlink()
     with pytest.raises(VideoError, match="71 frames"):
-        video.merge(tmp_path / "f", probe, tmp_path / "out.mp4")
+        video.merge([tmp_path / "f"], probe, tmp_path / "out.mp4")
     assert not (tmp_path / "out.mp4").exists()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import yaml
+
+from swapflow.frames import list_frames
 
 from tests.conftest import CONFIGS, project, run_snakemake
 
@@ -20,3 +24,17 @@ def swapped(tmp_path_factory):
     project(workdir, "swap")
     run_snakemake(workdir)
     return workdir
+
+
+@pytest.fixture(scope="session")
+def converted(swapped, tmp_path_factory):
+    """A copy of the finished project (times kept) with the converted frames that
+    merge deleted made again and kept (``--notemp``): ``{video: [frame files]}``."""
+    workdir = tmp_path_factory.mktemp("converted") / "project"
+    shutil.copytree(swapped, workdir, symlinks=True)
+    shards = sorted(p.relative_to(workdir) for p in workdir.glob("results/patches/w2m/*/*"))
+    targets = [str(p).replace("patches", "convert", 1) for p in shards]
+    run_snakemake(workdir, "--notemp", *targets)
+    return {video: sorted((f for p in workdir.glob(f"results/convert/w2m/{video}/*")
+                           for f in list_frames(p)), key=lambda f: f.name)
+            for video in ("man", "noface")}

@@ -26,11 +26,19 @@ def test_output_keeps_frames_rate_audio_and_is_tagged(swapped, name):
     assert out["tags"]["comment"] == video.SYNTHETIC_COMMENT
 
 
-def test_frames_without_faces_are_unchanged(swapped):
+def test_converted_frames_are_deleted_once_merged(swapped):
+    """Nothing per swap stays but the video (and the empty patch folders of its shards)."""
+    shards = {video: sorted(p.name for p in (swapped / f"results/patches/w2m/{video}").iterdir())
+              for video in ("man", "noface")}
+    assert shards == {"man": ["0", "1"], "noface": ["0", "1", "2", "3"]}
+    assert not [p for p in (swapped / "results/convert").rglob("*") if p.is_file()]
+
+
+def test_frames_without_faces_are_unchanged(swapped, converted):
     alignments = pd.read_parquet(swapped / "results/align/noface.parquet")
     swapped_frames = set(alignments.loc[alignments["keep"], "frame"])
     originals = list_frames(swapped / "results/frames/noface")
-    converted = list_frames(swapped / "results/convert/w2m/noface")
+    converted = converted["noface"]
     assert len(converted) == len(originals) == 169
     untouched = [i for i in range(len(originals)) if i not in swapped_frames]
     assert len(untouched) >= 80, "the cartoon part of the clip should have no face"
@@ -38,10 +46,10 @@ def test_frames_without_faces_are_unchanged(swapped):
         assert originals[i].read_bytes() == converted[i].read_bytes(), f"frame {i} changed"
 
 
-def test_only_the_face_changes(swapped):
+def test_only_the_face_changes(swapped, converted):
     alignments = pd.read_parquet(swapped / "results/align/man.parquet")
     originals = list_frames(swapped / "results/frames/man")
-    converted = list_frames(swapped / "results/convert/w2m/man")
+    converted = converted["man"]
     changed_inside = 0
     for row in alignments.itertuples():
         before = cv2.imread(str(originals[row.frame])).astype(int)

@@ -146,21 +146,32 @@ def reference_stills(wildcards):
     return config["identities"][wildcards.identity]["references"]
 
 
+def shards(video, size):
+    """The shard numbers of a video cut into jobs of ``size`` frames: known once it
+    is split."""
+    probe = checkpoints.split_frames.get(video=video).output.probe
+    return range(math.ceil(read_json(probe)["frames"] / size))
+
+
 def detect_shards(wildcards):
-    """One detection job per ``extract.shard_size`` frames: known once the video is split."""
-    probe = checkpoints.split_frames.get(video=wildcards.video).output.probe
-    frames = read_json(probe)["frames"]
-    shards = range(math.ceil(frames / config["extract"]["shard_size"]))
+    """One detection job per ``extract.shard_size`` frames."""
     return expand(
-        "results/detect/{video}/{shard}.parquet", video=wildcards.video, shard=shards
+        "results/detect/{video}/{shard}.parquet",
+        video=wildcards.video,
+        shard=shards(wildcards.video, config["extract"]["shard_size"]),
     )
 
 
 def merge_frames(wildcards):
-    """Frames that merge encodes: the converted ones, or the originals for passthrough."""
+    """Frames that merge encodes: the converted shards, or the originals for passthrough."""
     if wildcards.swap == "passthrough":
-        return f"results/frames/{wildcards.video}"
-    return f"results/convert/{wildcards.swap}/{wildcards.video}"
+        return [f"results/frames/{wildcards.video}"]
+    return expand(
+        "results/convert/{swap}/{video}/{shard}",
+        swap=wildcards.swap,
+        video=wildcards.video,
+        shard=shards(wildcards.video, convert_shard_size(wildcards)),
+    )
 
 
 def identity_facesets(identity):
@@ -246,6 +257,11 @@ def model_resources(key):
 
 def swap_convert(name):
     return pick(ConvertConfig, config["convert"] | swap_by_name(name)["convert"])
+
+
+def convert_shard_size(wildcards):
+    """Frames per convert job of the swap (the convert section with the swap's keys on top)."""
+    return (config["convert"] | swap_by_name(wildcards.swap)["convert"])["shard_size"]
 
 
 def swap_merge(name):

@@ -5,11 +5,13 @@ rule convert:
         probe="results/probe/{video}.json",
         alignments="results/align/{video}.parquet",
     output:
-        directory("results/convert/{swap}/{video}"),
+        # kept only until merge has encoded them
+        frames=temp(directory("results/convert/{swap}/{video}/{shard}")),
+        patches=directory("results/patches/{swap}/{video}/{shard}"),
     log:
-        "logs/convert/{swap}/{video}.log",
+        "logs/convert/{swap}/{video}/{shard}.log",
     benchmark:
-        "benchmarks/out/convert/{swap}/{video}.tsv"
+        "benchmarks/out/convert/{swap}/{video}/{shard}.tsv"
     conda:
         "../envs/swapflow.yaml"
     threads: 2
@@ -20,5 +22,6 @@ rule convert:
         cfg=lambda wildcards: swap_convert(wildcards.swap),
         identities=swap_identities,
         frames=frame_quality(),
+        shard_size=convert_shard_size,
     script:
         "../scripts/convert.py"

@@ -1,4 +1,4 @@
-"""Rule convert: frames + alignments + model -> swapped frames."""
+"""Rule convert: one shard of a video's frames + alignments + model -> swapped frames."""
 
 from swapflow import video
 from swapflow.alignments import read_alignments
@@ -10,5 +10,8 @@ log_to(snakemake.log[0])
 probe = video.Probe.load(snakemake.input.probe)
 alignments = read_alignments(snakemake.input.alignments, probe.frames, probe.width, probe.height)
 model = load_swapper(snakemake.input.model, *snakemake.params.identities)
-convert_frames(list_frames(snakemake.input.frames), alignments, model,
-               snakemake.output[0], snakemake.params.cfg, snakemake.params.frames)
+size = snakemake.params.shard_size
+start = int(snakemake.wildcards.shard) * size
+convert_frames(list_frames(snakemake.input.frames)[start:start + size], alignments, model,
+               snakemake.output.frames, snakemake.params.cfg, snakemake.params.frames,
+               snakemake.output.patches)
