@@ -1,8 +1,9 @@
 """Evaluate a swap: identity, pose and expression kept, flicker, reconstruction, coverage.
 
-``evaluate_swap`` compares the converted frames of a target video (B) with its
-original frames, using the alignments convert used and the trained model with
-its facesets. All metrics are plain floats/ints in one flat dict (see
+``evaluate_swap`` compares the output of a swap on a target video (B), the
+merged video read with ``VideoFrames``, with the video's original (split)
+frames, using the alignments convert used and the trained model with its
+facesets. All metrics are plain floats/ints in one flat dict (see
 ``METRICS`` for names and meanings); a per-face table holds the faces the
 identity and pose metrics were measured on.
 
@@ -10,8 +11,10 @@ Sampling, to stay fast on a CPU (a dlib embedding costs ~0.1-0.2 s a face):
 the identity and pose metrics use at most ``max_faces`` swapped faces spread
 evenly over the video; the identity references use at most
 ``reference_faces`` faces spread evenly over each side's facesets; the
-reconstruction metrics use at most ``holdout_faces`` held-out faces a side.
-Flicker and coverage use every frame.
+reconstruction metrics use at most ``holdout_faces`` held-out faces a side;
+``frames_passed_psnr`` uses at most ``max_faces`` passed-through frames.
+Flicker and the coverage counts use every frame. The output is decoded
+forward, once per metric that reads it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 import cv2
 import numpy as np
@@ -48,8 +51,9 @@ METRICS: dict[str, str] = {
     "frames_total": "frames in the original video",
     "frames_with_face": "frames where alignments hold at least one face",
     "frames_swapped": "frames with at least one kept (swapped) face",
-    "frames_passed_through": "frames without a kept face (copied unchanged)",
-    "frames_passed_identical": "of those, frames whose converted file is byte-identical to the original",
+    "frames_passed_through": "frames without a kept face (passed through unchanged before encoding)",
+    "frames_passed_psnr": "mean PSNR (dB) of the output against the original on at most max_faces of those "
+                          "frames, evenly spread: what the encoding alone costs (148 when identical)",
     "faces_swapped": "kept faces over all frames",
     # identity (dlib 128-d embeddings; same person when distance < ~0.6)
     "id_faces": "swapped faces measured (at most max_faces, evenly spread; landmark failures dropped)",
@@ -83,18 +87,36 @@ METRICS: dict[str, str] = {
 }
 
 
-def _by_index(frames: Sequence[PathLike]) -> dict[int, Path]:
-    return {frame_index(p): Path(p) for p in frames}
+class Frames(Protocol):
+    """Frames by number: ``frames[i]`` is frame ``i`` as RGB uint8 (H, W, 3)
+    (``swapflow.video.VideoFrames``, ``FrameFiles``)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> np.ndarray: ...
 
 
-def _matched(original_frames: Sequence[PathLike], converted_frames: Sequence[PathLike]
-             ) -> tuple[dict[int, Path], dict[int, Path]]:
-    orig, conv = _by_index(original_frames), _by_index(converted_frames)
-    if set(orig) != set(conv):
-        missing = sorted(set(orig) ^ set(conv))
-        raise ValueError(f"original and converted frames differ in {len(missing)} frame numbers "
-                         f"(first: {missing[:5]})")
-    return orig, conv
+class FrameFiles:
+    """Frame files (as split writes them) by frame number; ``frames[i]`` reads frame ``i``."""
+
+    def __init__(self, paths: Sequence[PathLike]) -> None:
+        self.paths = {frame_index(p): Path(p) for p in paths}
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        return read_frame(self.paths[index])
+
+
+def _matched(original_frames: Sequence[PathLike], output: Frames) -> FrameFiles:
+    """The original frames, checked to be numbered 0.. with one per output frame."""
+    orig = FrameFiles(original_frames)
+    if sorted(orig.paths) != list(range(len(output))):
+        raise ValueError(f"{len(orig)} original frames (numbers {min(orig.paths, default=None)} to "
+                         f"{max(orig.paths, default=None)}) do not match the {len(output)} frames "
+                         "of the output, numbered from 0")
+    return orig
 
 
 def faceset_embedding(faceset_dirs: Sequence[PathLike], n: int, embedder: Embedder) -> np.ndarray:
@@ -109,7 +131,7 @@ def faceset_embedding(faceset_dirs: Sequence[PathLike], n: int, embedder: Embedd
     return np.mean(embs, axis=0)
 
 
-def _face_table(orig: dict[int, Path], conv: dict[int, Path], kept: pd.DataFrame, ref_a: np.ndarray,
+def _face_table(orig: Frames, conv: Frames, kept: pd.DataFrame, ref_a: np.ndarray,
                 ref_b: np.ndarray, n: int, landmarker: DlibLandmarker, embedder: Embedder) -> pd.DataFrame:
     """Identity and pose of ``n`` evenly spread kept faces, original vs converted.
 
@@ -121,7 +143,7 @@ def _face_table(orig: dict[int, Path], conv: dict[int, Path], kept: pd.DataFrame
         box = np.array([r[k] for k in BOX], float)
         row: dict[str, Any] = {"frame": int(r["frame"]), "face": int(r["face"])}
         points = {}
-        for tag, image in (("", read_frame(conv[r["frame"]])), ("_original", read_frame(orig[r["frame"]]))):
+        for tag, image in (("", conv[r["frame"]]), ("_original", orig[r["frame"]])):
             pts = landmarker.landmarks(image, box)
             if np.isnan(pts).any():
                 break
@@ -147,7 +169,7 @@ def _box_region(row: Mapping[str, Any], width: int, height: int) -> tuple[slice,
     return slice(y0, max(y1, y0)), slice(x0, max(x1, x0))
 
 
-def flicker(orig: dict[int, Path], conv: dict[int, Path], kept: pd.DataFrame) -> tuple[float, int]:
+def flicker(orig: Frames, conv: Frames, kept: pd.DataFrame) -> tuple[float, int]:
     """(ratio, pairs): summed |frame-to-frame change| inside each kept face's box
     of the output over the same in the original, over consecutive frame pairs
     that both hold a kept face. The box is the face's box in the later frame."""
@@ -156,9 +178,9 @@ def flicker(orig: dict[int, Path], conv: dict[int, Path], kept: pd.DataFrame) ->
     pairs = 0
     cache: dict[tuple[str, int], np.ndarray] = {}
 
-    def gray(tag: str, paths: dict[int, Path], f: int) -> np.ndarray:
+    def gray(tag: str, source: Frames, f: int) -> np.ndarray:
         if (tag, f) not in cache:
-            cache[(tag, f)] = cv2.cvtColor(read_frame(paths[f]), cv2.COLOR_RGB2GRAY).astype(np.float32)
+            cache[(tag, f)] = cv2.cvtColor(source[f], cv2.COLOR_RGB2GRAY).astype(np.float32)
         return cache[(tag, f)]
 
     for f in sorted(frames):
@@ -167,8 +189,8 @@ def flicker(orig: dict[int, Path], conv: dict[int, Path], kept: pd.DataFrame) ->
         for key in [k for k in cache if k[1] < f - 1]:
             del cache[key]
         for r in kept[kept["frame"] == f].to_dict("records"):
-            for j, (tag, paths) in enumerate((("c", conv), ("o", orig))):
-                a, b = gray(tag, paths, f - 1), gray(tag, paths, f)
+            for j, (tag, source) in enumerate((("c", conv), ("o", orig))):
+                a, b = gray(tag, source, f - 1), gray(tag, source, f)
                 region = _box_region(r, a.shape[1], a.shape[0])
                 change[j] += np.abs(b[region] - a[region]).sum()
         pairs += 1
@@ -205,40 +227,48 @@ def reconstruction(model, faceset_dirs: Sequence[PathLike], holdout: Sequence[tu
     err = (out.astype(np.float64) - target.astype(np.float64)) ** 2
     mse = err.mean(axis=(1, 2, 3))
     mse_masked = (err.mean(-1) * mask).sum(axis=(1, 2)) / np.maximum(mask.sum(axis=(1, 2)), 1e-6)
-
-    def psnr(m: np.ndarray) -> float:
-        return float(np.mean(10 * np.log10(255.0 ** 2 / np.maximum(m, 1e-10))))
-
     with torch.no_grad():
         x = torch.from_numpy(out).permute(0, 3, 1, 2).float() / 255
         y = torch.from_numpy(target).permute(0, 3, 1, 2).float() / 255
         smap = ssim_map(x, y)[:, 0].numpy().astype(np.float64)
     ssim_masked = (smap * mask).sum(axis=(1, 2)) / np.maximum(mask.sum(axis=(1, 2)), 1e-6)
-    return {prefix + "faces": len(picks), prefix + "psnr": psnr(mse), prefix + "psnr_masked": psnr(mse_masked),
+    return {prefix + "faces": len(picks), prefix + "psnr": _psnr(mse), prefix + "psnr_masked": _psnr(mse_masked),
             prefix + "ssim": float(smap.mean()), prefix + "ssim_masked": float(ssim_masked.mean())}
 
 
-def coverage(orig: dict[int, Path], conv: dict[int, Path], alignments: pd.DataFrame) -> dict[str, int]:
+def _psnr(mse: np.ndarray) -> float:
+    """Mean PSNR (dB) of 8-bit images with these mean squared errors (148 for 0)."""
+    return float(np.mean(10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-10))))
+
+
+def coverage(orig: Frames, conv: Frames, alignments: pd.DataFrame, n: int) -> dict[str, Any]:
+    """The coverage metrics; ``frames_passed_psnr`` on at most ``n`` passed-through frames."""
+    frames = range(len(orig))
     kept = kept_faces(alignments)
-    swapped = set(kept["frame"]) & set(orig)
-    passed = [f for f in orig if f not in swapped]
+    swapped = set(kept["frame"]) & set(frames)
+    passed = [f for f in frames if f not in swapped]
+    sample = [passed[j] for j in spread(len(passed), n)]
+    mse = np.array([np.mean((conv[f].astype(np.float64) - orig[f]) ** 2) for f in sample])
     return {
         "frames_total": len(orig),
-        "frames_with_face": len(set(alignments.loc[alignments["face"] >= 0, "frame"]) & set(orig)),
+        "frames_with_face": len(set(alignments.loc[alignments["face"] >= 0, "frame"]) & set(frames)),
         "frames_swapped": len(swapped),
         "frames_passed_through": len(passed),
-        "frames_passed_identical": sum(orig[f].read_bytes() == conv[f].read_bytes() for f in passed),
-        "faces_swapped": int(kept["frame"].isin(orig).sum()),
+        "frames_passed_psnr": _psnr(mse) if sample else float("nan"),
+        "faces_swapped": int(kept["frame"].isin(frames).sum()),
     }
 
 
-def evaluate_swap(original_frames: Sequence[PathLike], converted_frames: Sequence[PathLike],
+def evaluate_swap(original_frames: Sequence[PathLike], output: Frames,
                   alignments: pd.DataFrame, model_dir: PathLike, facesets_a: Sequence[PathLike],
                   facesets_b: Sequence[PathLike], cfg: Mapping[str, Any] | EvaluateConfig | None = None
                   ) -> tuple[dict[str, Any], pd.DataFrame]:
     """(metrics, faces): the metrics of ``METRICS`` in one flat dict, and one row
     per measured swapped face (frame, face, distance_a/_b, closer_to_a,
     yaw/pitch/roll, each also with suffix ``_original``, landmark_nme).
+
+    ``original_frames``: the frame files of the target video; ``output``: the
+    swapped video's frames (a ``VideoFrames``), one per original frame.
 
     Metrics that cannot be measured (means over no faces, a flicker ratio
     over a static source) are None, so the dict is strict JSON.
@@ -249,17 +279,17 @@ def evaluate_swap(original_frames: Sequence[PathLike], converted_frames: Sequenc
     c = from_mapping(EvaluateConfig, cfg)
     model_dir = Path(model_dir)
     manifest = read_manifest(model_dir)
-    orig, conv = _matched(original_frames, converted_frames)
+    orig = _matched(original_frames, output)
     kept = kept_faces(alignments)
-    kept = kept[kept["frame"].isin(orig)]
+    kept = kept[kept["frame"].isin(range(len(orig)))]
     metrics: dict[str, Any] = {"face": manifest["identities"]["a"], "target": manifest["identities"]["b"],
                                "model_iterations": manifest.get("iterations")}
-    metrics |= coverage(orig, conv, alignments)
+    metrics |= coverage(orig, output, alignments, c.max_faces)
 
     embedder, landmarker = Embedder(), DlibLandmarker()
     ref_a = faceset_embedding(facesets_a, c.reference_faces, embedder)
     ref_b = faceset_embedding(facesets_b, c.reference_faces, embedder)
-    faces = _face_table(orig, conv, kept, ref_a, ref_b, c.max_faces, landmarker, embedder)
+    faces = _face_table(orig, output, kept, ref_a, ref_b, c.max_faces, landmarker, embedder)
 
     def mean(col: str, fn=lambda s: s) -> float:
         return float(fn(faces[col].astype(float)).mean()) if len(faces) else float("nan")
@@ -278,7 +308,7 @@ def evaluate_swap(original_frames: Sequence[PathLike], converted_frames: Sequenc
         metrics[f"pose_{angle}_diff"] = float((faces[angle] - faces[f"{angle}_original"]).abs().mean()) \
             if len(faces) else float("nan")
     metrics["landmark_nme"] = mean("landmark_nme")
-    metrics["flicker_ratio"], metrics["flicker_pairs"] = flicker(orig, conv, kept)
+    metrics["flicker_ratio"], metrics["flicker_pairs"] = flicker(orig, output, kept)
 
     model, _ = load_model(model_dir, device=c.device)
     for side, dirs in (("a", facesets_a), ("b", facesets_b)):
@@ -314,22 +344,23 @@ def _square_crop(image: np.ndarray, row: Mapping[str, Any], scale: float, tile: 
     return cv2.warpAffine(image, matrix, (tile, tile), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
 
 
-def before_after_strip(original_frames: Sequence[PathLike], converted_frames: Sequence[PathLike],
+def before_after_strip(original_frames: Sequence[PathLike], output: Frames,
                        alignments: pd.DataFrame, out_jpg: PathLike, n: int = 6, tile: int = 224,
                        scale: float = 1.6, columns: int = 3) -> None:
     """JPEG grid of ``n`` evenly spread frames with a kept face, each shown as a
     pair (before | after) cropped around the largest kept face (``scale`` x its
-    box), ``columns`` pairs a row. No kept face gives one grey tile."""
-    orig, conv = _matched(original_frames, converted_frames)
+    box), ``columns`` pairs a row. No kept face gives one grey tile.
+    ``original_frames`` and ``output`` as for ``evaluate_swap``."""
+    orig = _matched(original_frames, output)
     kept = kept_faces(alignments)
-    kept = kept[kept["frame"].isin(orig)]
+    kept = kept[kept["frame"].isin(range(len(orig)))]
     area = (kept["x1"] - kept["x0"]) * (kept["y1"] - kept["y0"])
     largest = kept.loc[area.groupby(kept["frame"]).idxmax()] if len(kept) else kept
     pairs = []
     for r in largest.iloc[spread(len(largest), n)].to_dict("records"):
         halves = []
-        for label, paths in (("before", orig), ("after", conv)):
-            img = _square_crop(read_frame(paths[r["frame"]]), r, scale, tile)
+        for label, source in (("before", orig), ("after", output)):
+            img = _square_crop(source[r["frame"]], r, scale, tile)
             cv2.putText(img, f"{label} {int(r['frame'])}", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
                         (255, 255, 255), 1, cv2.LINE_AA)
             halves.append(img)

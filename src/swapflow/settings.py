@@ -136,7 +136,7 @@ class EvaluateConfig:
     """Rule ``evaluate`` (config section ``evaluate``)."""
 
     section: ClassVar[str] = "evaluate"
-    max_faces: int = 60  # swapped faces for identity / pose metrics
+    max_faces: int = 60  # swapped faces for identity / pose metrics, passed frames for PSNR
     reference_faces: int = 30  # faceset faces a side for the identity reference
     holdout_faces: int = 64  # held-out faces a side for reconstruction
     device: str = "cpu"

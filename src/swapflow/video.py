@@ -396,3 +396,78 @@ def describe(path: str | Path) -> dict:
     return {"frames": len(pts), "width": header.width, "height": header.height,
             "duration": header.duration, "timestamps": pts, "audio": header.audio,
             "tags": tags, "rotation": header.rotation}
+
+
+class VideoFrames:
+    """The frames of an encoded video by index: ``frames[i]`` is frame ``i``,
+    upright, as a read-only RGB uint8 array (H, W, 3); ``len(frames)`` counts
+    them (from the packets, without decoding).
+
+    One ffmpeg decode is read forward, so frames asked in increasing order cost
+    one decode; asking for a frame before the last one read restarts it from
+    the start. Only the last two frames read are kept. Close it (or use it as a
+    context manager) to stop the decoder.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        header = read_header(self.path)
+        self.width, self.height = header.width, header.height
+        if header.rotation in (90, 270):  # the decoder turns frames upright
+            self.width, self.height = self.height, self.width
+        self._proc: subprocess.Popen | None = None
+        self._next = 0  # index of the frame the decoder gives next
+        self._cache: dict[int, np.ndarray] = {}
+        self._count: int | None = None
+
+    def __len__(self) -> int:
+        if self._count is None:
+            res = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", _local(self.path),
+                                  "-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
+                                 capture_output=True, text=True, errors="replace")
+            counts = re.findall(r"frame=\s*(\d+)", res.stderr)
+            if res.returncode != 0 or not counts:
+                raise VideoError(f"{self.path}: ffmpeg could not count its frames")
+            self._count = int(counts[-1])
+        return self._count
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        if index in self._cache:
+            return self._cache[index]
+        if index < 0:
+            raise VideoError(f"{self.path}: no frame {index}")
+        if self._proc is None or index < self._next:
+            self.close()
+            self._proc = subprocess.Popen(
+                [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", _local(self.path),
+                 "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                 "pipe:"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        size = self.width * self.height * 3
+        while self._next <= index:
+            data = self._proc.stdout.read(size)
+            if len(data) < size:
+                code, count = self._proc.wait(), self._next
+                self.close()
+                raise VideoError(f"{self.path}: no frame {index}; it has {count} frames" if code == 0
+                                 else f"{self.path}: ffmpeg could not decode frame {count} "
+                                 f"(exit status {code})")
+            self._next += 1
+        self._cache[index] = np.frombuffer(data, np.uint8).reshape(self.height, self.width, 3)
+        if len(self._cache) > 2:
+            del self._cache[next(iter(self._cache))]  # the oldest read
+        return self._cache[index]
+
+    def close(self) -> None:
+        """Stop the decoder (a later access starts a new one)."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc.stdout.close()
+            self._proc = None
+        self._next = 0
+
+    def __enter__(self) -> "VideoFrames":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

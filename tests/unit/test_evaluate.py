@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -10,12 +11,14 @@ import cv2
 import numpy as np
 import pytest
 
+from swapflow import video
 from swapflow.convert import ConvertConfig, convert_frames
-from swapflow.evaluate import METRICS, before_after_strip, evaluate_swap, summarize
+from swapflow.evaluate import METRICS, FrameFiles, before_after_strip, evaluate_swap, summarize
 from swapflow.alignments import kept_faces
-from swapflow.frames import list_frames
+from swapflow.frames import list_frames, read_frame
 from swapflow.io import read_json, write_json
 from swapflow.train import compose_config, load_model, train
+from swapflow.video import VideoError, VideoFrames
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 MAN_FRAMES = 36  # the man's frames (fixture ``man``): faceset B and the target of the swap
@@ -25,7 +28,7 @@ PASSED = [30, 31, 32]  # frames whose face is not kept, so convert copies them
 @pytest.fixture(scope="module")
 def swap(man, woman, tmp_path_factory):
     """A lite model trained 30 iterations on the woman (A) and the man (B), and
-    the man's frames converted with it."""
+    the man's frames converted with it and merged into a video."""
     assert len(man.frames) == MAN_FRAMES
     root = tmp_path_factory.mktemp("evaluate")
     cfg = compose_config(CONFIG, "lite", ["iterations=30", "batch_size=8", "min_faces=10", "holdout=0.1",
@@ -35,13 +38,17 @@ def swap(man, woman, tmp_path_factory):
     alignments = man.alignments.copy()
     alignments.loc[alignments["frame"].isin(PASSED), "keep"] = False
     convert_frames(man.frames, alignments, load_model(model_dir)[0], root / "converted", ConvertConfig())
-    return {"original": man.frames, "converted": list_frames(root / "converted"), "alignments": alignments,
-            "model": model_dir, "a": [woman.faceset], "b": [man.faceset]}
+    probe = video.Probe.load(man.frames[0].parent.with_suffix(".json"))  # of all 72 frames
+    probe = dataclasses.replace(probe, frames=MAN_FRAMES, timestamps=probe.timestamps[:MAN_FRAMES])
+    video.merge([root / "converted"], probe, root / "swap.mp4", {"preset": "ultrafast"})
+    with VideoFrames(root / "swap.mp4") as output:
+        yield {"original": man.frames, "output": output, "alignments": alignments,
+               "model": model_dir, "a": [woman.faceset], "b": [man.faceset]}
 
 
 @pytest.fixture(scope="module")
 def evaluated(swap):
-    return evaluate_swap(swap["original"], swap["converted"], swap["alignments"], swap["model"],
+    return evaluate_swap(swap["original"], swap["output"], swap["alignments"], swap["model"],
                          swap["a"], swap["b"], {"max_faces": 12, "reference_faces": 12})
 
 
@@ -54,7 +61,8 @@ def test_metric_keys_and_coverage(evaluated, swap):
     assert metrics["frames_total"] == MAN_FRAMES
     assert metrics["frames_with_face"] == MAN_FRAMES  # the man is in every frame
     assert metrics["frames_swapped"] == kept["frame"].nunique() == MAN_FRAMES - len(PASSED)
-    assert metrics["frames_passed_through"] == metrics["frames_passed_identical"] == len(PASSED)
+    assert metrics["frames_passed_through"] == len(PASSED)
+    assert 35 < metrics["frames_passed_psnr"] < 100  # encoded at crf 18: close, not identical
     assert metrics["faces_swapped"] == len(kept)
     assert metrics["id_faces"] == len(faces) == 12
     assert set(faces["frame"]) <= set(kept["frame"])
@@ -84,14 +92,14 @@ def test_reconstruction_on_held_out_faces(evaluated, swap):
 
 
 def test_identity_conversion_is_neutral(swap):
-    """Converted == original: no flicker added, same pose and landmarks, same identity."""
-    m, faces = evaluate_swap(swap["original"], swap["original"], swap["alignments"], swap["model"],
+    """Output == original: no flicker added, same pose and landmarks, same identity."""
+    m, faces = evaluate_swap(swap["original"], FrameFiles(swap["original"]), swap["alignments"], swap["model"],
                              swap["a"], swap["b"], {"max_faces": 4, "reference_faces": 4, "holdout_faces": 2})
     assert m["flicker_ratio"] == 1.0
     assert m["pose_yaw_diff"] == m["pose_pitch_diff"] == m["pose_roll_diff"] == 0
     assert m["landmark_nme"] == 0
     assert m["id_retrieval"] == m["id_retrieval_original"] and m["id_distance_b"] == m["id_distance_b_original"]
-    assert m["frames_passed_identical"] == len(PASSED) and len(faces) == 4
+    assert round(m["frames_passed_psnr"]) == 148 and len(faces) == 4  # identical
 
 
 def test_summarize(evaluated, tmp_path):
@@ -107,12 +115,30 @@ def test_summarize(evaluated, tmp_path):
 
 
 def test_before_after_strip(swap, tmp_path):
-    before_after_strip(swap["original"], swap["converted"], swap["alignments"], tmp_path / "strip.jpg", n=4)
+    before_after_strip(swap["original"], swap["output"], swap["alignments"], tmp_path / "strip.jpg", n=4)
     strip = cv2.imread(str(tmp_path / "strip.jpg"))
     assert strip is not None and strip.shape == (2 * 232, 3 * 458, 3)  # 2 rows of 3 pairs, 224 px tiles
     before, after = strip[4:228, 4:228].astype(int), strip[4:228, 230:454].astype(int)
     assert np.abs(before - after).mean() > 2  # the face was swapped
     none = swap["alignments"].assign(keep=False)
-    before_after_strip(swap["original"], swap["original"], none, tmp_path / "empty.jpg")
+    before_after_strip(swap["original"], FrameFiles(swap["original"]), none, tmp_path / "empty.jpg")
     assert cv2.imread(str(tmp_path / "empty.jpg")) is not None
     assert not list(tmp_path.glob(".*tmp*"))
+    with pytest.raises(ValueError, match="35 original frames"):  # one frame short of the output
+        before_after_strip(swap["original"][:-1], swap["output"], none, tmp_path / "short.jpg")
+
+
+def test_video_frames_by_index(demo, tmp_path):
+    """Frames read from the video by index are the frames split decodes, in any order."""
+    clip = demo / "single_face.mp4"
+    video.split(clip, tmp_path / "f", tmp_path / "p.json", {"format": "png"})
+    files = list_frames(tmp_path / "f")
+    with VideoFrames(clip) as frames:
+        assert len(frames) == len(files) == 72
+        for i in (0, 1, 1, 40, 71, 5, 4, 4, 6):  # forward, cached, backwards (restarts)
+            image = frames[i]
+            assert image.shape == (360, 640, 3) and image.dtype == np.uint8
+            assert np.array_equal(image, read_frame(files[i])), i
+        with pytest.raises(VideoError, match="single_face.mp4: no frame 72; it has 72 frames"):
+            frames[72]
+        assert np.array_equal(frames[3], read_frame(files[3]))  # usable after the error

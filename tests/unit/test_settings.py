@@ -17,7 +17,7 @@ STAGES = [settings.FramesConfig, settings.DetectConfig, settings.AlignConfig, se
           settings.FacesetConfig, settings.ConvertConfig, settings.EvaluateConfig,
           settings.MergeConfig]
 # keys the workflow itself reads (job layout, rule all), not a library stage
-WORKFLOW_KEYS = {("extract", "shard_size"), ("evaluate", "enabled")}
+WORKFLOW_KEYS = {("extract", "shard_size"), ("convert", "shard_size"), ("evaluate", "enabled")}
 
 
 def _plain(value):

@@ -1,7 +1,7 @@
 rule evaluate:
     input:
         original="results/frames/{video}",
-        converted="results/convert/{swap}/{video}",
+        video="results/swap/{swap}/{video}.mp4",
         alignments="results/align/{video}.parquet",
         model=swap_model,
         facesets_a=swap_facesets("face"),
