@@ -1,23 +1,34 @@
-"""Convert in shards: any cut of a video's frames gives the frames of one whole run."""
+"""Convert: shards give the frames of one run, faceless frames are the originals,
+and only the face changes."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from swapflow.convert import convert_frames
-from swapflow.frames import list_frames
+from swapflow.frames import frame_name, list_frames, read_frame, write_frame
 from swapflow.io import read_json
+from swapflow.settings import FramesConfig
 from swapflow.train import compose_config, load_model, train
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 
 
-def test_shards_equal_one_run_and_faceless_frames_are_the_originals(man, woman, tmp_path):
+@pytest.fixture(scope="module")
+def model(man, woman, tmp_path_factory):
+    """A lite model trained two iterations (what it swaps in does not matter here)."""
+    root = tmp_path_factory.mktemp("convert")
     cfg = compose_config(CONFIG, "lite", ["iterations=2", "batch_size=4", "min_faces=10",
                                           "log_every_s=0", "data.workers=1"])
-    model = load_model(train(cfg, [woman.faceset], [man.faceset], tmp_path / "model",
-                             tmp_path / "ckpt", threads=2))[0]
+    return load_model(train(cfg, [woman.faceset], [man.faceset], root / "model", root / "ckpt",
+                            threads=2))[0]
+
+
+def test_shards_equal_one_run_and_faceless_frames_are_the_originals(man, model, tmp_path):
     alignments = man.alignments.copy()
     alignments.loc[alignments["frame"].isin([5, 6, 20]), "keep"] = False
     settings = {"batch_size": 8, "patches": True}
@@ -42,3 +53,22 @@ def test_shards_equal_one_run_and_faceless_frames_are_the_originals(man, woman, 
     assert len(index) == 33 and all((tmp_path / "patches" / p["file"]).exists() for p in index)
     assert sum(len(read_json(tmp_path / f"patches{n}" / "index.json")) for n in (0, 2, 3)) == 33
     assert not (tmp_path / "patches1" / "index.json").exists(), "shard 1 holds no swapped face"
+
+
+def test_with_png_frames_only_the_face_changes(man, model, tmp_path):
+    """Lossless frames: every pixel away from the swapped faces is the original's."""
+    (tmp_path / "png").mkdir()
+    png = FramesConfig(format="png")
+    for path in man.frames[:6]:
+        write_frame(tmp_path / "png" / f"{path.stem}.png", read_frame(path), png)
+    convert_frames(list_frames(tmp_path / "png"), man.alignments, model, tmp_path / "out", {},
+                   png)
+    for row in man.alignments[man.alignments["frame"] < 6].itertuples():
+        before = read_frame(tmp_path / "png" / frame_name(row.frame, "png")).astype(int)
+        after = read_frame(tmp_path / "out" / frame_name(row.frame, "png")).astype(int)
+        changed = np.abs(after - before).max(axis=2) > 0
+        ys, xs = np.nonzero(changed)
+        w, h = row.x1 - row.x0, row.y1 - row.y0
+        assert len(ys) > 0.2 * w * h, f"frame {row.frame}: the face was not swapped"
+        assert (xs.min() >= row.x0 - w and xs.max() <= row.x1 + w and ys.min() >= row.y0 - h
+                and ys.max() <= row.y1 + h), f"frame {row.frame}: pixels far from the face changed"

@@ -57,7 +57,10 @@ def test_only_the_face_changes(swapped, converted):
         w, h = row.x1 - row.x0, row.y1 - row.y0
         far = np.ones(before.shape[:2], bool)
         far[max(0, int(row.y0 - h)):int(row.y1 + h), max(0, int(row.x0 - w)):int(row.x1 + w)] = False
-        assert np.array_equal(before[far], after[far]), f"frame {row.frame}: pixels far from the face changed"
+        # JPEG frames: a swapped frame is encoded again, which moves far pixels by
+        # re-encoding noise only (about 60 dB; exact with PNG frames, test_convert.py)
+        mse = ((before[far] - after[far]) ** 2).mean()
+        assert mse < 255 ** 2 / 10 ** 5.0, f"frame {row.frame}: pixels far from the face changed"
         inside = (slice(int(row.y0), int(row.y1)), slice(int(row.x0), int(row.x1)))
         changed_inside += np.abs(before[inside] - after[inside]).mean() > 2
     assert changed_inside == len(alignments), "some faces were not swapped"
