@@ -38,6 +38,9 @@ EXTRACTION = ("results/frames", "results/probe", "results/detect", "results/alig
               "results/mask", "results/faceset")
 
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
+ARRAY = re.compile(r"Submitted array job with Snakemake IDs ([\d,]+) and SLURM job ID (\d+)\. "
+                   r"The individual task IDs are (\d+)-(\d+)\.")
+FINISHED_JOB = re.compile(r"^Finished jobid: (\d+) \(Rule: (\w+)\)$", re.M)
 SBATCH = re.compile(r"^sbatch call: (sbatch .*?)(?: --wrap=| /dev/stdin)", re.M)
 LOG_RULE = re.compile(r"/slurm_logs/rule_([^/\s]+)/")
 FINISHED = re.compile(r"^Finished jobid: \d+ \(Rule: (\w+)\)$", re.M)
@@ -110,13 +113,25 @@ def _tail(out: str, lines: int = 150) -> str:
 
 
 def submissions(out: str) -> list[tuple[str, str, Path]]:
-    """(rule, SLURM job id, SLURM log) of every submitted job, in order."""
+    """(rule, SLURM job id, SLURM log) of every job submitted on its own, in order."""
     subs = []
     for m in SUBMITTED.finditer(out):
         rule = LOG_RULE.search(m.group(3))
         assert rule, f"no rule in the SLURM log path {m.group(3)}"
         subs.append((rule.group(1), m.group(2), Path(m.group(3))))
     return subs
+
+
+def arrays(out: str, workdir: Path) -> list[tuple[str, str, list[Path]]]:
+    """(rule, SLURM job id, the SLURM log of each task) of every array job."""
+    rules = {jobid: rule for jobid, rule in FINISHED_JOB.findall(out)}
+    found = []
+    for m in ARRAY.finditer(out):
+        (rule,) = {rules[i] for i in m.group(1).split(",")}
+        logs = [workdir / ".snakemake/slurm_logs" / f"rule_{rule}" / f"{m.group(2)}_{task}.log"
+                for task in range(int(m.group(3)), int(m.group(4)) + 1)]
+        found.append((rule, m.group(2), logs))
+    return found
 
 
 def sbatch_calls(out: str) -> dict[str, list[list[str]]]:
@@ -157,6 +172,9 @@ def cluster_config(demo_dir: Path, **train) -> dict:
         "train": {"preset": "lite", "iterations": 40, "overrides": ["preview_every=10"], **train},
         "evaluate": {"max_faces": 8, "reference_faces": 8, "holdout_faces": 8},
         "merge": {"preset": "ultrafast"},
+        # shards: the woman's detection in 3 jobs, the man's convert in 2
+        "extract": {"shard_size": 160},
+        "convert": {"shard_size": 36},
     }
 
 
@@ -180,15 +198,28 @@ def test_every_job_ran_as_a_slurm_job(cluster_run):
         remote.remove(rule)
     assert local == ["all", "config_used", "models", "summary"], \
         "only the target rule and the small local rules may run on the submitting host"
-    subs = submissions(out)
-    assert sorted(rule for rule, _, _ in subs) == remote
+    subs, groups = submissions(out), arrays(out, workdir)
+    tasks = [(rule, jobid, log) for rule, jobid, logs in groups for log in logs]
+    assert sorted(rule for rule, _, _ in subs + tasks) == remote
     assert {"split_frames", "detect", "align", "mask", "faceset", "train", "convert", "merge",
             "evaluate", "provenance"} <= set(remote)
-    for rule, jobid, log in subs:
+    for rule, jobid, log in subs + tasks:
         assert log.is_file(), f"no SLURM log of {rule} (job {jobid})"
         assert log.parent.parent.name == f"rule_{rule}" or log.parent.name == f"rule_{rule}"
         assert log.is_relative_to(workdir / ".snakemake" / "slurm_logs")
-    assert "DUE TO TIME LIMIT" not in "".join(log.read_text() for _, _, log in subs)
+    assert "DUE TO TIME LIMIT" not in "".join(log.read_text() for _, _, log in subs + tasks)
+
+
+def test_shards_go_to_slurm_as_array_jobs(cluster_run):
+    """The woman's 3 detection shards are ready together: one sbatch --array, not 3
+    submissions (with the man's one shard when both videos are split by then); the
+    man's 2 convert shards are one array job too."""
+    workdir, out = cluster_run
+    sizes = {rule: sorted(len(logs) for r, _, logs in arrays(out, workdir) if r == rule)
+             for rule in ("detect", "convert")}
+    single = [rule for rule, _, _ in submissions(out) if rule in sizes]
+    assert sizes["detect"] in ([3], [4]) and single.count("detect") == 4 - sum(sizes["detect"])
+    assert sizes["convert"] == [2] and "convert" not in single
 
 
 def test_train_asks_for_the_gpu_partition_and_a_gpu(cluster_run):

@@ -157,9 +157,9 @@ def test_new_target_video_needs_no_training(swapped):
     config["videos"]["man2"] = "resources/demo/face_noface.mov"
     config["swaps"][0]["videos"].append("man2")
     with changed(swapped, config):
-        # detect's shards are only known once split_frames (a checkpoint) has run
-        assert planned_jobs(swapped) == {"split_frames": 1, "align": 1, "convert": 1,
-                                         "merge": 1, "evaluate": 1, "provenance": 1,
+        # detect's and convert's shards are only known once split_frames (a checkpoint)
+        # has run
+        assert planned_jobs(swapped) == {"split_frames": 1, "align": 1, "merge": 1, "evaluate": 1, "provenance": 1,
                                          "summary": 1, "config_used": 1, "all": 1}
 
 
@@ -174,10 +174,11 @@ def test_replaced_target_video_reruns_its_chain_only(swapped):
     finally:
         shutil.copy2(kept, clip)
         kept.unlink()
-    # the woman's extraction is not planned; detect's shards of the man are planned
-    # again once split_frames (a checkpoint) has rerun
+    # the woman's extraction is not planned; detect's and convert's shards of the man
+    # are planned again once split_frames (a checkpoint) has rerun: now only the
+    # cartoon clip's 4 convert shards
     assert jobs == {"split_frames": 1, "align": 1, "mask": 1, "faceset": 1, "train": 1,
-                    **AFTER_TRAIN, "all": 1}
+                    **AFTER_TRAIN, "convert": 4, "all": 1}
     assert planned_jobs(swapped) == {}, "restoring the clip should leave nothing to do"
 
 
