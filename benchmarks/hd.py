@@ -13,7 +13,8 @@ Makes a clip from the woman demo clip, upscaled to ``--size`` and looped to
   decoding the frames, cropping and swapping the faces with the same model,
   and encoding the frames with merge's codec settings;
 - disk: the frames against their size as PNG (level 1, from a sample of
-  frames), and what convert adds while a swap runs (deleted once merged).
+  frames), and what convert adds while a swap runs (deleted once merged);
+  and what one frame costs to write and read as JPEG and as PNG.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from swapflow.align import warp
 from swapflow.alignments import kept_faces, matrices
 from swapflow.convert import convert_frames
 from swapflow.detect import make_detector
-from swapflow.frames import frame_name, list_frames, spread
+from swapflow.frames import list_frames, spread
 from swapflow.landmarks import make_landmarker
 from swapflow.settings import DetectConfig, MergeConfig
 
@@ -146,6 +147,26 @@ def png_size(clip: Path, count: int, work: Path) -> int:
     return int(np.mean(sizes) * count)
 
 
+def formats(clip: Path) -> str:
+    """Write and read time, size and PSNR of a frame as JPEG 95 and as PNG level 1
+    (OpenCV, one thread, a spread sample of frames)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    images = [cv2.cvtColor(image, cv2.COLOR_RGB2BGR) for i, image in enumerate(decoded(clip))
+              if i % 25 == 0][:PNG_SAMPLE]
+    parts = []
+    for name, ext, params in (("JPEG 95", ".jpg", [cv2.IMWRITE_JPEG_QUALITY, 95]),
+                              ("PNG 1", ".png", [cv2.IMWRITE_PNG_COMPRESSION, 1])):
+        write, data = timed(lambda: [cv2.imencode(ext, im, params)[1] for im in images])
+        read, back = timed(lambda: [cv2.imdecode(d, cv2.IMREAD_COLOR) for d in data])
+        psnr = np.mean([cv2.PSNR(a, b) for a, b in zip(images, back)])
+        parts.append(f"{name}: write {write / len(images) * 1e3:.1f} ms, read "
+                     f"{read / len(images) * 1e3:.1f} ms, {np.mean([d.size for d in data]) / 1e3:.0f}"
+                     f" kB" + (f", {psnr:.1f} dB" if psnr < 100 else ", lossless"))
+    return "frame  " + "  ".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="1920x1080")
@@ -155,6 +176,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         clip = make_clip(work / "clip.mp4", args.size, args.frames)
+        print(formats(clip), flush=True)
         mine, base, alignments = extraction(clip, work)
         n = video.Probe.load(work / "probe.json").frames
         print(f"extraction  {n} frames {args.size}: swapflow {mine:7.1f} s ({mine / n * 1e3:.1f} "
