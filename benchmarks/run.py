@@ -67,7 +67,7 @@ def encode_baseline(probe: video.Probe, frames: Path, work: Path) -> None:
 def bench_merge(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
     """merge against an ffmpeg encode of the same frames with the same codec settings."""
     paths, probe = frames_of(clip, work)
-    ours = best_of(repeat, lambda: video.merge(paths[0].parent, probe, work / "merged.mp4"))
+    ours = best_of(repeat, lambda: video.merge([paths[0].parent], probe, work / "merged.mp4"))
     return ours, best_of(repeat, lambda: encode_baseline(probe, paths[0].parent, work))
 
 
@@ -99,7 +99,7 @@ def bench_convert(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
 
     def ours():
         convert_frames(paths, alignments, model, work / "converted", ConvertConfig())
-        video.merge(work / "converted", probe, work / "swapped.mp4")
+        video.merge([work / "converted"], probe, work / "swapped.mp4")
     return best_of(repeat, ours), best_of(repeat, lambda: encode_baseline(probe, paths[0].parent, work))
 
 
