@@ -80,6 +80,7 @@ def test_identity_baseline_and_ranges(evaluated):
     assert 0 < m["landmark_nme"] < 1
     assert m["flicker_pairs"] == MAN_FRAMES - len(PASSED) - 1 - 1  # a gap splits the run of kept frames
     assert 0 < m["flicker_ratio"] < 10
+    assert 0 < m["sharpness_ratio"] < 0.5  # 30 iterations: a blur, and the metric says so
 
 
 def test_reconstruction_on_held_out_faces(evaluated, swap):
@@ -100,6 +101,37 @@ def test_identity_conversion_is_neutral(swap):
     assert m["landmark_nme"] == 0
     assert m["id_retrieval"] == m["id_retrieval_original"] and m["id_distance_b"] == m["id_distance_b_original"]
     assert round(m["frames_passed_psnr"]) == 148 and len(faces) == 4  # identical
+    assert m["sharpness_ratio"] == 1.0
+
+
+class Softened:
+    """The original frames shrunk by ``factor`` and scaled back: the same face, less detail."""
+
+    def __init__(self, paths, factor: float) -> None:
+        self.frames, self.factor = FrameFiles(paths), factor
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        image = self.frames[index]
+        h, w = image.shape[:2]
+        small = cv2.resize(image, (round(w / self.factor), round(h / self.factor)),
+                           interpolation=cv2.INTER_AREA)
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+def test_sharpness_sees_blur_that_identity_does_not(swap):
+    """The same man, softened: identity and pose stay, the sharpness ratio falls with
+    the detail lost (a blur cannot pass it)."""
+    ratios = {}
+    for factor in (2.0, 3.0):
+        m, _ = evaluate_swap(swap["original"], Softened(swap["original"], factor), swap["alignments"],
+                             swap["model"], swap["a"], swap["b"],
+                             {"max_faces": 6, "reference_faces": 4, "holdout_faces": 2})
+        assert m["id_retrieval"] == 0 and m["landmark_nme"] < 0.1  # still the man, same expression
+        ratios[factor] = m["sharpness_ratio"]
+    assert 0.05 < ratios[3.0] < ratios[2.0] < 0.5, ratios
 
 
 def test_summarize(evaluated, tmp_path):
