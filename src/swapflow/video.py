@@ -7,6 +7,7 @@ prints for every input and the ``showinfo`` filter's line per frame.
 
 from __future__ import annotations
 
+import base64
 import io
 import logging
 import re
@@ -382,6 +383,30 @@ WATERMARK_FILE = "watermark.txt"
 # expansion off: no character of the label reaches the filter graph's parser
 DRAWTEXT = (f"drawtext=textfile={WATERMARK_FILE}:expansion=none:x=w-tw-10:y=h-th-10:"
             "fontsize=h/24:fontcolor=white@0.8:box=1:boxcolor=black@0.4")
+
+
+CLIP_SECONDS, CLIP_HEIGHT = 10, 480  # the report's excerpt of an output video
+
+
+def clip_page(path: str | Path, out_html: str | Path) -> None:
+    """An HTML page that plays the first CLIP_SECONDS of a video, at most
+    CLIP_HEIGHT pixels high, embedded (so the report shows the swap moving)."""
+    with tempfile.TemporaryDirectory(prefix="swapflow-clip-") as work:
+        clip = Path(work) / "clip.mp4"
+        res = subprocess.run(
+            [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", _local(path),
+             "-t", str(CLIP_SECONDS), "-vf", f"scale=-2:'2*trunc(min({CLIP_HEIGHT},ih)/2)'", "-c:v", "libx264",
+             "-crf", "26", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+             "-movflags", "+faststart", _local(clip)], capture_output=True, text=True,
+            errors="replace")
+        if res.returncode != 0:
+            raise VideoError(f"{path}: could not cut the report's clip: {res.stderr.strip()[-300:]}")
+        data = base64.b64encode(clip.read_bytes()).decode("ascii")
+    with atomic_path(out_html) as tmp:
+        tmp.write_text(f'<!DOCTYPE html><html><body style="margin:0;background:#000">'
+                       f'<video controls loop style="max-width:100%" '
+                       f'src="data:video/mp4;base64,{data}"></video></body></html>\n',
+                       encoding="utf-8")
 
 
 def describe(path: str | Path) -> dict:

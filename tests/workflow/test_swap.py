@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from fractions import Fraction
 
 import cv2
@@ -86,8 +88,18 @@ def test_report(swapped):
     run_snakemake(swapped, "--report", str(swapped / "report.html"))
     html = (swapped / "report.html").read_text()
     for shown in ("summary.tsv", "config.yaml", "preview.jpg", "loss.png", "man.jpg",
-                  "woman.jpg", "Before | after", "models.tsv", "Provenance"):
+                  "woman.jpg", "Before | after", "models.tsv", "Provenance", "man.html"):
         assert shown in html, f"{shown} missing from the report"
+
+
+def test_report_plays_a_clip_of_the_output(swapped, tmp_path):
+    page = (swapped / "results/evaluate/w2m/noface.html").read_text()
+    data = re.search(r'<video controls[^>]* src="data:video/mp4;base64,([A-Za-z0-9+/=]+)"', page)
+    assert data, page[:300]
+    (tmp_path / "clip.mp4").write_bytes(base64.b64decode(data.group(1)))
+    clip = video.describe(tmp_path / "clip.mp4")
+    assert clip["height"] == 360 and clip["audio"] == "aac"
+    assert 5 < clip["duration"] <= video.CLIP_SECONDS + 0.1
 
 
 def test_summary_carries_the_settings_of_each_swap(swapped):

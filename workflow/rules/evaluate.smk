@@ -16,6 +16,13 @@ rule evaluate:
             subcategory="{swap}",
             labels={"swap": "{swap}", "video": "{video}", "figure": "before | after"},
         ),
+        clip=report(
+            "results/evaluate/{swap}/{video}.html",
+            caption="../report/clip.rst",
+            category="Swaps",
+            subcategory="{swap}",
+            labels={"swap": "{swap}", "video": "{video}", "figure": "video"},
+        ),
     log:
         "logs/evaluate/{swap}/{video}.log",
     benchmark:

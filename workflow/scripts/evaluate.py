@@ -2,7 +2,7 @@ from swapflow.alignments import read_alignments
 from swapflow.frames import list_frames
 from swapflow.evaluate import before_after_strip, evaluate_swap
 from swapflow.io import atomic_path, log_to, write_json
-from swapflow.video import VideoFrames
+from swapflow.video import VideoFrames, clip_page
 
 log_to(snakemake.log[0])
 cfg = dict(snakemake.params.cfg)
@@ -15,3 +15,4 @@ with VideoFrames(snakemake.input.video) as output:
 write_json(snakemake.output.json, metrics)
 with atomic_path(snakemake.output.tsv) as tmp:
     faces.to_csv(tmp, sep="\t", index=False)
+clip_page(snakemake.input.video, snakemake.output.clip)
