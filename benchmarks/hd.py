@@ -23,6 +23,7 @@ import argparse
 import subprocess
 import tempfile
 import time
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -51,18 +52,6 @@ def make_clip(out: Path, size: str, frames: int) -> Path:
     return out
 
 
-def decoded(clip: Path, limit: int | None = None):
-    """The clip's frames as RGB arrays, straight from ffmpeg (the decode floor)."""
-    header = video.read_header(clip)
-    w, h = header.width, header.height
-    cmd = [video.ffmpeg_exe(), "-loglevel", "error", "-i", str(clip), "-map", "0:v:0",
-           *(["-frames:v", str(limit)] if limit else []), "-f", "rawvideo",
-           "-pix_fmt", "rgb24", "pipe:"]
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE) as proc:
-        while len(data := proc.stdout.read(w * h * 3)) == w * h * 3:
-            yield np.frombuffer(data, np.uint8).reshape(h, w, 3)
-
-
 def timed(run) -> tuple[float, object]:
     start = time.perf_counter()
     result = run()
@@ -86,7 +75,7 @@ def extraction(clip: Path, work: Path) -> tuple[float, float, object]:
         detector = make_detector(d.detector, threshold=d.threshold, range=d.range,
                                  tiling=d.tiling, min_size=d.min_size)
         landmarker = make_landmarker(d.landmarker)
-        for image in decoded(clip):
+        for image in video.decoded(clip):
             for box in detector.detect(image)[:d.max_faces]:
                 landmarker.landmarks(image, np.array(box[:4]))
 
@@ -122,7 +111,7 @@ def convert_merge(clip: Path, work: Path, alignments, frames: int) -> tuple[floa
              "rgb24", "-s", f"{probe.width}x{probe.height}", "-framerate", probe.fps, "-i",
              "pipe:", "-c:v", merge.codec, "-crf", str(merge.crf), "-preset", merge.preset,
              "-pix_fmt", merge.pix_fmt, str(work / "floor.mp4")], stdin=subprocess.PIPE)
-        for i, image in enumerate(decoded(clip, frames)):
+        for i, image in enumerate(islice(video.decoded(clip), frames)):
             if i in by_frame:
                 rows = by_frame[i]
                 crops = np.stack([warp(image, m, int(s)) for m, s in
@@ -143,7 +132,7 @@ def png_size(clip: Path, count: int, work: Path) -> int:
 
     picks = set(spread(count, PNG_SAMPLE).tolist())
     sizes = [len(cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])[1])
-             for i, image in enumerate(decoded(clip)) if i in picks]
+             for i, image in enumerate(video.decoded(clip)) if i in picks]
     return int(np.mean(sizes) * count)
 
 
@@ -153,7 +142,7 @@ def formats(clip: Path) -> str:
     import cv2
 
     cv2.setNumThreads(1)
-    images = [cv2.cvtColor(image, cv2.COLOR_RGB2BGR) for i, image in enumerate(decoded(clip))
+    images = [cv2.cvtColor(image, cv2.COLOR_RGB2BGR) for i, image in enumerate(video.decoded(clip))
               if i % 25 == 0][:PNG_SAMPLE]
     parts = []
     for name, ext, params in (("JPEG 95", ".jpg", [cv2.IMWRITE_JPEG_QUALITY, 95]),

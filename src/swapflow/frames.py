@@ -60,7 +60,7 @@ def encode_params(cfg: FramesConfig) -> list[int]:
     """OpenCV's write parameters for the configured frame format and its quality."""
     if cfg.format == "png":
         return [cv2.IMWRITE_PNG_COMPRESSION, cfg.png_compression]
-    # OpenCV's default 4:2:0 colour: what video sources hold (4:4:4 is a third slower to read)
+    # OpenCV's default 4:2:0 colour: what video sources hold (4:4:4 is a fifth slower to read)
     return [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality]
 
 

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import imageio_ffmpeg
 import numpy as np
@@ -82,6 +82,13 @@ class _Header:
     rotation: int = 0
     duration: float = 0.0
     fps_hint: float = 0.0
+
+
+def upright_size(header: _Header) -> tuple[int, int]:
+    """(width, height) of the frames ffmpeg decodes: turned upright by the rotation tag."""
+    if header.rotation in (90, 270):
+        return header.height, header.width
+    return header.width, header.height
 
 
 def ffmpeg_exe() -> str:
@@ -174,9 +181,7 @@ def _split_video(video: Path, out: Path, dest: Path, c: FramesConfig) -> Probe:
     frame's timestamp (showinfo); OpenCV encodes the frames, two at a time.
     """
     header = read_header(video)
-    width, height = header.width, header.height
-    if header.rotation in (90, 270):
-        width, height = height, width
+    width, height = upright_size(header)
     # level+info: each line says its level, so decode errors can be told from the rest
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "level+info",
            "-i", _local(video), "-map", "0:v:0", "-vf", "showinfo", "-fps_mode", "passthrough",
@@ -423,24 +428,42 @@ def describe(path: str | Path) -> dict:
             "tags": tags, "rotation": header.rotation}
 
 
+def decoded(path: str | Path) -> Iterator[np.ndarray]:
+    """Every frame of a video from one ffmpeg decode, upright, as read-only RGB
+    uint8 arrays (H, W, 3); VideoError when the decoder fails part way."""
+    width, height = upright_size(read_header(path))
+    size = width * height * 3
+    proc = subprocess.Popen(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", _local(path),
+         "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24",
+         "pipe:"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    count = 0
+    try:
+        while len(data := proc.stdout.read(size)) == size:
+            yield np.frombuffer(data, np.uint8).reshape(height, width, 3)
+            count += 1
+        if code := proc.wait():
+            raise VideoError(f"{path}: ffmpeg could not decode frame {count} (exit status {code})")
+    finally:  # also when the reader stops early
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+
+
 class VideoFrames:
     """The frames of an encoded video by index: ``frames[i]`` is frame ``i``,
     upright, as a read-only RGB uint8 array (H, W, 3); ``len(frames)`` counts
     them (from the packets, without decoding).
 
-    One ffmpeg decode is read forward, so frames asked in increasing order cost
-    one decode; asking for a frame before the last one read restarts it from
-    the start. Only the last two frames read are kept. Close it (or use it as a
-    context manager) to stop the decoder.
+    One decode (``decoded``) is read forward, so frames asked in increasing
+    order cost one decode; asking for a frame before the last one read restarts
+    it from the start. Only the last two frames read are kept. Close it (or use
+    it as a context manager) to stop the decoder.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        header = read_header(self.path)
-        self.width, self.height = header.width, header.height
-        if header.rotation in (90, 270):  # the decoder turns frames upright
-            self.width, self.height = self.height, self.width
-        self._proc: subprocess.Popen | None = None
+        self._frames: Iterator[np.ndarray] | None = None
         self._next = 0  # index of the frame the decoder gives next
         self._cache: dict[int, np.ndarray] = {}
         self._count: int | None = None
@@ -461,34 +484,28 @@ class VideoFrames:
             return self._cache[index]
         if index < 0:
             raise VideoError(f"{self.path}: no frame {index}")
-        if self._proc is None or index < self._next:
+        if self._frames is None or index < self._next:
             self.close()
-            self._proc = subprocess.Popen(
-                [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", _local(self.path),
-                 "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24",
-                 "pipe:"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        size = self.width * self.height * 3
-        while self._next <= index:
-            data = self._proc.stdout.read(size)
-            if len(data) < size:
-                code, count = self._proc.wait(), self._next
-                self.close()
-                raise VideoError(f"{self.path}: no frame {index}; it has {count} frames" if code == 0
-                                 else f"{self.path}: ffmpeg could not decode frame {count} "
-                                 f"(exit status {code})")
-            self._next += 1
-        self._cache[index] = np.frombuffer(data, np.uint8).reshape(self.height, self.width, 3)
+            self._frames = decoded(self.path)
+        try:
+            while self._next <= index:
+                frame = next(self._frames, None)
+                if frame is None:
+                    raise VideoError(f"{self.path}: no frame {index}; it has {self._next} frames")
+                self._next += 1
+        except VideoError:
+            self.close()
+            raise
+        self._cache[index] = frame
         if len(self._cache) > 2:
             del self._cache[next(iter(self._cache))]  # the oldest read
-        return self._cache[index]
+        return frame
 
     def close(self) -> None:
         """Stop the decoder (a later access starts a new one)."""
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait()
-            self._proc.stdout.close()
-            self._proc = None
+        if self._frames is not None:
+            self._frames.close()
+            self._frames = None
         self._next = 0
 
     def __enter__(self) -> "VideoFrames":
