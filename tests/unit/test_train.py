@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +18,7 @@ import torch
 from swapflow.io import read_json
 from swapflow.train import FacesetError, compose_config, load_model, train
 from swapflow.train.cli import main
+from swapflow.train.losses import gradient_l1
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 FAST = ["log_every_s=0", "data.workers=1", "data.prefetch=2"]
@@ -64,6 +66,33 @@ def test_loss_goes_down(facesets, tmp_path):
     losses = pd.read_csv(out / "losses.csv")
     total = losses["loss_a"] + losses["loss_b"]
     assert total.iloc[-10:].mean() < 0.85 * total.iloc[:10].mean()
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_learning_rate_schedule(facesets, tmp_path, schedule):
+    out = _train(facesets, tmp_path, "lite", ["iterations=5", "batch_size=2", "model.lr=1e-3",
+                                               f"lr_schedule={schedule}", "lr_final=0.2"])
+    lr = pd.read_csv(out / "losses.csv")["lr"].to_numpy()
+    if schedule == "constant":
+        assert np.allclose(lr, 1e-3)
+    else:  # cosine from lr down towards lr_final x lr, reached after the last step
+        assert lr[0] == pytest.approx(1e-3) and (np.diff(lr) < 0).all()
+        assert lr[-1] == pytest.approx(1e-3 * (0.2 + 0.8 * (1 + np.cos(np.pi * 4 / 5)) / 2))
+
+
+def test_gradient_term_sees_blur_that_l1_does_not(facesets):
+    """A blurred face and a brightened one at the same L1 distance from the face:
+    the gradient term is zero for the shift and large for the blur."""
+    faces = np.load(facesets[1] / "faces.npy", mmap_mode="r")[:4]
+    target = torch.from_numpy(np.array(faces)).permute(0, 3, 1, 2).float() / 255
+    blurred = torch.from_numpy(np.stack([cv2.GaussianBlur(np.asarray(f), (0, 0), 2) for f in faces])
+                               ).permute(0, 3, 1, 2).float() / 255
+    l1 = (blurred - target).abs().mean()
+    shifted = target + l1
+    weight = torch.ones_like(target[:, :1])
+    assert (shifted - target).abs().mean() == pytest.approx(l1.item())
+    assert gradient_l1(shifted, target, weight) < 1e-5
+    assert gradient_l1(blurred, target, weight) > 0.5 * l1
 
 
 def _weights(model_dir: Path) -> dict[str, torch.Tensor]:
@@ -126,9 +155,16 @@ def test_too_few_faces(facesets, tmp_path, capsys):
     (["model.lrr=1e-4"], "override 'model.lrr=1e-4' does not apply: model.lrr is not a key"),
     (["model.lr=fast"], "override 'model.lr=fast' does not apply: model.lr takes a number, not 'fast'"),
     (["data.flip=2"], "override 'data.flip=2' does not apply: data.flip takes true or false, not 2"),
+    (["lr_schedule=linear"], "lr_schedule must be one of constant, cosine, not 'linear'"),
 ])
 def test_bad_config_is_explained(facesets, tmp_path, capsys, args, message):
     rc = main(["--faceset-a", str(facesets[0]), "--faceset-b", str(facesets[1]),
                "--out", str(tmp_path / "m"), "--config-dir", str(CONFIG), *args])
     assert rc == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+
+
+def test_auto_keys_take_true_or_false():
+    """``channels_last: auto | true | false``: the type check lets the documented values through."""
+    assert compose_config(CONFIG, "lite", ["channels_last=false"]).channels_last is False
+    assert compose_config(CONFIG, "lite", ["channels_last=true"]).channels_last is True

@@ -71,7 +71,7 @@ def _check_types(base: DictConfig, cfg: DictConfig, overrides: list[str]) -> Non
     Hydra would take ``model.lr=fast``); raises ConfigError naming the override."""
     for path, old, new in _changed_leaves(OmegaConf.to_container(base, resolve=True),
                                           OmegaConf.to_container(cfg, resolve=True)):
-        if _kind(old) != _kind(new):
+        if _kind(old) != _kind(new) and old != "auto":  # `auto` keys also take true/false
             which = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] == path]
             raise ConfigError(f"override {(which or [path])[-1]!r} does not apply: {path} takes "
                               f"{_kind(old)}, not {new!r}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import random
 import signal
 import threading
@@ -39,6 +40,7 @@ from matplotlib import pyplot as plt  # noqa: E402  (backend chosen first)
 
 log = logging.getLogger("swapflow.train")
 CHECKPOINT = "checkpoint.pt"
+LR_SCHEDULES = ("constant", "cosine")
 PREVIEW_FACES = 6
 # Config keys a resumed run may change without invalidating its checkpoint.
 RUN_ONLY_KEYS = ("iterations", "device", "precision", "channels_last", "compile",
@@ -153,6 +155,9 @@ class Trainer:
         self.net = torch.compile(self.model) if cfg.compile else self.model
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=float(cfg.model.lr),
                                           betas=tuple(cfg.model.betas))
+        if cfg.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, "
+                              f"not {cfg.lr_schedule!r}")
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
         self.augmenter = Augmenter(cfg.data, self.model.size, self.model.coverage)
         self.iteration = 0
@@ -222,8 +227,20 @@ class Trainer:
         return True
 
     # ---- one step ----------------------------------------------------
+    def learning_rate(self) -> float:
+        """``model.lr`` along ``lr_schedule`` for the step after ``self.iteration``."""
+        base = float(self.cfg.model.lr)
+        if self.cfg.lr_schedule == "constant":
+            return base
+        progress = min(self.iteration / max(int(self.cfg.iterations), 1), 1.0)
+        final = float(self.cfg.lr_final)
+        return base * (final + (1 - final) * (1 + math.cos(math.pi * progress)) / 2)
+
     def step(self, batches: dict[str, Batch]) -> dict[str, float]:
         self.optimizer.zero_grad(set_to_none=True)
+        lr = self.learning_rate()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
         terms = {}
         for side, batch in batches.items():
             t = _to_device(batch, self.device, self.channels_last)
@@ -238,7 +255,7 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(self.cfg.loss.grad_clip))
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        row = {"iteration": self.iteration + 1}
+        row = {"iteration": self.iteration + 1, "lr": lr}
         for side in ("a", "b"):
             row[f"loss_{side}"] = terms[side]["total"].item()
         for side in ("a", "b"):
