@@ -157,7 +157,7 @@ def _face_table(orig: Frames, conv: Frames, kept: pd.DataFrame, ref_a: np.ndarra
             yaw, pitch, roll = head_pose(pts, (w, h))
             row |= {f"distance_a{tag}": da, f"distance_b{tag}": db, f"closer_to_a{tag}": da < db,
                     f"yaw{tag}": yaw, f"pitch{tag}": pitch, f"roll{tag}": roll,
-                    f"sharpness{tag}": blur_score(image[_box_region(r, w, h)])}
+                    f"sharpness{tag}": blur_score(image[box_region(r, w, h)])}
         if len(points) < 2:
             log.debug("frame %d: no landmarks, face skipped", r["frame"])
             continue
@@ -167,7 +167,8 @@ def _face_table(orig: Frames, conv: Frames, kept: pd.DataFrame, ref_a: np.ndarra
     return pd.DataFrame(rows)
 
 
-def _box_region(row: Mapping[str, Any], width: int, height: int) -> tuple[slice, slice]:
+def box_region(row: Mapping[str, Any], width: int, height: int) -> tuple[slice, slice]:
+    """The frame region (rows, columns) of a face's detection box, clipped to the frame."""
     x0, y0 = max(int(np.floor(row["x0"])), 0), max(int(np.floor(row["y0"])), 0)
     x1, y1 = min(int(np.ceil(row["x1"])), width), min(int(np.ceil(row["y1"])), height)
     return slice(y0, max(y1, y0)), slice(x0, max(x1, x0))
@@ -195,7 +196,7 @@ def flicker(orig: Frames, conv: Frames, kept: pd.DataFrame) -> tuple[float, int]
         for r in kept[kept["frame"] == f].to_dict("records"):
             for j, (tag, source) in enumerate((("c", conv), ("o", orig))):
                 a, b = gray(tag, source, f - 1), gray(tag, source, f)
-                region = _box_region(r, a.shape[1], a.shape[0])
+                region = box_region(r, a.shape[1], a.shape[0])
                 change[j] += np.abs(b[region] - a[region]).sum()
         pairs += 1
     if not pairs:
@@ -263,32 +264,24 @@ def coverage(orig: Frames, conv: Frames, alignments: pd.DataFrame, n: int) -> di
     }
 
 
-def evaluate_swap(original_frames: Sequence[PathLike], output: Frames,
-                  alignments: pd.DataFrame, model_dir: PathLike, facesets_a: Sequence[PathLike],
-                  facesets_b: Sequence[PathLike], cfg: Mapping[str, Any] | EvaluateConfig | None = None
+def frame_metrics(original_frames: Sequence[PathLike], output: Frames, alignments: pd.DataFrame,
+                  facesets_a: Sequence[PathLike], facesets_b: Sequence[PathLike],
+                  cfg: Mapping[str, Any] | EvaluateConfig | None = None
                   ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """(metrics, faces): the metrics of ``METRICS`` in one flat dict, and one row
-    per measured swapped face (frame, face, distance_a/_b, closer_to_a,
-    yaw/pitch/roll, sharpness, each also with suffix ``_original``, landmark_nme).
+    """(metrics, faces): what the frames alone tell (coverage, identity, pose,
+    landmarks, sharpness, flicker) and one row per measured swapped face
+    (frame, face, distance_a/_b, closer_to_a, yaw/pitch/roll, sharpness, each
+    also with suffix ``_original``, landmark_nme).
 
     ``original_frames``: the frame files of the target video; ``output``: the
-    swapped video's frames (a ``VideoFrames``), one per original frame.
-
-    Metrics that cannot be measured (means over no faces, a flicker ratio
-    over a static source) are None, so the dict is strict JSON.
-    ``cfg``: see ``EvaluateConfig``.
+    swapped video's frames (a ``VideoFrames``, or ``FrameFiles``), one per
+    original frame. ``cfg``: see ``EvaluateConfig``.
     """
-    from swapflow.train import load_model  # torch is heavy: import only when evaluating
-
     c = from_mapping(EvaluateConfig, cfg)
-    model_dir = Path(model_dir)
-    manifest = read_manifest(model_dir)
     orig = _matched(original_frames, output)
     kept = kept_faces(alignments)
     kept = kept[kept["frame"].isin(range(len(orig)))]
-    metrics: dict[str, Any] = {"face": manifest["identities"]["a"], "target": manifest["identities"]["b"],
-                               "model_iterations": manifest.get("iterations")}
-    metrics |= coverage(orig, output, alignments, c.max_faces)
+    metrics = coverage(orig, output, alignments, c.max_faces)
 
     embedder, landmarker = Embedder(), DlibLandmarker()
     ref_a = faceset_embedding(facesets_a, c.reference_faces, embedder)
@@ -315,11 +308,38 @@ def evaluate_swap(original_frames: Sequence[PathLike], output: Frames,
     metrics["sharpness_ratio"] = float((faces["sharpness"] / faces["sharpness_original"]).median()) \
         if len(faces) else float("nan")
     metrics["flicker_ratio"], metrics["flicker_pairs"] = flicker(orig, output, kept)
+    return _strict(metrics), faces
 
+
+def _strict(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Non-finite floats (means over nothing) as None, so the dict is strict JSON."""
+    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in metrics.items()}
+
+
+def evaluate_swap(original_frames: Sequence[PathLike], output: Frames,
+                  alignments: pd.DataFrame, model_dir: PathLike, facesets_a: Sequence[PathLike],
+                  facesets_b: Sequence[PathLike], cfg: Mapping[str, Any] | EvaluateConfig | None = None
+                  ) -> tuple[dict[str, Any], pd.DataFrame]:
+    """(metrics, faces): the metrics of ``METRICS`` in one flat dict, those of
+    ``frame_metrics`` and the model's reconstruction of held-out faces, and the
+    faces table of ``frame_metrics``.
+
+    Metrics that cannot be measured (means over no faces, a flicker ratio
+    over a static source) are None, so the dict is strict JSON.
+    """
+    from swapflow.train import load_model  # torch is heavy: import only when evaluating
+
+    c = from_mapping(EvaluateConfig, cfg)
+    model_dir = Path(model_dir)
+    manifest = read_manifest(model_dir)
+    metrics: dict[str, Any] = {"face": manifest["identities"]["a"], "target": manifest["identities"]["b"],
+                               "model_iterations": manifest.get("iterations")}
+    measured, faces = frame_metrics(original_frames, output, alignments, facesets_a, facesets_b, c)
+    metrics |= measured
     model, _ = load_model(model_dir, device=c.device)
     for side, dirs in (("a", facesets_a), ("b", facesets_b)):
         metrics |= reconstruction(model, dirs, holdout(model_dir, side, dirs), side, c.holdout_faces)
-    metrics = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in metrics.items()}
+    metrics = _strict(metrics)
     log.info("evaluation: %s", {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()})
     return metrics, faces
 

@@ -13,7 +13,6 @@ import cv2
 import numpy as np
 
 from swapflow.anatomy import BROWS, CHIN, LEFT_BROW, LEFT_JAW, NOSE, NOSE_BASE, NOSE_TOP, RIGHT_BROW, RIGHT_JAW
-from swapflow.landmarks import MeshLandmarker
 
 # Parts whose convex hulls, joined, make the "components" mask. The jaw is
 # split at the chin and each half closed by its brow, with the nose and the
@@ -84,6 +83,9 @@ class MeshMask:
     needs_crop = True
 
     def __init__(self) -> None:
+        # mediapipe only where a mesh mask is made: convert and training run without it
+        from swapflow.landmarks import MeshLandmarker
+
         self._mesh = MeshLandmarker()
 
     def __call__(self, landmarks: np.ndarray, size: int, crop_rgb: np.ndarray | None = None) -> np.ndarray:
