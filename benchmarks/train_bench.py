@@ -7,9 +7,8 @@ channels_last, against a plain fp32 NCHW loop of the same architecture and
 loss on preloaded batches; runs alternate in one process, each after a warm-up. Prints the ratios and the
 data-loading stall fraction of the trainer runs.
 
-``--matrix`` (for a GPU machine, see gpu_train_check.sh): for each preset,
-trainer samples/s and peak GPU memory with and without autocast,
-channels_last and torch.compile.
+The GPU variants (autocast, channels_last, torch.compile on a card) are
+measured by the GPU kit, benchmarks/gpu/.
 
 Facesets: ``--faceset-a/--faceset-b``, else built once from the demo clips in
 resources/demo the way the workflow extracts them, into ``--cache``.
@@ -39,6 +38,9 @@ from swapflow.train.models import build_model  # noqa: E402
 from swapflow.train.trainer import Trainer  # noqa: E402
 from tests.extraction import extract  # noqa: E402
 
+sys.path.insert(0, str(REPO / "benchmarks" / "gpu"))
+from kit import trainer_speed  # noqa: E402
+
 
 def demo_facesets(cache: Path) -> tuple[Path, Path]:
     """Facesets of the two demo clips (woman = A, man = B), built once."""
@@ -59,19 +61,6 @@ def make_trainer(args: argparse.Namespace, preset: str, overrides: list[str], wo
         f"batch_size={args.batch_size}", f"device={args.device}", "log_every_s=1e9",
         "checkpoint_every=1000000", "preview_every=1000000", *overrides])
     return Trainer(cfg, [args.faceset_a], [args.faceset_b], workdir, threads=args.threads)
-
-
-def trainer_speed(trainer: Trainer, iterations: int, warmup: int) -> dict[str, float]:
-    """samples/s and stall of ``iterations`` more steps after ``warmup`` steps."""
-    trainer.cfg.iterations = trainer.iteration + warmup
-    trainer.fit()
-    if trainer.device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    trainer.cfg.iterations = trainer.iteration + iterations
-    speed = trainer.fit()
-    if trainer.device.type == "cuda":
-        speed["peak_gib"] = torch.cuda.max_memory_allocated() / 2 ** 30
-    return speed
 
 
 def plain_speed(trainer: Trainer, iterations: int, warmup: int) -> float:
@@ -133,31 +122,12 @@ def compare(args: argparse.Namespace, workdir: Path) -> None:
               f"data stall {100 * statistics.median(stalls[name]):.1f}% (target < 10%)")
 
 
-def matrix(args: argparse.Namespace, workdir: Path) -> None:
-    variants = {"fp32": ["precision=fp32", "channels_last=false"],
-                "autocast": ["precision=auto", "channels_last=false"],
-                "autocast+channels_last": ["precision=auto", "channels_last=true"],
-                "autocast+channels_last+compile": ["precision=auto", "channels_last=true", "compile=true"]}
-    for preset in args.presets:
-        for i, (name, ov) in enumerate(variants.items()):
-            trainer = make_trainer(args, preset, ov, workdir / f"{preset}{i}")
-            speed = trainer_speed(trainer, args.iterations, args.warmup)
-            print(f"{preset:10s} {name:32s} {speed['samples_per_s']:8.1f} samples/s  "
-                  f"stall {100 * speed['stall_fraction']:5.1f}%  peak {speed.get('peak_gib', 0):.2f} GiB",
-                  flush=True)
-            del trainer
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--faceset-a", type=Path)
     p.add_argument("--faceset-b", type=Path)
     p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "swapflow_bench_facesets")
     p.add_argument("--preset", default="original")
-    p.add_argument("--presets", nargs="+", default=["original", "dfaker128"], help="for --matrix")
-    p.add_argument("--matrix", action="store_true")
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--iterations", type=int, default=3)
@@ -169,7 +139,7 @@ def main() -> None:
     if args.faceset_a is None or args.faceset_b is None:
         args.faceset_a, args.faceset_b = demo_facesets(args.cache)
     with tempfile.TemporaryDirectory() as tmp:
-        (matrix if args.matrix else compare)(args, Path(tmp))
+        compare(args, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,75 @@
+"""What the GPU kit's scripts share: the kit folder's layout, facesets packed as
+JPEG/PNG bytes (a faceset's raw arrays are 30x larger than the kit may carry)
+and the speed measure of a trainer.
+
+Needs only what the GPU image has (numpy, cv2, pandas, pyarrow, torch) and
+the swapflow modules of training and convert.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+
+from swapflow.faceset import create_faceset, load_faceset
+
+FACESETS = "facesets"      # <name>.npz, one per faceset
+TARGET = "target"          # frames/ (the target clip's frame files) and alignments.parquet
+WHEELS = "wheels"          # pure-Python wheels the GPU image lacks
+IDENTITIES = ("woman", "man")  # A (the face) and B (the target), as in the demo
+FACE_QUALITY = 95
+
+
+def _encode(images: np.ndarray, ext: str, params: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    blobs = [cv2.imencode(ext, np.ascontiguousarray(img), params)[1] for img in images]
+    return np.concatenate(blobs) if blobs else np.zeros(0, np.uint8), np.array([len(b) for b in blobs])
+
+
+def _decode(data: np.ndarray, lengths: np.ndarray, flags: int) -> list[np.ndarray]:
+    ends = np.cumsum(lengths)
+    return [cv2.imdecode(data[end - n:end], flags) for end, n in zip(ends, lengths)]
+
+
+def pack_faceset(faceset: Path, out: Path) -> None:
+    """The faceset folder as one .npz: faces JPEG (quality 95), masks PNG,
+    landmarks and index as they are."""
+    fs = load_faceset(faceset)
+    faces, face_len = _encode(np.asarray(fs.faces)[..., ::-1], ".jpg", [cv2.IMWRITE_JPEG_QUALITY, FACE_QUALITY])
+    masks, mask_len = _encode(np.asarray(fs.masks), ".png", [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    index = io.BytesIO()
+    fs.index.to_parquet(index, index=False)
+    np.savez(out, faces=faces, face_len=face_len, masks=masks, mask_len=mask_len,
+             landmarks=np.asarray(fs.landmarks), index=np.frombuffer(index.getvalue(), np.uint8))
+
+
+def unpack_faceset(packed: Path, out: Path) -> Path:
+    """A faceset folder ``out`` from ``pack_faceset``'s file."""
+    data = np.load(packed)
+    faces = _decode(data["faces"], data["face_len"], cv2.IMREAD_COLOR)
+    masks = _decode(data["masks"], data["mask_len"], cv2.IMREAD_GRAYSCALE)
+    with create_faceset(out, len(faces), faces[0].shape[0] if faces else 0) as fs:
+        for i, (face, mask) in enumerate(zip(faces, masks)):
+            fs.faces[i], fs.masks[i] = face[..., ::-1], mask
+        fs.landmarks[:] = data["landmarks"]
+        fs.index = pd.read_parquet(io.BytesIO(data["index"].tobytes()))
+    return out
+
+
+def trainer_speed(trainer, iterations: int, warmup: int) -> dict[str, float]:
+    """samples/s, data stall and (on cuda) peak memory of ``iterations`` more
+    steps of ``trainer`` after ``warmup`` steps (compilation happens there)."""
+    trainer.cfg.iterations = trainer.iteration + warmup
+    trainer.fit()
+    if trainer.device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    trainer.cfg.iterations = trainer.iteration + iterations
+    speed = trainer.fit()
+    if trainer.device.type == "cuda":
+        speed["peak_gib"] = torch.cuda.max_memory_allocated() / 2 ** 30
+    return speed

@@ -1,0 +1,120 @@
+"""The GPU kit's run (on the device machine; started by run.sh).
+
+For each preset: samples/s, data stall and peak GPU memory of the real
+Trainer in each variant (fp32, autocast, channels_last, both, both +
+torch.compile); then the preset trained for ``--seconds`` in its fastest
+variant, and the target clip converted with the trained model. Writes to
+``--out``: results.json (rewritten after each stage, so a run cut short
+still says what it did) and <preset>.tar (the converted frames that hold a
+face, preview.jpg, loss.png, losses.csv, manifest.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from kit import FACESETS, IDENTITIES, TARGET, trainer_speed, unpack_faceset
+from swapflow.alignments import kept_faces
+from swapflow.convert import convert_frames
+from swapflow.frames import frame_index, list_frames
+from swapflow.train.config import compose_config
+from swapflow.train.trainer import Trainer
+
+REPO = Path(__file__).resolve().parents[2]
+VARIANTS = {
+    "fp32": ["precision=fp32", "channels_last=false"],
+    "autocast": ["precision=auto", "channels_last=false"],
+    "channels_last": ["precision=fp32", "channels_last=true"],
+    "autocast+channels_last": ["precision=auto", "channels_last=true"],
+    "autocast+channels_last+compile": ["precision=auto", "channels_last=true", "compile=true"],
+}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--kit", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--presets", nargs="+", default=["original", "dfaker128"])
+    p.add_argument("--seconds", type=float, nargs="+", default=[100.0, 150.0],
+                   help="training time of each preset")
+    p.add_argument("--speed-iterations", type=int, default=40)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--workers", type=int, default=8, help="data producer threads")
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    args = p.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = {"device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor(),
+               "torch": torch.__version__, "presets": {}}
+
+    def save() -> None:
+        (args.out / "results.json").write_text(json.dumps(results, indent=1))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        facesets = [unpack_faceset(args.kit / FACESETS / f"{name}.npz", tmp / name) for name in IDENTITIES]
+        frames = list_frames(args.kit / TARGET / "frames")
+        alignments = pd.read_parquet(args.kit / TARGET / "alignments.parquet")
+
+        def trainer(preset: str, overrides: list[str], name: str) -> Trainer:
+            cfg = compose_config(REPO / "config", preset, [
+                f"device={args.device}", f"data.workers={args.workers}", "log_every_s=10",
+                "checkpoint_every=1000000", "preview_every=1000000", *overrides])
+            return Trainer(cfg, [facesets[0]], [facesets[1]], tmp / name, identities=IDENTITIES,
+                           threads=torch.get_num_threads())
+
+        for preset, seconds in zip(args.presets, args.seconds):
+            speeds = results["presets"].setdefault(preset, {"variants": {}})
+            for variant in args.variants:
+                start = time.perf_counter()
+                t = trainer(preset, VARIANTS[variant], f"{preset}-{variant}")
+                speed = trainer_speed(t, args.speed_iterations, args.warmup)
+                speed["seconds_with_warmup"] = time.perf_counter() - start
+                speeds["variants"][variant] = speed
+                logging.info("%s %s: %.1f samples/s, stall %.1f%%, peak %.2f GiB", preset, variant,
+                             speed["samples_per_s"], 100 * speed["stall_fraction"], speed.get("peak_gib", 0))
+                del t
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                save()
+            base = speeds["variants"].get("fp32", {}).get("samples_per_s")
+            for speed in speeds["variants"].values():
+                speed["ratio_to_fp32"] = speed["samples_per_s"] / base if base else None
+            best = max(speeds["variants"], key=lambda v: speeds["variants"][v]["samples_per_s"])
+            fastest = speeds["variants"][best]
+            iterations = max(1, int(seconds * fastest["iterations"] / fastest["seconds"]))
+            t = trainer(preset, [*VARIANTS[best], f"iterations={iterations}"], f"{preset}-train")
+            run = t.fit()
+            model_dir = t.write_output(tmp / f"{preset}-model", run, time.strftime("%Y-%m-%dT%H:%M:%S"))
+            speeds["training"] = {"variant": best, **run,
+                                  "final_loss": {s: t.history[-1][f"loss_{s}"] for s in "ab"}}
+            converted = tmp / f"{preset}-converted"
+            start = time.perf_counter()
+            convert_frames(frames, alignments, t.model, converted)
+            speeds["convert_seconds"] = time.perf_counter() - start
+            with_faces = set(kept_faces(alignments)["frame"])
+            with tarfile.open(args.out / f"{preset}.tar", "w") as tar:
+                for frame in list_frames(converted):
+                    if frame_index(frame) in with_faces:
+                        tar.add(frame, f"frames/{frame.name}")
+                for name in ("preview.jpg", "loss.png", "losses.csv", "manifest.json"):
+                    tar.add(model_dir / name, name)
+            save()
+            del t
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+
+
+if __name__ == "__main__":
+    main()
