@@ -1,0 +1,181 @@
+"""Swap quality a training budget buys on the demo: setting -> samples/s, minutes,
+sharpness ratio, ID retrieval (the table in benchmarks/quality.md).
+
+Each setting is a preset plus training overrides. It is trained on the demo
+facesets (the woman's face onto the man's clip) for about ``--minutes`` of
+training on this machine: a short calibration run measures its iterations/s,
+then the real workflow trains, converts, merges and evaluates the swap
+``q-<setting>`` with that many iterations, in the project folder ``--work``
+(extraction is shared between settings and done once). Printed per setting:
+samples/s and minutes of the training job, sharpness ratio and ID retrieval
+from the evaluate rule.
+
+``--ceiling`` prints, without training, the sharpness ratio a perfect model
+of each output size and coverage could reach on the man's clip: every face
+converted with itself resized to the model's output size (what the output
+resolution alone costs, against the face's size on screen).
+
+Run from the repository root, e.g.
+``python benchmarks/quality.py --ceiling`` or
+``python benchmarks/quality.py --minutes 15 lite lite-64``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from swapflow import demo
+from swapflow.align import blur_score
+from swapflow.alignments import kept_faces
+from swapflow.convert import convert_frames
+from swapflow.evaluate import box_region
+from swapflow.frames import frame_index, list_frames, read_frame, spread
+from swapflow.train.config import compose_config
+from swapflow.train.models import FaceSwapModel
+from swapflow.train.trainer import Trainer
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+# name -> (preset, training overrides); the presets as they are in config/model/.
+SETTINGS: dict[str, tuple[str, list[str]]] = {
+    "lite": ("lite", []),
+    "128-b8": ("lite", ["model.size=128", "batch_size=8"]),
+    "128-b8-grad-cos": ("lite", ["model.size=128", "batch_size=8", "loss.gradient=1.0",
+                                 "lr_schedule=cosine", "model.lr=4e-4"]),
+    "96-b8-grad-cos": ("lite", ["model.size=96", "batch_size=8", "loss.gradient=1.0",
+                                "lr_schedule=cosine", "model.lr=4e-4"]),
+}
+
+
+def snakemake(work: Path, *targets: str) -> None:
+    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(work),
+           "--configfile", str(work / "config.yaml"), "--cores", "2", *targets]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode:
+        raise RuntimeError(f"snakemake {' '.join(targets)} failed:\n{res.stderr[-4000:]}")
+
+
+def project(work: Path, swaps: list[dict]) -> None:
+    """The demo project (config/config.yaml) in ``work`` with ``swaps`` as its swaps."""
+    demo.fetch(work / "resources" / "demo")
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["swaps"] = swaps
+    (work / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+class Resampler:
+    """A perfect model with output side ``size``: gives back the face it is shown,
+    at the model's size (convert resizes it back onto the frame)."""
+
+    predicts_mask = False
+    coverage_box = FaceSwapModel.coverage_box
+    coverage_crop = FaceSwapModel.coverage_crop
+
+    def __init__(self, size: int, coverage: float) -> None:
+        self.size, self.coverage = size, coverage
+
+    def swap(self, faces: np.ndarray, to: str = "a") -> tuple[np.ndarray, None]:
+        return self.coverage_crop(faces), None
+
+
+def sharpness_ratio(original: list[Path], converted: Path, kept: pd.DataFrame, n: int = 60) -> float:
+    """The evaluate rule's sharpness ratio: median over ``n`` spread faces of the
+    variance of the Laplacian in the face box, converted / original."""
+    ratios = []
+    by_frame = {frame_index(p): p for p in original}
+    for r in kept.iloc[spread(len(kept), n)].to_dict("records"):
+        path = by_frame[r["frame"]]
+        before, after = read_frame(path), read_frame(converted / path.name)
+        region = box_region(r, before.shape[1], before.shape[0])
+        ratios.append(blur_score(after[region]) / blur_score(before[region]))
+    return float(np.median(ratios))
+
+
+def ceiling(work: Path, sizes: list[int], coverages: list[float]) -> pd.DataFrame:
+    project(work, [])
+    snakemake(work, "results/align/man.parquet")
+    frames = list_frames(work / "results" / "frames" / "man")
+    alignments = pd.read_parquet(work / "results" / "align" / "man.parquet")
+    rows = []
+    for size in sizes:
+        for cov in coverages:
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / "converted"
+                convert_frames(frames, alignments, Resampler(size, cov), out)
+                rows.append({"size": size, "coverage": cov,
+                             "sharpness_ratio": sharpness_ratio(frames, out, kept_faces(alignments))})
+            print(rows[-1], flush=True)
+    return pd.DataFrame(rows)
+
+
+def iterations_per_s(work: Path, preset: str, overrides: list[str]) -> float:
+    """Iterations/s of the setting's training on this machine (after a warm-up)."""
+    cfg = compose_config(REPO / "config", preset, [
+        "log_every_s=1e9", "checkpoint_every=1000000", "preview_every=1000000", *overrides])
+    fs = work / "results" / "faceset"
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(cfg, [fs / "woman"], [fs / "man"], tmp)
+        trainer.cfg.iterations = 5
+        trainer.fit()
+        trainer.cfg.iterations = 25
+        speed = trainer.fit()
+    return speed["iterations"] / speed["seconds"]
+
+
+def run_setting(work: Path, name: str, minutes: float) -> dict:
+    preset, overrides = SETTINGS[name]
+    snakemake(work, "results/faceset/woman", "results/faceset/man")
+    iterations = int(minutes * 60 * iterations_per_s(work, preset, overrides))
+    swap = f"q-{name}"
+    project(work, [{"name": swap, "face": "woman", "target": "man", "videos": ["man"],
+                    "train": {"preset": preset, "iterations": iterations,
+                              "overrides": overrides}}])
+    start = time.time()
+    snakemake(work, f"results/evaluate/{swap}/man.json")
+    metrics = json.loads((work / "results" / "evaluate" / swap / "man.json").read_text())
+    model = max((p for p in (work / "results" / "model").glob("woman-man-*")
+                 if p.stat().st_mtime >= start), key=lambda p: p.stat().st_mtime)
+    speed = json.loads((model / "manifest.json").read_text())["last_run"]
+    return {"setting": name, "iterations": iterations,
+            "samples_per_s": round(speed["samples_per_s"], 1),
+            "minutes": round(speed["seconds"] / 60, 1),
+            "sharpness_ratio": round(metrics["sharpness_ratio"], 3),
+            "id_retrieval": round(metrics["id_retrieval"], 3),
+            "model": model.name}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("settings", nargs="*", help=f"settings to train: {', '.join(SETTINGS)}")
+    parser.add_argument("--minutes", type=float, default=15.0, help="training minutes a setting")
+    parser.add_argument("--ceiling", action="store_true", help="the sharpness a perfect model could reach")
+    parser.add_argument("--work", type=Path, default=REPO / "benchmarks" / "out" / "quality",
+                        help="project folder (extraction is kept between runs)")
+    args = parser.parse_args()
+    unknown = set(args.settings) - set(SETTINGS)
+    if unknown:
+        parser.error(f"unknown settings {sorted(unknown)}; known: {', '.join(SETTINGS)}")
+    args.work.mkdir(parents=True, exist_ok=True)
+    if args.ceiling:
+        print(ceiling(args.work, [64, 96, 128], [0.875, 0.75, 0.625]).to_markdown(index=False))
+    rows = []
+    for name in args.settings:
+        rows.append(run_setting(args.work, name, args.minutes))
+        print(rows[-1], flush=True)
+    if rows:
+        print(pd.DataFrame(rows).to_markdown(index=False))
+
+
+if __name__ == "__main__":
+    main()
