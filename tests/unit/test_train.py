@@ -60,6 +60,15 @@ def test_preset_trains_and_swaps(facesets, tmp_path, preset):
     assert model.coverage_box(256) == (16, 16, 224)
 
 
+def test_spatial_bottleneck(facesets, tmp_path):
+    """``model.dense: 0``: a 1x1 conv bottleneck instead of the dense layers."""
+    out = _train(facesets, tmp_path, "lite", ["iterations=2", "batch_size=2", "model.dense=0"])
+    model, cfg = load_model(out)
+    assert not any(isinstance(m, torch.nn.Linear) for m in model.modules())
+    faces = np.load(facesets[1] / "faces.npy", mmap_mode="r")[:2]
+    assert model.swap(faces)[0].shape == (2, cfg.model.size, cfg.model.size, 3)
+
+
 @pytest.mark.slow
 def test_loss_goes_down(facesets, tmp_path):
     out = _train(facesets, tmp_path, "lite", ["iterations=80", "batch_size=8"])

@@ -61,7 +61,8 @@ class ResBlock(nn.Module):
 
 
 class Encoder(nn.Module):
-    """Strided convs, a dense bottleneck, a dense expansion and one upscale."""
+    """Strided convs, a dense bottleneck of ``dense`` units and a dense expansion
+    (``dense: 0``: a 1x1 conv instead, a spatial bottleneck), then one upscale."""
 
     def __init__(self, size: int, convs: list[int], dense: int, bottleneck_ch: int) -> None:
         super().__init__()
@@ -74,13 +75,13 @@ class Encoder(nn.Module):
         self.bottleneck_ch = bottleneck_ch
         self.dense = nn.Sequential(
             nn.Flatten(), nn.Linear(cin * self.side ** 2, dense),
-            nn.Linear(dense, self.side ** 2 * bottleneck_ch))
+            nn.Linear(dense, self.side ** 2 * bottleneck_ch)) if dense else nn.Conv2d(cin, bottleneck_ch, 1)
         self.up = upscale(bottleneck_ch, bottleneck_ch // 2)
         self.out_ch = bottleneck_ch // 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.dense(self.convs(x))
-        return self.up(x.view(-1, self.bottleneck_ch, self.side, self.side))
+        return self.up(x.reshape(-1, self.bottleneck_ch, self.side, self.side))
 
 
 class Decoder(nn.Module):
