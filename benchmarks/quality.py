@@ -17,7 +17,8 @@ resolution alone costs, against the face's size on screen).
 
 Run from the repository root, e.g.
 ``python benchmarks/quality.py --ceiling`` or
-``python benchmarks/quality.py --minutes 15 lite lite-64``.
+``python benchmarks/quality.py --minutes 15 64-grad-cos 128-b8`` (``--minutes 0``: the
+preset's own iterations).
 """
 
 from __future__ import annotations
@@ -45,16 +46,27 @@ from swapflow.train.models import FaceSwapModel
 from swapflow.train.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks" / "gpu"))
+from kit import trainer_speed  # noqa: E402
+from run import VARIANTS  # noqa: E402
+
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 # name -> (preset, training overrides); the presets as they are in config/model/.
 SETTINGS: dict[str, tuple[str, list[str]]] = {
     "lite": ("lite", []),
+    "64-grad-cos": ("lite", ["loss.gradient=1.0", "lr_schedule=cosine", "model.lr=4e-4"]),
     "128-b8": ("lite", ["model.size=128", "batch_size=8"]),
     "128-b8-grad-cos": ("lite", ["model.size=128", "batch_size=8", "loss.gradient=1.0",
                                  "lr_schedule=cosine", "model.lr=4e-4"]),
     "96-b8-grad-cos": ("lite", ["model.size=96", "batch_size=8", "loss.gradient=1.0",
                                 "lr_schedule=cosine", "model.lr=4e-4"]),
+    "128-b8-d512-grad-cos": ("lite", ["model.size=128", "batch_size=8", "model.dense=512",
+                                      "loss.gradient=1.0", "lr_schedule=cosine", "model.lr=4e-4"]),
+    "128-b8-conv-grad-cos": ("lite", ["model.size=128", "batch_size=8", "model.dense=0",
+                                      "loss.gradient=1.0", "lr_schedule=cosine", "model.lr=4e-4"]),
+    "96-b8-d512-grad-cos": ("lite", ["model.size=96", "batch_size=8", "model.dense=512",
+                                     "loss.gradient=1.0", "lr_schedule=cosine", "model.lr=4e-4"]),
 }
 
 
@@ -119,24 +131,36 @@ def ceiling(work: Path, sizes: list[int], coverages: list[float]) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-def iterations_per_s(work: Path, preset: str, overrides: list[str]) -> float:
-    """Iterations/s of the setting's training on this machine (after a warm-up)."""
+def speed(work: Path, preset: str, overrides: list[str], iterations: int = 20, warmup: int = 5,
+          threads: int = 2) -> dict[str, float]:
+    """kit.trainer_speed of the setting's training on the demo facesets."""
     cfg = compose_config(REPO / "config", preset, [
         "log_every_s=1e9", "checkpoint_every=1000000", "preview_every=1000000", *overrides])
     fs = work / "results" / "faceset"
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(cfg, [fs / "woman"], [fs / "man"], tmp)
-        trainer.cfg.iterations = 5
-        trainer.fit()
-        trainer.cfg.iterations = 25
-        speed = trainer.fit()
-    return speed["iterations"] / speed["seconds"]
+        return trainer_speed(Trainer(cfg, [fs / "woman"], [fs / "man"], tmp, threads=threads),
+                             iterations, warmup)
+
+
+def speeds(work: Path, name: str) -> pd.DataFrame:
+    """samples/s of a setting in each of the GPU kit's variants, and with one thread."""
+    preset, overrides = SETTINGS[name]
+    snakemake(work, "results/faceset/woman", "results/faceset/man")
+    runs = {variant: speed(work, preset, [*overrides, *extra]) for variant, extra in VARIANTS.items()}
+    runs["as configured, 1 thread"] = speed(work, preset, overrides, threads=1)
+    base = runs["fp32"]["samples_per_s"]
+    return pd.DataFrame([{"setting": name, "variant": variant, "samples/s": round(r["samples_per_s"], 1),
+                          "x fp32": round(r["samples_per_s"] / base, 2)} for variant, r in runs.items()])
 
 
 def run_setting(work: Path, name: str, minutes: float) -> dict:
     preset, overrides = SETTINGS[name]
     snakemake(work, "results/faceset/woman", "results/faceset/man")
-    iterations = int(minutes * 60 * iterations_per_s(work, preset, overrides))
+    if minutes > 0:
+        calibration = speed(work, preset, overrides)
+        iterations = int(minutes * 60 * calibration["iterations"] / calibration["seconds"])
+    else:  # the preset's own
+        iterations = int(compose_config(REPO / "config", preset, overrides).iterations)
     swap = f"q-{name}"
     project(work, [{"name": swap, "face": "woman", "target": "man", "videos": ["man"],
                     "train": {"preset": preset, "iterations": iterations,
@@ -146,10 +170,10 @@ def run_setting(work: Path, name: str, minutes: float) -> dict:
     metrics = json.loads((work / "results" / "evaluate" / swap / "man.json").read_text())
     model = max((p for p in (work / "results" / "model").glob("woman-man-*")
                  if p.stat().st_mtime >= start), key=lambda p: p.stat().st_mtime)
-    speed = json.loads((model / "manifest.json").read_text())["last_run"]
+    run = json.loads((model / "manifest.json").read_text())["last_run"]
     return {"setting": name, "iterations": iterations,
-            "samples_per_s": round(speed["samples_per_s"], 1),
-            "minutes": round(speed["seconds"] / 60, 1),
+            "samples_per_s": round(run["samples_per_s"], 1),
+            "minutes": round(run["seconds"] / 60, 1),
             "sharpness_ratio": round(metrics["sharpness_ratio"], 3),
             "id_retrieval": round(metrics["id_retrieval"], 3),
             "model": model.name}
@@ -158,8 +182,10 @@ def run_setting(work: Path, name: str, minutes: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("settings", nargs="*", help=f"settings to train: {', '.join(SETTINGS)}")
-    parser.add_argument("--minutes", type=float, default=15.0, help="training minutes a setting")
+    parser.add_argument("--minutes", type=float, default=15.0, help="training minutes a setting (0: the preset's iterations)")
     parser.add_argument("--ceiling", action="store_true", help="the sharpness a perfect model could reach")
+    parser.add_argument("--speed", metavar="SETTING", help="samples/s of SETTING per variant (autocast, "
+                        "channels_last, torch.compile) and with one thread")
     parser.add_argument("--work", type=Path, default=REPO / "benchmarks" / "out" / "quality",
                         help="project folder (extraction is kept between runs)")
     args = parser.parse_args()
@@ -169,6 +195,8 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     if args.ceiling:
         print(ceiling(args.work, [64, 96, 128], [0.875, 0.75, 0.625]).to_markdown(index=False))
+    if args.speed:
+        print(speeds(args.work, args.speed).to_markdown(index=False))
     rows = []
     for name in args.settings:
         rows.append(run_setting(args.work, name, args.minutes))
