@@ -36,11 +36,9 @@ import pandas as pd
 import yaml
 
 from swapflow import demo
-from swapflow.align import blur_score
-from swapflow.alignments import kept_faces
 from swapflow.convert import convert_frames
-from swapflow.evaluate import box_region
-from swapflow.frames import frame_index, list_frames, read_frame, spread
+from swapflow.evaluate import FrameFiles, frame_metrics
+from swapflow.frames import list_frames
 from swapflow.train.config import compose_config
 from swapflow.train.models import FaceSwapModel
 from swapflow.train.trainer import Trainer
@@ -101,32 +99,23 @@ class Resampler:
         return self.coverage_crop(faces), None
 
 
-def sharpness_ratio(original: list[Path], converted: Path, kept: pd.DataFrame, n: int = 60) -> float:
-    """The evaluate rule's sharpness ratio: median over ``n`` spread faces of the
-    variance of the Laplacian in the face box, converted / original."""
-    ratios = []
-    by_frame = {frame_index(p): p for p in original}
-    for r in kept.iloc[spread(len(kept), n)].to_dict("records"):
-        path = by_frame[r["frame"]]
-        before, after = read_frame(path), read_frame(converted / path.name)
-        region = box_region(r, before.shape[1], before.shape[0])
-        ratios.append(blur_score(after[region]) / blur_score(before[region]))
-    return float(np.median(ratios))
-
-
 def ceiling(work: Path, sizes: list[int], coverages: list[float]) -> pd.DataFrame:
+    """The evaluate rule's sharpness ratio of the man's clip converted by a
+    ``Resampler`` of each output size and coverage."""
     project(work, [])
-    snakemake(work, "results/align/man.parquet")
-    frames = list_frames(work / "results" / "frames" / "man")
-    alignments = pd.read_parquet(work / "results" / "align" / "man.parquet")
+    snakemake(work, "results/faceset/woman", "results/faceset/man", "results/align/man.parquet")
+    results = work / "results"
+    frames = list_frames(results / "frames" / "man")
+    alignments = pd.read_parquet(results / "align" / "man.parquet")
     rows = []
     for size in sizes:
         for cov in coverages:
             with tempfile.TemporaryDirectory() as tmp:
                 out = Path(tmp) / "converted"
                 convert_frames(frames, alignments, Resampler(size, cov), out)
-                rows.append({"size": size, "coverage": cov,
-                             "sharpness_ratio": sharpness_ratio(frames, out, kept_faces(alignments))})
+                metrics, _ = frame_metrics(frames, FrameFiles(list_frames(out)), alignments,
+                                           [results / "faceset" / "woman"], [results / "faceset" / "man"])
+                rows.append({"size": size, "coverage": cov, "sharpness_ratio": metrics["sharpness_ratio"]})
             print(rows[-1], flush=True)
     return pd.DataFrame(rows)
 
@@ -194,7 +183,7 @@ def main() -> None:
         parser.error(f"unknown settings {sorted(unknown)}; known: {', '.join(SETTINGS)}")
     args.work.mkdir(parents=True, exist_ok=True)
     if args.ceiling:
-        print(ceiling(args.work, [64, 96, 128], [0.875, 0.75, 0.625]).to_markdown(index=False))
+        print(ceiling(args.work, [8, 32, 64, 96, 128], [0.875, 0.75, 0.625]).to_markdown(index=False))
     if args.speed:
         print(speeds(args.work, args.speed).to_markdown(index=False))
     rows = []

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from kit import IDENTITIES
 from swapflow.evaluate import FrameFiles, before_after_strip, frame_metrics
 from swapflow.frames import list_frames
 
 REPO = Path(__file__).resolve().parents[2]
-FACE, TARGET = "woman", "man"  # kit.IDENTITIES
+FACE, TARGET = IDENTITIES
 
 
 def evaluate_preset(tar_path: Path, work: Path) -> dict:

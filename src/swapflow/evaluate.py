@@ -157,7 +157,7 @@ def _face_table(orig: Frames, conv: Frames, kept: pd.DataFrame, ref_a: np.ndarra
             yaw, pitch, roll = head_pose(pts, (w, h))
             row |= {f"distance_a{tag}": da, f"distance_b{tag}": db, f"closer_to_a{tag}": da < db,
                     f"yaw{tag}": yaw, f"pitch{tag}": pitch, f"roll{tag}": roll,
-                    f"sharpness{tag}": blur_score(image[box_region(r, w, h)])}
+                    f"sharpness{tag}": blur_score(image[_box_region(r, w, h)])}
         if len(points) < 2:
             log.debug("frame %d: no landmarks, face skipped", r["frame"])
             continue
@@ -167,8 +167,7 @@ def _face_table(orig: Frames, conv: Frames, kept: pd.DataFrame, ref_a: np.ndarra
     return pd.DataFrame(rows)
 
 
-def box_region(row: Mapping[str, Any], width: int, height: int) -> tuple[slice, slice]:
-    """The frame region (rows, columns) of a face's detection box, clipped to the frame."""
+def _box_region(row: Mapping[str, Any], width: int, height: int) -> tuple[slice, slice]:
     x0, y0 = max(int(np.floor(row["x0"])), 0), max(int(np.floor(row["y0"])), 0)
     x1, y1 = min(int(np.ceil(row["x1"])), width), min(int(np.ceil(row["y1"])), height)
     return slice(y0, max(y1, y0)), slice(x0, max(x1, x0))
@@ -196,7 +195,7 @@ def flicker(orig: Frames, conv: Frames, kept: pd.DataFrame) -> tuple[float, int]
         for r in kept[kept["frame"] == f].to_dict("records"):
             for j, (tag, source) in enumerate((("c", conv), ("o", orig))):
                 a, b = gray(tag, source, f - 1), gray(tag, source, f)
-                region = box_region(r, a.shape[1], a.shape[0])
+                region = _box_region(r, a.shape[1], a.shape[0])
                 change[j] += np.abs(b[region] - a[region]).sum()
         pairs += 1
     if not pairs:
