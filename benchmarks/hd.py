@@ -32,6 +32,7 @@ from swapflow import demo, extract, video
 from swapflow.align import warp
 from swapflow.alignments import kept_faces, matrices
 from swapflow.convert import convert_frames
+from swapflow.curate import KEEP_ALL
 from swapflow.detect import make_detector
 from swapflow.frames import list_frames, spread
 from swapflow.landmarks import make_landmarker
@@ -91,7 +92,7 @@ def convert_merge(clip: Path, work: Path, alignments, frames: int) -> tuple[floa
     paths = list_frames(work / "frames")[:frames]
     alignments = alignments[alignments["frame"] < frames]
     extract.write_masks(work / "masks.npz", extract.mask_frames(paths, alignments, {}))
-    extract.build_faceset(paths, alignments, work / "masks.npz", faceset, {})
+    extract.build_faceset(paths, alignments, work / "masks.npz", faceset, {}, KEEP_ALL)
     cfg = compose_config(REPO / "config", "lite", ["iterations=2", "min_faces=2"])
     model = load_model(train(cfg, [faceset], [faceset], work / "model", work / "ckpt"))[0]
     probe = video.Probe.load(work / "probe.json")

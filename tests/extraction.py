@@ -22,11 +22,12 @@ class Extracted:
 
 
 def extract(frames: Sequence[Path], out: Path, detect: dict | None = None, align: dict | None = None,
-            references: Sequence[Reference] = ()) -> Extracted:
-    """Extract ``frames`` into the faceset folder ``out`` (masks next to it), mask ``extended``."""
+            references: Sequence[Reference] = (), curate: dict | None = None) -> Extracted:
+    """Extract ``frames`` into the faceset folder ``out`` (masks next to it), mask
+    ``extended``, curated with ``curate`` (the defaults when None)."""
     raw = extract_frames(frames, detect or {})
     alignments = align_faces(raw, align or {}, references)
     masks = out.with_suffix(".npz")
     write_masks(masks, mask_frames(frames, alignments, {}))
-    build_faceset(frames, alignments, masks, out, {"faceset_mask": "extended"})
+    build_faceset(frames, alignments, masks, out, {"faceset_mask": "extended"}, curate)
     return Extracted(list(frames), raw, alignments, out)

@@ -343,17 +343,19 @@ def evaluate_swap(original_frames: Sequence[PathLike], output: Frames,
     return metrics, faces
 
 
-def summarize(metric_files: Mapping[str, PathLike],
+def summarize(metric_files: Mapping[str, PathLike | Sequence[PathLike]],
               settings: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
-    """One row per ``"swap/video"`` key of ``metric_files`` (path of a metrics
-    JSON): columns swap, video, the swap's ``settings`` (model, preset, ...;
-    sections as ``convert.color``), then the metrics (scalars only; nested
-    dicts are flattened with ``.``)."""
+    """One row per ``"swap/video"`` key of ``metric_files`` (the path of a metrics
+    JSON, or several, read in order: the evaluation, the pose coverage):
+    columns swap, video, the swap's ``settings`` (model, preset, ...; sections
+    as ``convert.color``), then the metrics (scalars only; nested dicts are
+    flattened with ``.``)."""
     rows = []
-    for label, path in metric_files.items():
+    for label, paths in metric_files.items():
         swap, _, video = str(label).partition("/")
         row = {"swap": swap, "video": video}
-        for part in ((settings or {}).get(label, {}), read_json(path)):
+        files = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+        for part in ((settings or {}).get(label, {}), *map(read_json, files)):
             flat = pd.json_normalize(dict(part), sep=".").iloc[0].to_dict() if part else {}
             row |= {k: v for k, v in flat.items() if not isinstance(v, (list, dict))}
         rows.append(row)

@@ -21,6 +21,7 @@ from swapflow import alignments as al
 from swapflow.align import OneEuroFilter, align_matrix, blur_score, head_pose, warp
 from swapflow.alignments import ALIGN_COLUMNS, BOX, DETECT_COLUMNS, RAW_COLUMNS
 from swapflow.anatomy import POINTS
+from swapflow.curate import curate
 from swapflow.detect import Detector, make_detector
 from swapflow.faceset import create_faceset
 from swapflow.frames import frame_index, read_frame
@@ -28,7 +29,7 @@ from swapflow.identity import Embedder, Reference, select_faces
 from swapflow.io import InputError, atomic_path
 from swapflow.landmarks import Landmarker, make_landmarker
 from swapflow.mask import make_mask
-from swapflow.settings import AlignConfig, DetectConfig, FacesetConfig, MaskConfig, from_mapping
+from swapflow.settings import AlignConfig, CurateConfig, DetectConfig, FacesetConfig, MaskConfig, from_mapping
 
 log = logging.getLogger(__name__)
 
@@ -296,13 +297,17 @@ def build_faceset(
     masks_path: PathLike,
     out_dir: PathLike,
     cfg: Mapping[str, Any] | FacesetConfig | None = None,
-) -> None:
-    """Write the faceset folder (see faceset.py) of the kept faces.
+    curation: Mapping[str, Any] | CurateConfig | None = None,
+) -> pd.DataFrame:
+    """Write the faceset folder (see faceset.py) of the kept faces that curation
+    leaves (see swapflow.curate) and return the curation record.
 
     The mask is ``faceset_mask``, which must be one of the types in the masks
-    file; masks are matched to faces by (frame, face).
+    file; masks are matched to faces by (frame, face). The outlier filter uses
+    the alignments' embeddings, or computes them from the frames.
     """
     c = from_mapping(FacesetConfig, cfg)
+    k = from_mapping(CurateConfig, curation)
     masks = read_masks(masks_path)
     if c.faceset_mask not in masks:
         raise ValueError(f"mask type {c.faceset_mask!r} not in {masks_path}; add it to mask.types")
@@ -314,11 +319,26 @@ def build_faceset(
     size = int(kept["size"].iloc[0]) if len(kept) else int(masks["size"])
     paths = {frame_index(p): p for p in frame_paths}
     points, matrices = al.aligned_landmarks(kept), al.matrices(kept)
-    with create_faceset(out_dir, len(kept), size) as fs:
-        for i, (frame, face) in enumerate(_progress(zip(kept["frame"], kept["face"]), "faceset", total=len(kept))):
-            fs.faces[i] = warp(read_frame(paths[frame]), matrices[i], size)
-            fs.masks[i] = masks[c.faceset_mask][mask_row[(frame, face)]]
-            fs.landmarks[i] = points[i]
-        fs.index = kept[["frame", "face", "yaw", "pitch", "roll", "blur", "score", "matrix"]].copy()
-    if not len(kept):
+    if k.outlier_distance and len(kept) and kept["embedding"].isna().any():
+        kept = kept.assign(embedding=_embeddings(paths, kept))
+    columns = ["frame", "face", "yaw", "pitch", "blur"] + (["embedding"] if k.outlier_distance else [])
+    record = curate(kept[columns], points / size, k)
+    chosen = np.flatnonzero(record["removed"] == "")
+    with create_faceset(out_dir, len(chosen), size) as fs:
+        for j, i in enumerate(_progress(chosen, "faceset")):
+            frame, face = int(kept["frame"].iat[i]), int(kept["face"].iat[i])
+            fs.faces[j] = warp(read_frame(paths[frame]), matrices[i], size)
+            fs.masks[j] = masks[c.faceset_mask][mask_row[(frame, face)]]
+            fs.landmarks[j] = points[i]
+        fs.index = kept.iloc[chosen][["frame", "face", "yaw", "pitch", "roll", "blur", "score", "matrix"]].copy()
+        fs.curation = record
+    if not len(chosen):
         log.warning("faceset %s is empty", out_dir)
+    return record
+
+
+def _embeddings(paths: Mapping[int, PathLike], faces: pd.DataFrame) -> list[np.ndarray]:
+    """dlib embedding of each face, from its frame and landmarks."""
+    embedder = Embedder()
+    return [embedder.embed(read_frame(paths[frame]), pts)
+            for frame, pts in zip(_progress(faces["frame"], "embed"), al.landmarks(faces))]

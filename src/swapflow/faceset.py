@@ -7,6 +7,8 @@ Layout of ``<faceset>/``:
 - ``landmarks.npy``  float32 (N, 68, 2) in aligned-crop pixels
 - ``index.parquet``  one row per face, in the arrays' order: frame, face,
   yaw, pitch, roll, blur, score, matrix (6 floats, frame -> crop)
+- ``curation.parquet`` one row per aligned face of the video, the removed ones
+  too: what each filter measured and ``removed`` (see swapflow.curate)
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Faceset:
     masks: np.ndarray
     landmarks: np.ndarray
     index: pd.DataFrame
+    curation: pd.DataFrame | None = None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -63,6 +66,8 @@ def create_faceset(path: str | os.PathLike, n: int, size: int) -> Iterator[Faces
         for arr in (fs.faces, fs.masks, fs.landmarks):
             arr.flush()
         fs.index.reset_index(drop=True).to_parquet(tmp / "index.parquet", index=False)
+        if fs.curation is not None:
+            fs.curation.to_parquet(tmp / "curation.parquet", index=False)
 
 
 def load_faceset(path: str | os.PathLike) -> Faceset:
@@ -73,6 +78,7 @@ def load_faceset(path: str | os.PathLike) -> Faceset:
         masks=np.load(p / "masks.npy", mmap_mode="r"),
         landmarks=np.load(p / "landmarks.npy", mmap_mode="r"),
         index=pd.read_parquet(p / "index.parquet"),
+        curation=pd.read_parquet(p / "curation.parquet") if (p / "curation.parquet").exists() else None,
     )
 
 

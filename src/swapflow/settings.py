@@ -110,6 +110,27 @@ class FacesetConfig:
 
 
 @dataclass
+class CurateConfig:
+    """Rule ``faceset``: which kept faces training sees (section ``curate``); 0 turns a filter off."""
+
+    section: ClassVar[str] = "curate"
+    outlier_distance: float = 0.6  # embedding distance to the video's median face above which a face goes
+    blur: float = 0.5  # sharpness (fraction of the video's median) below which a face goes
+    duplicate_distance: float = 0.001  # landmark move (fraction of the crop) below which a face repeats
+    pose_bin: float = 10.0  # degrees of a yaw x pitch bin (for max_per_pose_bin)
+    max_per_pose_bin: int = 0  # most faces kept from one pose bin; 0: no cap
+
+
+@dataclass
+class CoverageConfig:
+    """Rule ``coverage``: when A's faces cover a target face's pose (section ``coverage``)."""
+
+    section: ClassVar[str] = "coverage"
+    radius: float = 10.0  # degrees of yaw and pitch around a target face
+    min_faces: int = 3  # A's faces within the radius that cover it
+
+
+@dataclass
 class ConvertConfig:
     """Rule ``convert`` (config section ``convert``)."""
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from swapflow import video
+from swapflow.curate import KEEP_ALL
 from swapflow.frames import list_frames
 from tests.extraction import Extracted, extract
 
@@ -42,11 +43,12 @@ def cartoon_frames(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> list
 
 @pytest.fixture(scope="session")
 def man(man_frames, tmp_path_factory) -> Extracted:
-    """The man's first 36 frames (consecutive, one face each), extracted."""
-    return extract(man_frames[:36], tmp_path_factory.mktemp("facesets") / "man")
+    """The man's first 36 frames (consecutive, one face each), extracted; every
+    face in the faceset (tests of curation curate these)."""
+    return extract(man_frames[:36], tmp_path_factory.mktemp("facesets") / "man", curate=KEEP_ALL)
 
 
 @pytest.fixture(scope="session")
 def woman(woman_frames, tmp_path_factory) -> Extracted:
     """Every 8th frame of the woman (59 frames), extracted."""
-    return extract(woman_frames[::8], tmp_path_factory.mktemp("facesets") / "woman")
+    return extract(woman_frames[::8], tmp_path_factory.mktemp("facesets") / "woman", curate=KEEP_ALL)

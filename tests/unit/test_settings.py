@@ -14,8 +14,8 @@ from tests.conftest import REPO
 
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
 STAGES = [settings.FramesConfig, settings.DetectConfig, settings.AlignConfig, settings.MaskConfig,
-          settings.FacesetConfig, settings.ConvertConfig, settings.EvaluateConfig,
-          settings.MergeConfig]
+          settings.FacesetConfig, settings.CurateConfig, settings.CoverageConfig,
+          settings.ConvertConfig, settings.EvaluateConfig, settings.MergeConfig]
 # keys the workflow itself reads (job layout, rule all), not a library stage
 WORKFLOW_KEYS = {("extract", "shard_size"), ("convert", "shard_size"), ("evaluate", "enabled")}
 
@@ -32,7 +32,8 @@ def test_library_defaults_equal_the_schema(cls):
         assert _plain(field.default) == keys[field.name]["default"], f"{cls.section}.{field.name}"
 
 
-@pytest.mark.parametrize("section", ["frames", "extract", "mask", "convert", "evaluate", "merge"])
+@pytest.mark.parametrize("section", ["frames", "extract", "mask", "curate", "coverage", "convert",
+                                     "evaluate", "merge"])
 def test_every_schema_key_is_read_by_one_stage(section):
     read = [(section, f.name) for cls in STAGES if cls.section == section
             for f in dataclasses.fields(cls)]

@@ -177,8 +177,11 @@ class Trainer:
                 raise FacesetError(f"identity {name!r} (side {side}): {path} is not a faceset "
                                    f"({err.filename} is missing)") from err
             if len(fs) < self.cfg.min_faces:
+                removed = 0 if fs.curation is None else int((fs.curation["removed"] != "").sum())
                 raise FacesetError(f"identity {name!r} (side {side}): faceset {path} has "
-                                   f"{len(fs)} faces, fewer than min_faces={self.cfg.min_faces}")
+                                   f"{len(fs)} faces, fewer than min_faces={self.cfg.min_faces}"
+                                   + (f" (curation removed {removed}: see config section curate)"
+                                      if removed else ""))
             train_idx, hold_idx = split_holdout(len(fs), float(self.cfg.holdout), int(self.cfg.seed),
                                                 str(Path(path).name))
             loaded.append(fs)
