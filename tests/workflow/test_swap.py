@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from swapflow import video
-from swapflow.frames import list_frames
+from swapflow.faceset import load_faceset
+from swapflow.frames import list_frames, read_frame
 from swapflow.io import read_json
 from tests.conftest import run_snakemake
 
@@ -84,11 +85,34 @@ def test_metrics_and_summary(swapped):
     assert (swapped / "results/evaluate/w2m/man.jpg").stat().st_size > 10_000
 
 
+def test_curation_and_coverage(swapped):
+    """Each training video's faceset holds the faces curation left, its counts say
+    how many each filter took; coverage lists the man's faces and the summary its share."""
+    for video in ("woman", "man"):
+        counts = pd.read_csv(swapped / f"results/faceset/{video}.curation.tsv", sep="\t").set_index("filter")
+        fs = load_faceset(swapped / f"results/faceset/{video}")
+        removed = fs.curation["removed"].value_counts()
+        assert counts.loc["aligned faces", "left"] == len(fs.curation)
+        assert counts["left"].iloc[-1] == len(fs) == removed.get("", 0)
+        for name in ("outlier", "blur", "duplicate", "pose_cap"):
+            assert counts.loc[name, "removed"] == removed.get(name, 0), (video, name)
+    assert (swapped / "results/faceset/woman.removed.jpg").stat().st_size > 10_000
+    faces = pd.read_csv(swapped / "results/coverage/woman/man.tsv", sep="\t")
+    figures = read_json(swapped / "results/coverage/woman/man.json")
+    assert len(faces) == figures["target_faces"] == 72
+    assert figures["source_faces"] == len(load_faceset(swapped / "results/faceset/woman"))
+    assert figures["uncovered_frames"] == sorted(faces.loc[~faces["covered"], "frame"])
+    summary = pd.read_csv(swapped / "results/evaluate/summary.tsv", sep="\t").set_index("video")
+    assert summary.loc["man", "pose_coverage"] == figures["pose_coverage"]
+    assert read_frame(swapped / "results/coverage/woman/man.png").shape[:2] == (450, 1000)
+
+
 def test_report(swapped):
     run_snakemake(swapped, "--report", str(swapped / "report.html"))
     html = (swapped / "report.html").read_text()
     for shown in ("summary.tsv", "config.yaml", "preview.jpg", "loss.png", "man.jpg",
-                  "woman.jpg", "Before | after", "models.tsv", "Provenance", "man.html"):
+                  "woman.jpg", "Before | after", "models.tsv", "Provenance", "man.html",
+                  "woman.removed.jpg", "woman.curation.tsv", "Pose coverage"):
         assert shown in html, f"{shown} missing from the report"
 
 

@@ -14,6 +14,8 @@ from swapflow.settings import (
     AlignConfig,
     ConfigError,
     ConvertConfig,
+    CoverageConfig,
+    CurateConfig,
     DetectConfig,
     EvaluateConfig,
     FacesetConfig,
@@ -243,6 +245,14 @@ def faceset_settings(wildcards):
     return pick(FacesetConfig, config["mask"])
 
 
+def curate_settings(wildcards):
+    return pick(CurateConfig, config["curate"])
+
+
+def coverage_settings(wildcards):
+    return pick(CoverageConfig, config["coverage"])
+
+
 def model_config(wildcards):
     """The composed training config of a model (what ``train`` depends on)."""
     return MODELS[wildcards.model]["config"]
@@ -310,15 +320,34 @@ def swap_by_name(name):
     return next(s for s in config["swaps"] if s["name"] == name)
 
 
+def coverage_file(name, suffix):
+    """The coverage output (``suffix`` .png, .tsv or .json) of a ``swap/video``:
+    one per face identity and video, shared by the swaps that differ in neither."""
+    swap, video = name.split("/")
+    return f"results/coverage/{swap_by_name(swap)['face']}/{video}{suffix}"
+
+
 def swap_video_names():
     """``swap/video`` for every video of every swap."""
     return [f"{s['name']}/{video}" for s in config["swaps"] for video in swap_videos(s)]
 
 
+def curation_outputs():
+    """The contact sheets and curation counts of the training videos (videos only
+    converted need no faceset), and the pose coverage of every swapped video."""
+    training = sorted(
+        {v for ident in config["identities"].values() for v in ident["videos"]}
+    )
+    return expand(
+        "results/faceset/{video}{part}",
+        video=training,
+        part=[".jpg", ".removed.jpg", ".curation.tsv"],
+    ) + sorted({coverage_file(name, ".png") for name in swap_video_names()})
+
+
 def all_outputs():
     """Every swap's output videos with their provenance and metrics, the summary,
-    the model table, and the contact sheets of the training videos (videos only
-    converted need no faceset)."""
+    the model table, and what curation_outputs lists."""
     names = swap_video_names()
     outputs = expand("results/swap/{name}.mp4", name=names)
     outputs += expand("results/provenance/{name}.json", name=names)
@@ -326,8 +355,7 @@ def all_outputs():
     if config["evaluate"]["enabled"]:
         outputs += expand("results/evaluate/{name}.json", name=names)
         outputs += ["results/evaluate/summary.tsv"]
-    training = {v for ident in config["identities"].values() for v in ident["videos"]}
-    return outputs + expand("results/faceset/{video}.jpg", video=sorted(training))
+    return outputs + curation_outputs()
 
 
 def swap_videos(swap):

@@ -40,7 +40,8 @@ rule evaluate:
 
 rule summary:
     input:
-        [f"results/evaluate/{name}.json" for name in swap_video_names()],
+        metrics=[f"results/evaluate/{name}.json" for name in swap_video_names()],
+        coverage=[coverage_file(name, ".json") for name in swap_video_names()],
     output:
         report(
             "results/evaluate/summary.tsv",
@@ -91,6 +92,7 @@ rule provenance:
             **swap_settings(wildcards.swap),
             "extract": detect_settings(wildcards) | align_settings(wildcards),
             "mask": mask_settings(wildcards) | faceset_settings(wildcards),
+            "curate": curate_settings(wildcards),
         },
     script:
         "../scripts/provenance.py"

@@ -88,12 +88,24 @@ rule faceset:
         alignments="results/align/{video}.parquet",
         masks="results/mask/{video}.npz",
     output:
-        directory("results/faceset/{video}"),
+        faceset=directory("results/faceset/{video}"),
         sheet=report(
             "results/faceset/{video}.jpg",
             caption="../report/contact_sheet.rst",
             category="Extraction",
-            labels={"video": "{video}"},
+            labels={"video": "{video}", "figure": "faceset"},
+        ),
+        removed=report(
+            "results/faceset/{video}.removed.jpg",
+            caption="../report/removed.rst",
+            category="Extraction",
+            labels={"video": "{video}", "figure": "removed faces"},
+        ),
+        counts=report(
+            "results/faceset/{video}.curation.tsv",
+            caption="../report/curation.rst",
+            category="Extraction",
+            labels={"video": "{video}", "figure": "curation counts"},
         ),
     log:
         "logs/faceset/{video}.log",
@@ -106,5 +118,41 @@ rule faceset:
         mem_mb=4000,
     params:
         cfg=faceset_settings,
+        curate=curate_settings,
     script:
         "../scripts/faceset.py"
+
+
+rule coverage:
+    input:
+        facesets=lambda wildcards: identity_facesets(wildcards.identity),
+        alignments="results/align/{video}.parquet",
+    output:
+        chart=report(
+            "results/coverage/{identity}/{video}.png",
+            caption="../report/coverage.rst",
+            category="Coverage",
+            labels={"face": "{identity}", "video": "{video}"},
+        ),
+        tsv="results/coverage/{identity}/{video}.tsv",
+        json="results/coverage/{identity}/{video}.json",
+    log:
+        "logs/coverage/{identity}/{video}.log",
+    benchmark:
+        "benchmarks/out/coverage/{identity}/{video}.tsv"
+    conda:
+        "../envs/swapflow.yaml"
+    resources:
+        runtime=runtime(60),
+        mem_mb=4000,
+    params:
+        cfg=coverage_settings,
+    script:
+        "../scripts/coverage.py"
+
+
+rule curate:
+    """What training will see, before training: every training video's curated
+    faceset with its sheets, and the pose coverage of every swapped video."""
+    input:
+        curation_outputs(),
