@@ -27,7 +27,12 @@ def test_faceset_of_every_frame(extracted):
     assert alignments["frame"].nunique() == 72 and alignments["keep"].sum() == 72
     assert alignments.attrs == {"frames": 72, "width": 640, "height": 360}
     faceset = load_faceset(extracted / "results/faceset/man")
-    assert faceset.faces.shape == (72, 256, 256, 3) and faceset.masks.shape == (72, 256, 256)
+    # curation sees every aligned face and keeps those no filter removed
+    n = (faceset.curation["removed"] == "").sum()
+    assert len(faceset.curation) == 72 and 25 <= n < 72
+    assert faceset.faces.shape == (n, 256, 256, 3) and faceset.masks.shape == (n, 256, 256)
+    assert faceset.index["frame"].tolist() == faceset.curation.loc[
+        faceset.curation["removed"] == "", "frame"].tolist()
     assert (extracted / "results/faceset/man.jpg").stat().st_size > 10_000
     assert "detect+landmarks" in (extracted / "logs/detect/man/0.log").read_text()
 
