@@ -69,6 +69,10 @@ METRICS: dict[str, str] = {
     "pose_pitch_diff": "mean |pitch difference|, degrees",
     "pose_roll_diff": "mean |roll difference|, degrees",
     "landmark_nme": "mean 68-point distance converted vs original / inter-ocular distance (expression kept)",
+    # pose coverage (rule coverage: does A's faceset show the target face's pose?)
+    "id_faces_uncovered": "measured swapped faces whose pose A's training faces do not cover",
+    "id_retrieval_covered": "id_retrieval over the measured faces whose pose A covers",
+    "id_retrieval_uncovered": "id_retrieval over those it does not cover: where swaps fail first",
     # detail
     "sharpness_ratio": "median over the measured faces of the variance of the Laplacian in the face box, "
                        "output / original (1.0 = as sharp as the source; a 2x downscale gives about 0.35)",
@@ -315,13 +319,30 @@ def _strict(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in metrics.items()}
 
 
+def by_coverage(faces: pd.DataFrame, coverage: pd.DataFrame | None) -> tuple[dict[str, Any], pd.DataFrame]:
+    """(metrics, faces with ``covered``): identity retrieval apart for the faces
+    whose pose A covers and those it does not (``coverage``: the coverage
+    rule's table, columns frame, face, covered); NaN without a table."""
+    if coverage is None or faces.empty:
+        return {"id_faces_uncovered": float("nan") if coverage is None else 0,
+                "id_retrieval_covered": float("nan"), "id_retrieval_uncovered": float("nan")}, faces
+    faces = faces.merge(coverage[["frame", "face", "covered"]], on=["frame", "face"], how="left")
+    found = faces["closer_to_a"].astype(float)
+    covered = faces["covered"].fillna(False).astype(bool)
+    return {"id_faces_uncovered": int((~covered).sum()),
+            "id_retrieval_covered": float(found[covered].mean()) if covered.any() else float("nan"),
+            "id_retrieval_uncovered": float(found[~covered].mean()) if (~covered).any() else float("nan"),
+            }, faces
+
+
 def evaluate_swap(original_frames: Sequence[PathLike], output: Frames,
                   alignments: pd.DataFrame, model_dir: PathLike, facesets_a: Sequence[PathLike],
-                  facesets_b: Sequence[PathLike], cfg: Mapping[str, Any] | EvaluateConfig | None = None
-                  ) -> tuple[dict[str, Any], pd.DataFrame]:
+                  facesets_b: Sequence[PathLike], cfg: Mapping[str, Any] | EvaluateConfig | None = None,
+                  coverage: pd.DataFrame | None = None) -> tuple[dict[str, Any], pd.DataFrame]:
     """(metrics, faces): the metrics of ``METRICS`` in one flat dict, those of
-    ``frame_metrics`` and the model's reconstruction of held-out faces, and the
-    faces table of ``frame_metrics``.
+    ``frame_metrics``, identity retrieval apart for covered and uncovered poses
+    (see ``by_coverage``) and the model's reconstruction of held-out faces, and
+    the faces table of ``frame_metrics`` with ``covered``.
 
     Metrics that cannot be measured (means over no faces, a flicker ratio
     over a static source) are None, so the dict is strict JSON.
@@ -334,7 +355,8 @@ def evaluate_swap(original_frames: Sequence[PathLike], output: Frames,
     metrics: dict[str, Any] = {"face": manifest["identities"]["a"], "target": manifest["identities"]["b"],
                                "model_iterations": manifest.get("iterations")}
     measured, faces = frame_metrics(original_frames, output, alignments, facesets_a, facesets_b, c)
-    metrics |= measured
+    split, faces = by_coverage(faces, coverage)
+    metrics |= measured | split
     model, _ = load_model(model_dir, device=c.device)
     for side, dirs in (("a", facesets_a), ("b", facesets_b)):
         metrics |= reconstruction(model, dirs, holdout(model_dir, side, dirs), side, c.holdout_faces)

@@ -13,7 +13,9 @@ import pytest
 
 from swapflow import video
 from swapflow.convert import ConvertConfig, convert_frames
-from swapflow.evaluate import METRICS, FrameFiles, before_after_strip, evaluate_swap, summarize
+from swapflow.coverage import pose_coverage, source_faces, target_faces
+from swapflow.evaluate import METRICS, FrameFiles, before_after_strip, by_coverage, evaluate_swap, summarize
+from swapflow.settings import CoverageConfig
 from swapflow.alignments import kept_faces
 from swapflow.frames import list_frames, read_frame
 from swapflow.io import read_json, write_json
@@ -50,6 +52,22 @@ def swap(man, woman, tmp_path_factory):
 def evaluated(swap):
     return evaluate_swap(swap["original"], swap["output"], swap["alignments"], swap["model"],
                          swap["a"], swap["b"], {"max_faces": 12, "reference_faces": 12})
+
+
+def test_identity_apart_for_covered_and_uncovered_poses(evaluated, swap):
+    """The man's own faces cover every pose of his: all measured faces covered;
+    marking every other frame uncovered splits them on the frame."""
+    metrics, faces = evaluated
+    table, _ = pose_coverage(source_faces(swap["b"]), target_faces(swap["alignments"]), CoverageConfig())
+    split, flagged = by_coverage(faces, table)
+    assert flagged["covered"].all() and split["id_faces_uncovered"] == 0
+    assert split["id_retrieval_covered"] == pytest.approx(metrics["id_retrieval"])
+    assert math.isnan(split["id_retrieval_uncovered"])
+    split, flagged = by_coverage(faces, table.assign(covered=table["frame"] % 2 == 0))
+    odd = flagged["frame"] % 2 == 1
+    assert (flagged["covered"] == ~odd).all() and split["id_faces_uncovered"] == odd.sum() > 0
+    assert split["id_retrieval_uncovered"] == pytest.approx(flagged.loc[odd, "closer_to_a"].astype(float).mean())
+    assert math.isnan(by_coverage(faces, None)[0]["id_retrieval_covered"])
 
 
 def test_metric_keys_and_coverage(evaluated, swap):

@@ -94,9 +94,10 @@ def test_curation_setting_reruns_faceset_and_after_not_before(swapped, setting):
         assert planned_jobs(swapped, "curate") == {"faceset": 2, "coverage": 2, "curate": 1}
 
 
-def test_coverage_setting_reruns_coverage_and_summary_only(swapped):
+def test_coverage_setting_reruns_coverage_and_evaluate_only(swapped):
     with changed(swapped, with_sections(coverage={"radius": 15})):
-        assert planned_jobs(swapped) == {"coverage": 2, "summary": 1, "config_used": 1, "all": 1}
+        assert planned_jobs(swapped) == {"coverage": 2, "evaluate": 2, "summary": 1,
+                                         "config_used": 1, "all": 1}
 
 
 def test_faceset_mask_reruns_faceset_not_mask(swapped):

@@ -88,14 +88,14 @@ def test_metrics_and_summary(swapped):
 def test_curation_and_coverage(swapped):
     """Each training video's faceset holds the faces curation left, its counts say
     how many each filter took; coverage lists the man's faces and the summary its share."""
-    for video in ("woman", "man"):
-        counts = pd.read_csv(swapped / f"results/faceset/{video}.curation.tsv", sep="\t").set_index("filter")
-        fs = load_faceset(swapped / f"results/faceset/{video}")
+    for name in ("woman", "man"):
+        counts = pd.read_csv(swapped / f"results/faceset/{name}.curation.tsv", sep="\t").set_index("filter")
+        fs = load_faceset(swapped / f"results/faceset/{name}")
         removed = fs.curation["removed"].value_counts()
         assert counts.loc["aligned faces", "left"] == len(fs.curation)
         assert counts["left"].iloc[-1] == len(fs) == removed.get("", 0)
-        for name in ("outlier", "blur", "duplicate", "pose_cap"):
-            assert counts.loc[name, "removed"] == removed.get(name, 0), (video, name)
+        for step in ("outlier", "blur", "duplicate", "pose_cap"):
+            assert counts.loc[step, "removed"] == removed.get(step, 0), (name, step)
     assert (swapped / "results/faceset/woman.removed.jpg").stat().st_size > 10_000
     faces = pd.read_csv(swapped / "results/coverage/woman/man.tsv", sep="\t")
     figures = read_json(swapped / "results/coverage/woman/man.json")
@@ -104,6 +104,13 @@ def test_curation_and_coverage(swapped):
     assert figures["uncovered_frames"] == sorted(faces.loc[~faces["covered"], "frame"])
     summary = pd.read_csv(swapped / "results/evaluate/summary.tsv", sep="\t").set_index("video")
     assert summary.loc["man", "pose_coverage"] == figures["pose_coverage"]
+    # the evaluation marks each measured face and splits identity retrieval on it
+    measured = pd.read_csv(swapped / "results/evaluate/w2m/man.tsv", sep="\t")
+    expected = measured.merge(faces, on=["frame", "face"], suffixes=("", "_coverage"))
+    assert len(expected) == len(measured) > 0
+    assert (expected["covered"] == expected["covered_coverage"]).all()
+    metrics = read_json(swapped / "results/evaluate/w2m/man.json")
+    assert metrics["id_faces_uncovered"] == (~measured["covered"]).sum()
     assert read_frame(swapped / "results/coverage/woman/man.png").shape[:2] == (450, 1000)
 
 

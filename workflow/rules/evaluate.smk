@@ -6,6 +6,9 @@ rule evaluate:
         model=swap_model,
         facesets_a=swap_facesets("face"),
         facesets_b=swap_facesets("target"),
+        coverage=lambda wildcards: coverage_file(
+            f"{wildcards.swap}/{wildcards.video}", ".tsv"
+        ),
     output:
         json="results/evaluate/{swap}/{video}.json",
         tsv="results/evaluate/{swap}/{video}.tsv",

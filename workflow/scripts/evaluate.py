@@ -1,3 +1,5 @@
+import pandas as pd
+
 from swapflow.alignments import read_alignments
 from swapflow.frames import list_frames
 from swapflow.evaluate import before_after_strip, evaluate_swap
@@ -10,7 +12,8 @@ original = list_frames(snakemake.input.original)
 alignments = read_alignments(snakemake.input.alignments)
 with VideoFrames(snakemake.input.video) as output:
     metrics, faces = evaluate_swap(original, output, alignments, snakemake.input.model,
-                                   list(snakemake.input.facesets_a), list(snakemake.input.facesets_b), cfg)
+                                   list(snakemake.input.facesets_a), list(snakemake.input.facesets_b), cfg,
+                                   pd.read_csv(snakemake.input.coverage, sep="\t"))
     before_after_strip(original, output, alignments, snakemake.output.strip)
 write_json(snakemake.output.json, metrics)
 with atomic_path(snakemake.output.tsv) as tmp:
