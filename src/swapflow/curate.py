@@ -24,13 +24,12 @@ import logging
 import os
 from typing import Callable, Sequence
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from swapflow import alignments as al
 from swapflow.align import warp
-from swapflow.frames import frame_index, placeholder, read_frame, spread, tile_grid, write_jpeg
+from swapflow.frames import frame_index, placeholder, read_frame, sheet_tile, spread, tile_grid, write_jpeg
 from swapflow.settings import CurateConfig
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ Filter = Callable[[pd.DataFrame, np.ndarray, np.ndarray, CurateConfig], np.ndarr
 
 
 def _outlier(record: pd.DataFrame, points: np.ndarray, left: np.ndarray, c: CurateConfig) -> np.ndarray:
-    if not c.outlier_distance or "embedding" not in record:
+    if not c.outlier_distance:
         return np.zeros(len(record), bool)
     embeddings = np.stack(record["embedding"].to_numpy())
     record["distance"] = np.linalg.norm(embeddings - np.median(embeddings[left], axis=0), axis=1)
@@ -136,9 +135,7 @@ def removed_sheet(frame_paths: Sequence[PathLike], alignments: pd.DataFrame, rec
     paths = {frame_index(p): p for p in frame_paths}
     tiles = []
     for r in shown.itertuples():
-        matrix = np.asarray(kept.loc[(r.frame, r.face), "matrix"], float).reshape(2, 3)
-        img = cv2.resize(warp(read_frame(paths[r.frame]), matrix, int(kept.loc[(r.frame, r.face), "size"])),
-                         (tile, tile), interpolation=cv2.INTER_AREA)
-        cv2.putText(img, f"{r.frame} {r.removed}", (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
-        tiles.append(img)
+        face = kept.loc[(r.frame, r.face)]
+        crop = warp(read_frame(paths[r.frame]), np.asarray(face["matrix"], float).reshape(2, 3), int(face["size"]))
+        tiles.append(sheet_tile(crop, tile, f"{r.frame} {r.removed}"))
     write_jpeg(out_jpg, tile_grid(tiles or [placeholder(tile, tile, "none removed")], 8))

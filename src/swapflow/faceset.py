@@ -26,7 +26,7 @@ import pandas as pd
 from numpy.lib.format import open_memmap
 
 from swapflow.anatomy import POINTS
-from swapflow.frames import placeholder, spread, tile_grid, write_jpeg
+from swapflow.frames import placeholder, sheet_tile, spread, tile_grid, write_jpeg
 from swapflow.io import atomic_path
 
 ARRAYS = ("faces", "masks", "landmarks")
@@ -108,7 +108,5 @@ def contact_sheet(faceset_dir: str | os.PathLike, out_jpg: str | os.PathLike, n:
         cv2.drawContours(img, contours, -1, (255, 0, 0), max(1, size // 128))
         for x, y in fs.landmarks[i]:
             cv2.circle(img, (int(round(x)), int(round(y))), max(1, size // 128), (0, 255, 0), -1)
-        img = cv2.resize(img, (tile, tile), interpolation=cv2.INTER_AREA)
-        cv2.putText(img, str(int(fs.index["frame"].iloc[i])), (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
-        tiles.append(img)
+        tiles.append(sheet_tile(img, tile, str(int(fs.index["frame"].iloc[i]))))
     write_jpeg(out_jpg, tile_grid(tiles or [placeholder(tile, tile, "no faces")], 8))

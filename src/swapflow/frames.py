@@ -98,6 +98,13 @@ def tile_grid(tiles: Sequence[np.ndarray], columns: int) -> np.ndarray:
     return np.vstack([np.hstack(tiles[r:r + columns]) for r in range(0, len(tiles), columns)])
 
 
+def sheet_tile(image: np.ndarray, tile: int, label: str) -> np.ndarray:
+    """``image`` shrunk to a ``tile`` x ``tile`` square of a contact sheet, ``label`` in its corner."""
+    out = cv2.resize(image, (tile, tile), interpolation=cv2.INTER_AREA)
+    cv2.putText(out, label, (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
+    return out
+
+
 def placeholder(width: int, height: int, text: str) -> np.ndarray:
     """A grey tile reading ``text``: what a sheet shows when it has nothing to show."""
     tile = np.full((height, width, 3), 128, np.uint8)
