@@ -71,7 +71,7 @@ def plain_speed(trainer: Trainer, iterations: int, warmup: int) -> float:
     model = build_model(cfg.model).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=float(cfg.model.lr), betas=tuple(cfg.model.betas))
     batches = [{side: {k: torch.from_numpy(getattr(make_batch(trainer.sides[side], trainer.augmenter,
-                                                               int(cfg.batch_size), 0, i, n), k)).to(device)
+                                                               range(int(cfg.batch_size)), 0, i, n), k)).to(device)
                        for k in ("warped", "target", "mask", "weight")}
                 for n, side in enumerate("ab")} for i in range(2)]
 

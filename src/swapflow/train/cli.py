@@ -1,12 +1,20 @@
-"""``swapflow-train``: train a face-swap model from facesets on its own."""
+"""``swapflow-train``: train a face-swap model from facesets on its own.
+
+Under torchrun it trains in several processes, data-parallel, e.g. on the
+4 GPUs of a node: ``torchrun --standalone --nproc-per-node 4 -m swapflow.train.cli ...``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
+from omegaconf import OmegaConf
+
 from swapflow.settings import ConfigError
+from swapflow.train import distributed
 from swapflow.train.config import compose_config
 from swapflow.train.data import FacesetError
 from swapflow.train.trainer import TrainingInterrupted, train
@@ -21,6 +29,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", required=True, help="model folder to write")
     p.add_argument("--checkpoint-dir", help="checkpoint folder (default: OUT.checkpoint)")
     p.add_argument("--preset", default="lite", help="preset in CONFIG_DIR/model/")
+    p.add_argument("--config", metavar="FILE",
+                   help="a composed training config (a model folder's config.yaml) instead of "
+                        "--preset, --config-dir and overrides")
     p.add_argument("--config-dir", default="config", help="folder holding train.yaml (default: ./config)")
     p.add_argument("--names", nargs=2, default=("a", "b"), metavar=("A", "B"), help="identity names")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
@@ -30,9 +41,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    if args.config and args.overrides:
+        print("swapflow-train: error: --config takes no overrides (edit the file)", file=sys.stderr)
+        return 2
+    process = (f" [process {os.environ['RANK']} of {os.environ['WORLD_SIZE']}]"
+               if "WORLD_SIZE" in os.environ else "")
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s{process} %(message)s", datefmt="%H:%M:%S")
     try:
-        cfg = compose_config(args.config_dir, args.preset, args.overrides)
+        if args.config:
+            cfg = OmegaConf.load(args.config)
+            OmegaConf.set_struct(cfg, True)
+        else:
+            cfg = compose_config(args.config_dir, args.preset, args.overrides)
         train(cfg, args.faceset_a, args.faceset_b, args.out,
               args.checkpoint_dir or f"{args.out.rstrip('/')}.checkpoint",
               identities=tuple(args.names), threads=args.threads)
@@ -42,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingInterrupted as err:
         print(f"swapflow-train: {err}", file=sys.stderr)
         return 128 + err.signum
+    finally:
+        distributed.leave()
     return 0
 
 

@@ -138,13 +138,17 @@ class Batch:
     weight: np.ndarray
 
 
-def make_batch(side: Side, aug: Augmenter, batch_size: int, seed: int, iteration: int,
+def make_batch(side: Side, aug: Augmenter, samples: range, seed: int, iteration: int,
                side_key: int) -> Batch:
-    """The batch of ``iteration`` for one side; deterministic in its arguments."""
-    rng = np.random.default_rng([seed, iteration, side_key])
-    picks = rng.integers(0, len(side), batch_size)
-    samples = [aug.sample(*side.get(p), rng) for p in picks]
-    warped, target, mask, weight = (np.stack(x) for x in zip(*samples))
+    """Positions ``samples`` of the batch of ``iteration`` for one side. Each
+    sample is a pure function of (seed, iteration, side, position), so the
+    processes of a data-parallel run, each building its own positions,
+    together train on the batch one process would."""
+    picked = []
+    for position in samples:
+        rng = np.random.default_rng([seed, iteration, side_key, position])
+        picked.append(aug.sample(*side.get(rng.integers(0, len(side))), rng))
+    warped, target, mask, weight = (np.stack(x) for x in zip(*picked))
     return Batch(warped=warped.transpose(0, 3, 1, 2).astype(np.float32) / 255,
                  target=target.transpose(0, 3, 1, 2).astype(np.float32) / 255,
                  mask=mask[:, None].astype(np.float32) / 255,
@@ -152,15 +156,16 @@ def make_batch(side: Side, aug: Augmenter, batch_size: int, seed: int, iteration
 
 
 class Prefetcher:
-    """Builds batches for iterations ``start`` .. in background threads.
+    """Builds the batches (positions ``samples`` of each) for iterations
+    ``start`` .. in background threads.
 
     ``get()`` returns the batches of the next iteration in order and counts
     the time it had to wait (the stall).
     """
 
-    def __init__(self, sides: dict[str, Side], aug: Augmenter, batch_size: int, seed: int,
+    def __init__(self, sides: dict[str, Side], aug: Augmenter, samples: range, seed: int,
                  start: int, workers: int, depth: int) -> None:
-        self.sides, self.aug, self.batch_size, self.seed = sides, aug, batch_size, seed
+        self.sides, self.aug, self.samples, self.seed = sides, aug, samples, seed
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="batches")
         self.pending: queue.SimpleQueue[Future] = queue.SimpleQueue()
         self.submitted = start
@@ -173,7 +178,7 @@ class Prefetcher:
         self.submitted += 1
 
     def _build(self, iteration: int) -> dict[str, Batch]:
-        return {name: make_batch(side, self.aug, self.batch_size, self.seed, iteration, SIDES[name])
+        return {name: make_batch(side, self.aug, self.samples, self.seed, iteration, SIDES[name])
                 for name, side in self.sides.items()}
 
     def get(self) -> dict[str, Batch]:

@@ -4,6 +4,9 @@
 the end. While it runs, ``checkpoint_dir`` holds checkpoint.pt (every
 ``checkpoint_every`` iterations and on SIGTERM/SIGINT), losses.csv and
 preview.jpg; a later call with the same config and facesets resumes there.
+
+Started by torchrun, each process trains on its share of every batch
+(swapflow.train.distributed); process 0 writes the files.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from swapflow.faceset import Faceset, faceset_hash, load_faceset
 from swapflow.frames import spread, write_jpeg
 from swapflow.io import atomic_path
 from swapflow.settings import ConfigError
+from swapflow.train import distributed
 from swapflow.train.data import Augmenter, Batch, FacesetError, Prefetcher, Side, split_holdout
 from swapflow.train.losses import face_loss
 from swapflow.train.models import FaceSwapModel, build_model
@@ -57,11 +61,12 @@ class TrainingInterrupted(RuntimeError):
         self.iteration = iteration
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` is cuda when available, else cpu."""
+def resolve_device(name: str, index: int = 0) -> torch.device:
+    """``auto`` is cuda when available, else cpu; ``auto`` and ``cuda`` mean
+    GPU ``index`` (a process's local rank)."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(f"cuda:{index}" if name == "cuda" else name)
 
 
 def cpu_has_bf16() -> bool:
@@ -106,6 +111,18 @@ def _training_keys(cfg: DictConfig) -> dict:
     return keys
 
 
+class _BothSides(torch.nn.Module):
+    """A's and B's forward pass in one call: the unit DistributedDataParallel
+    synchronises (one all-reduce of the gradients per step)."""
+
+    def __init__(self, model: FaceSwapModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> tuple[tuple, tuple]:
+        return self.model(a, "a"), self.model(b, "b")
+
+
 @contextlib.contextmanager
 def _catch_signals() -> Iterator[list[int]]:
     """Record SIGTERM/SIGINT in the yielded list instead of dying (main thread only)."""
@@ -134,7 +151,11 @@ class Trainer:
         self.identities = dict(zip(("a", "b"), identities))
         torch.set_num_threads(max(1, threads))
         cv2.setNumThreads(1)
-        self.device = resolve_device(cfg.device)
+        self.device = resolve_device(cfg.device, distributed.local_rank())
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        self.group = distributed.join(self.device)
+        self.samples = self.group.share(int(cfg.batch_size))
         self.dtype = autocast_dtype(cfg.precision, self.device)
         self.channels_last = (self.device.type == "cuda" if cfg.channels_last == "auto"
                               else bool(cfg.channels_last))
@@ -152,7 +173,12 @@ class Trainer:
         self.model: FaceSwapModel = build_model(cfg.model).to(self.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.net = torch.compile(self.model) if cfg.compile else self.model
+        net = _BothSides(self.model)
+        if self.group.joined:
+            net = torch.nn.parallel.DistributedDataParallel(
+                net, device_ids=[self.device] if self.device.type == "cuda" else None,
+                gradient_as_bucket_view=True)
+        self.net = torch.compile(net) if cfg.compile else net
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=float(cfg.model.lr),
                                           betas=tuple(cfg.model.betas))
         if cfg.lr_schedule not in LR_SCHEDULES:
@@ -192,6 +218,10 @@ class Trainer:
 
     # ---- checkpoints -------------------------------------------------
     def save_checkpoint(self) -> None:
+        """Every process calls it at the same step; process 0 writes."""
+        self._check_processes_agree()
+        if not self.group.main:
+            return
         state = {"fingerprint": self.fingerprint, "iteration": self.iteration,
                  "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scaler": self.scaler.state_dict(), "history": self.history,
@@ -206,6 +236,17 @@ class Trainer:
         with atomic_path(self.checkpoint_dir / folder.LOSSES) as tmp:
             pd.DataFrame(self.history).to_csv(tmp, index=False)
         log.info("checkpoint at iteration %d -> %s", self.iteration, self.checkpoint_dir / CHECKPOINT)
+
+    def _check_processes_agree(self) -> None:
+        """Raise if the processes' weights differ (they never should)."""
+        if self.group.size == 1:
+            return
+        sums = torch.stack([p.detach().double().sum() for p in self.model.parameters()])
+        rows = distributed.gather(sums, self.group)
+        if not bool((rows == rows[0]).all()):
+            raise RuntimeError(f"the weights of the {self.group.size} training processes differ "
+                               f"at iteration {self.iteration}")
+        log.info("weights identical in all %d processes at iteration %d", self.group.size, self.iteration)
 
     def try_resume(self) -> bool:
         path = self.checkpoint_dir / CHECKPOINT
@@ -239,18 +280,21 @@ class Trainer:
         final = float(self.cfg.lr_final)
         return base * (final + (1 - final) * (1 + math.cos(math.pi * progress)) / 2)
 
-    def step(self, batches: dict[str, Batch]) -> dict[str, float]:
+    def step(self, batches: dict[str, Batch], signum: int = 0) -> tuple[dict[str, float], int]:
+        """One optimizer step on this process's share of the batches; returns the
+        loss row (the mean over the processes) and the largest ``signum`` any
+        process passed (a signal it caught, so that all stop together)."""
         self.optimizer.zero_grad(set_to_none=True)
         lr = self.learning_rate()
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        terms = {}
-        for side, batch in batches.items():
-            t = _to_device(batch, self.device, self.channels_last)
-            with torch.autocast(self.device.type, dtype=self.dtype or torch.float32,
-                                enabled=self.dtype is not None):
-                face, mask = self.net(t["warped"], side)
-            terms[side] = face_loss(face, t["target"], t["weight"], mask, t["mask"], self.cfg.loss)
+        t = {side: _to_device(batch, self.device, self.channels_last) for side, batch in batches.items()}
+        with torch.autocast(self.device.type, dtype=self.dtype or torch.float32,
+                            enabled=self.dtype is not None):
+            out = self.net(t["a"]["warped"], t["b"]["warped"])
+        terms = {side: face_loss(face, t[side]["target"], t[side]["weight"], mask, t[side]["mask"],
+                                 self.cfg.loss)
+                 for side, (face, mask) in zip("ab", out)}
         total = terms["a"]["total"] + terms["b"]["total"]
         self.scaler.scale(total).backward()
         if self.cfg.loss.grad_clip > 0:
@@ -258,14 +302,14 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(self.cfg.loss.grad_clip))
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        row = {"iteration": self.iteration + 1, "lr": lr}
-        for side in ("a", "b"):
-            row[f"loss_{side}"] = terms[side]["total"].item()
-        for side in ("a", "b"):
-            for name, value in terms[side].items():
-                if name != "total":
-                    row[f"{name}_{side}"] = value.item()
-        return row
+        names = [(f"loss_{side}", terms[side]["total"]) for side in "ab"]
+        names += [(f"{name}_{side}", value) for side in "ab" for name, value in terms[side].items()
+                  if name != "total"]
+        values = torch.stack([v.detach().float() for _, v in names] + [total.new_tensor(float(signum))])
+        rows = distributed.gather(values, self.group)
+        means = rows[:, :-1].mean(0).tolist()
+        row = {"iteration": self.iteration + 1, "lr": lr} | dict(zip((n for n, _ in names), means))
+        return row, int(rows[:, -1].max())
 
     # ---- the loop ----------------------------------------------------
     def fit(self) -> dict[str, float]:
@@ -273,31 +317,33 @@ class Trainer:
         total = int(self.cfg.iterations)
         bs = int(self.cfg.batch_size)
         data = self.cfg.data
-        prefetch = Prefetcher(self.sides, self.augmenter, bs, self.seed, self.iteration + 1,
+        prefetch = Prefetcher(self.sides, self.augmenter, self.samples, self.seed, self.iteration + 1,
                               int(data.workers), int(data.prefetch))
         start_iter = self.iteration
         t_start = last_log = time.perf_counter()
-        log.info("training %s (%s) on %s, %s, channels_last %s, iterations %d..%d",
+        log.info("training %s (%s) on %s, %s, channels_last %s, iterations %d..%d%s",
                  self.cfg.preset, self.cfg.model.arch, self.device,
                  f"autocast {self.dtype}" if self.dtype else "fp32",
-                 self.channels_last, self.iteration + 1, total)
+                 self.channels_last, self.iteration + 1, total,
+                 f"; process {self.group.rank} of {self.group.size}: faces {self.samples.start}.."
+                 f"{self.samples.stop - 1} of each batch of {bs}" if self.group.joined else "")
         try:
             with _catch_signals() as caught:
                 while self.iteration < total:
-                    if caught:
-                        self.save_checkpoint()
-                        raise TrainingInterrupted(caught[0], self.iteration)
-                    row = self.step(prefetch.get())
+                    row, signum = self.step(prefetch.get(), caught[0] if caught else 0)
                     self.iteration += 1
                     self.history.append(row)
                     now = time.perf_counter()
-                    if now - last_log >= self.cfg.log_every_s or self.iteration == total:
+                    if self.group.main and (now - last_log >= self.cfg.log_every_s
+                                            or self.iteration == total):
                         last_log = now
                         self._log_progress(row, now - t_start, self.iteration - start_iter,
                                            prefetch.wait_s, total)
-                    if self.iteration % self.cfg.checkpoint_every == 0:
+                    if self.iteration % self.cfg.checkpoint_every == 0 or signum:
                         self.save_checkpoint()
-                    if self.iteration % self.cfg.preview_every == 0:
+                    if signum:
+                        raise TrainingInterrupted(signum, self.iteration)
+                    if self.group.main and self.iteration % self.cfg.preview_every == 0:
                         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
                         write_jpeg(self.checkpoint_dir / folder.PREVIEW, self.preview())
         finally:
@@ -335,14 +381,14 @@ class Trainer:
                                     | {"identity": self.identities[side]} for e in entries]
                              for side, entries in self.facesets.items()},
                 "preset": self.cfg.preset, "iterations": self.iteration, "seed": self.seed,
-                "device": str(self.device), "autocast": str(self.dtype),
+                "device": str(self.device), "processes": self.group.size, "autocast": str(self.dtype),
                 "channels_last": self.channels_last, "compile": bool(self.cfg.compile),
                 "torch": torch.__version__, "started": started,
                 "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "last_run": speed}
 
     def write_output(self, out: str | Path, speed: dict[str, float], started: str) -> Path:
-        """Write the model folder atomically."""
+        """Write the model folder atomically (process 0 alone calls it)."""
         with atomic_path(out) as tmp:
             tmp.mkdir()
             torch.save({"state_dict": self.model.state_dict(), "preset": self.cfg.preset,
@@ -395,7 +441,9 @@ def train(cfg: DictConfig, facesets_a: list[str | Path], facesets_b: list[str | 
              100 * speed["stall_fraction"])
     if trainer.iteration > 0 and trainer.iteration % cfg.checkpoint_every:
         trainer.save_checkpoint()
-    return trainer.write_output(out, speed, started)
+    if trainer.group.main:
+        trainer.write_output(out, speed, started)
+    return Path(out)
 
 
 def load_model(model_dir: str | Path, device: str = "cpu") -> tuple[FaceSwapModel, DictConfig]:

@@ -1,0 +1,100 @@
+"""Data-parallel training in several processes (PyTorch DistributedDataParallel).
+
+torchrun starts the processes and sets RANK, WORLD_SIZE and LOCAL_RANK in
+each; ``join`` makes them one process group (nccl on cuda, gloo on the cpu).
+Every process builds its own share of each batch, the gradients are averaged
+once per step, process 0 writes every file, and all stop at the same step.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from swapflow.settings import ConfigError
+
+
+@dataclass(frozen=True)
+class Group:
+    """This process's place among the training processes."""
+    rank: int = 0
+    size: int = 1
+    joined: bool = False   # in a process group (also a group of one under torchrun)
+
+    @property
+    def main(self) -> bool:
+        """Process 0, the one that logs progress and writes files."""
+        return self.rank == 0
+
+    def share(self, batch_size: int) -> range:
+        """The positions of each batch this process builds and trains on."""
+        if batch_size % self.size:
+            raise ConfigError(f"batch_size {batch_size} does not split evenly over {self.size} "
+                              f"training processes (train.gpus); make it a multiple of {self.size}")
+        n = batch_size // self.size
+        return range(self.rank * n, (self.rank + 1) * n)
+
+
+def local_rank() -> int:
+    """This process's index on its node (torchrun's LOCAL_RANK; 0 without torchrun)."""
+    return int(os.environ.get("LOCAL_RANK", 0))
+
+
+def join(device: torch.device) -> Group:
+    """The process group torchrun started this process in; a group of one
+    (not joined) when it was not started by torchrun."""
+    if "WORLD_SIZE" not in os.environ:
+        return Group()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
+                                device_id=device if device.type == "cuda" else None)
+    return Group(dist.get_rank(), dist.get_world_size(), joined=True)
+
+
+def leave() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def gather(values: torch.Tensor, group: Group) -> torch.Tensor:
+    """``values`` of every process stacked (processes x values); only this
+    process's row in a group of one."""
+    if not group.joined:
+        return values[None]
+    rows = [torch.empty_like(values) for _ in range(group.size)]
+    dist.all_gather(rows, values)
+    return torch.stack(rows)
+
+
+def torchrun(processes: int, args: list[str]) -> list[str]:
+    """The command that runs ``swapflow-train args`` as ``processes`` processes on this node."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+            f"--nproc-per-node={processes}", "-m", "swapflow.train.cli", *args]
+
+
+def launch(processes: int, args: list[str], log: Path, threads: int) -> int:
+    """Run ``swapflow-train args`` as ``processes`` processes of ``threads``
+    torch threads each under torchrun, output appended to ``log``. SIGTERM
+    and SIGINT are passed on (the processes write one checkpoint and stop);
+    returns the exit status, 128 + the signal when one stopped training."""
+    caught: list[int] = []
+    env = os.environ | {"OMP_NUM_THREADS": str(threads)}
+    with open(log, "a") as out:
+        proc = subprocess.Popen(torchrun(processes, [*args, "--threads", str(threads)]),
+                                stdout=out, stderr=subprocess.STDOUT, env=env)
+
+        def forward(signum: int, _frame: object) -> None:
+            caught.append(signum)
+            proc.send_signal(signum)
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, forward)
+        status = proc.wait()
+    return 128 + caught[0] if caught and status else status
