@@ -122,7 +122,7 @@ def test_training_override_trains_a_new_model(swapped):
 
 
 def test_train_resources_change_nothing_trained(swapped):
-    config = with_sections(train={"threads": 1, "runtime": 30, "mem_mb": 4000})
+    config = with_sections(train={"threads": 1, "gpus": 2, "runtime": 30, "mem_mb": 4000})
     with changed(swapped, config):
         assert planned_jobs(swapped) == {"config_used": 1, "all": 1}
 
@@ -204,6 +204,8 @@ def test_replaced_target_video_reruns_its_chain_only(swapped):
     ("train", {"overrides": ["batch_sise=8"]}, "override 'batch_sise=8' does not apply: "
                                                "batch_sise is not a key"),
     ("train", {"overrides": ["model.lr=fast"]}, "override 'model.lr=fast' does not apply"),
+    ("train", {"gpus": 3}, "swaps.w2m.train: batch_size 16 does not split evenly over gpus: 3 "
+                           "training processes"),
 ])
 def test_training_config_errors_fail_the_dry_run(swapped, where, change, message):
     with changed(swapped, with_sections(**{where: change})):

@@ -74,9 +74,15 @@ def compose_training(swap):
         [f"iterations={t['iterations']}"] if t["iterations"] else []
     )
     try:
-        return composed(t["preset"], tuple(overrides))
+        cfg = composed(t["preset"], tuple(overrides))
     except ConfigError as err:
         raise ConfigError(f"swaps.{swap['name']}.train: {err}") from None
+    if cfg["batch_size"] % max(1, t["gpus"]):
+        raise ConfigError(
+            f"swaps.{swap['name']}.train: batch_size {cfg['batch_size']} does not split "
+            f"evenly over gpus: {t['gpus']} training processes"
+        )
+    return cfg
 
 
 @cache

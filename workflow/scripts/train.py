@@ -1,23 +1,36 @@
 """Snakemake adapter of the train rule: facesets A and B -> model folder.
 
 The training config was composed when the workflow was parsed (params.config).
-On SIGTERM (a SLURM time limit) the library writes a checkpoint in
-params.checkpoint_dir, outside the rule's outputs; the job exits 128+signal
-and its retry resumes there.
+With resources.gpu > 1 it trains as that many data-parallel processes under
+torchrun, which share the job's threads. On SIGTERM (a SLURM time limit) the
+library writes a checkpoint in params.checkpoint_dir, outside the rule's
+outputs; the job exits 128+signal and its retry resumes there.
 """
 
 import logging
 import sys
+from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from swapflow.io import log_to
+from swapflow.io import atomic_path, log_to
 from swapflow.train import TrainingInterrupted, train
+from swapflow.train.distributed import launch
 
 log_to(snakemake.log[0])
 params = snakemake.params
 cfg = OmegaConf.create(dict(params.config))
 OmegaConf.set_struct(cfg, True)
+processes = max(1, snakemake.resources.gpu)
+if processes > 1:
+    config = Path(params.checkpoint_dir) / "train.yaml"
+    with atomic_path(config) as tmp:
+        tmp.write_text(OmegaConf.to_yaml(cfg))
+    sys.exit(launch(processes, ["--config", str(config), "--faceset-a", *snakemake.input.a,
+                                "--faceset-b", *snakemake.input.b, "--out", snakemake.output.model,
+                                "--checkpoint-dir", params.checkpoint_dir,
+                                "--names", *params.identities],
+                    Path(snakemake.log[0]), max(1, snakemake.threads // processes)))
 try:
     train(cfg, list(snakemake.input.a), list(snakemake.input.b), snakemake.output.model,
           params.checkpoint_dir, identities=tuple(params.identities), threads=snakemake.threads)
