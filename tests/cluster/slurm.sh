@@ -9,8 +9,8 @@
 #   tests/cluster/slurm.sh status   show daemons, sinfo, squeue (rc 3 if down)
 #
 # No systemd needed: daemons run in the foreground (-D/-F) under setsid+nohup.
-# The node has the machine's real CPUs, a bit less than its memory and one fake
-# GPU (gres gpu:1 backed by /dev/null). Partitions: cpu (default) and gpu.
+# The node has the machine's real CPUs, a bit less than its memory and two fake
+# GPUs (gres gpu:2 backed by /dev/null and /dev/zero). Partitions: cpu (default) and gpu.
 # The config must live at /etc/slurm/slurm.conf: the snakemake jobstep plugin
 # drops SLURM_CONF. There is no slurmdbd (no accounting): use squeue, not sacct.
 set -euo pipefail
@@ -175,7 +175,7 @@ write_configs() {
 
   cat >"$CONF" <<EOF
 $MARK
-# single node '$NODE': $cpus CPUs, ${real_mem} MB of ${mem_mb} MB, one fake GPU
+# single node '$NODE': $cpus CPUs, ${real_mem} MB of ${mem_mb} MB, two fake GPUs
 ClusterName=swapflow
 SlurmctldHost=$NODE(127.0.0.1)
 SlurmUser=root
@@ -214,14 +214,14 @@ MinJobAge=300
 SlurmctldTimeout=60
 SlurmdTimeout=60
 GresTypes=gpu
-NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$real_mem Gres=gpu:1 State=UNKNOWN
+NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$real_mem Gres=gpu:2 State=UNKNOWN
 PartitionName=cpu Nodes=$NODE Default=YES MaxTime=1-00:00:00 DefaultTime=01:00:00 State=UP
 PartitionName=gpu Nodes=$NODE Default=NO MaxTime=2-00:00:00 DefaultTime=01:00:00 State=UP
 EOF
   cat >"$GRES_CONF" <<EOF
 $MARK
-# fake GPU: no hardware, /dev/null stands in for the device file
-NodeName=$NODE Name=gpu File=/dev/null
+# fake GPUs: no hardware; /dev/null and /dev/zero stand in for the device files
+NodeName=$NODE Name=gpu File=/dev/null,/dev/zero
 EOF
   chmod 644 "$CONF" "$GRES_CONF"
 }

@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 
 from swapflow import video
+from swapflow.io import read_json
 from tests.conftest import REPO, SNAKEMAKE, write_config
 
 pytestmark = pytest.mark.slurm
@@ -169,7 +170,9 @@ def cluster_config(demo_dir: Path, **train) -> dict:
                    "man": str(demo_dir / "single_face.mp4")},
         "identities": {"woman": {"videos": ["woman"]}, "man": {"videos": ["man"]}},
         "swaps": [{"name": "w2m", "face": "woman", "target": "man", "videos": ["man"]}],
-        "train": {"preset": "lite", "iterations": 40, "overrides": ["preview_every=10"], **train},
+        # two training processes (DistributedDataParallel, gloo: the GPUs are fake)
+        "train": {"preset": "lite", "iterations": 40, "gpus": 2, "overrides": ["preview_every=10"],
+                  **train},
         "evaluate": {"max_faces": 8, "reference_faces": 8, "holdout_faces": 8},
         "merge": {"preset": "ultrafast"},
         # shards: the woman's detection in 3 jobs, the man's convert in 2
@@ -222,20 +225,36 @@ def test_shards_go_to_slurm_as_array_jobs(cluster_run):
     assert sizes["convert"] == [2] and "convert" not in single
 
 
-def test_train_asks_for_the_gpu_partition_and_a_gpu(cluster_run):
-    _, out = cluster_run
+def test_train_asks_for_the_gpu_partition_and_two_gpus_of_one_node(cluster_run):
+    workdir, out = cluster_run
     calls = sbatch_calls(out)
     assert len(calls["train"]) == 1
     train = calls["train"][0]
     assert option(train, "-p") == "gpu"
-    assert "--gpus=1" in train
+    assert "--gpus=2" in train and "--nodes=1" in train
     assert option(train, "--cpus-per-task") == "2"
+    assert not any(o.startswith("--ntasks") for o in train), "one task starts both processes"
     others = {rule: c for rule, c in calls.items() if rule != "train"}
     assert others
     for rule, subs in others.items():
         for opts in subs:
             assert option(opts, "-p") == "cpu", (rule, opts)
             assert not any(o.startswith(("--gpus", "--gres")) for o in opts), (rule, opts)
+
+
+def test_train_job_trains_in_two_processes(cluster_run):
+    """torchrun in the job started two processes; both trained, their weights
+    stayed identical, process 0 wrote the model."""
+    workdir, _ = cluster_run
+    (log,) = (workdir / "logs/train").iterdir()
+    text = log.read_text()
+    for rank, faces in ((0, "0..7"), (1, "8..15")):
+        assert re.search(rf"\[process {rank} of 2\] training lite .* iterations 1..40; process {rank} "
+                         rf"of 2: faces {faces} of each batch of 16", text), text[-3000:]
+        assert f"[process {rank} of 2] weights identical in all 2 processes at iteration 40" in text
+    (model,) = (workdir / "results/model").iterdir()
+    assert read_json(model / "manifest.json")["processes"] == 2
+    assert list(pd.read_csv(model / "losses.csv")["iteration"]) == list(range(1, 41))
 
 
 def test_result_is_the_swapped_video_with_audio_and_tags(cluster_run):
@@ -298,19 +317,21 @@ def test_train_killed_at_its_time_limit_resumes_on_the_retry(cluster_run, demo_d
     assert 2 <= len(subs) <= 4, "one time-limit kill at least, finished within the retries"
     limits = [option(o, "-t") for o in sbatch_calls(out)["train"]]
     assert limits == [str(n) for n in range(1, len(subs) + 1)], "each retry gets a longer limit"
-    assert all(option(o, "-p") == "gpu" and "--gpus=1" in o for o in sbatch_calls(out)["train"])
+    assert all(option(o, "-p") == "gpu" and "--gpus=2" in o for o in sbatch_calls(out)["train"])
     for _, jobid, log in subs[:-1]:
         text = log.read_text()
         assert "DUE TO TIME LIMIT" in text, text[-2000:]
-        # the trainer caught SIGTERM, wrote its checkpoint and exited 128+15 (not SIGKILLed)
+        # both processes caught SIGTERM, stopped at the same step, process 0 wrote
+        # one checkpoint and the job exited 128+15 (not SIGKILLed)
         assert "returned non-zero exit status 143" in text, text[-2000:]
         assert re.search(rf"SLURM-job '{jobid}' failed, SLURM status is: 'TIMEOUT'", out)
     assert "DUE TO TIME LIMIT" not in subs[-1][2].read_text()
 
     # Snakemake deletes a job's log before each attempt: it holds the last one
     log = train_log.read_text()
-    resumed = [int(i) for i in re.findall(r"resumed from \S+ at iteration (\d+)", log)]
-    assert len(resumed) == 1, log[-3000:]
+    resumed = [int(i) for i in re.findall(r"\[process [01] of 2\] resumed from \S+ at iteration (\d+)",
+                                          log)]
+    assert len(resumed) == 2 and resumed[0] == resumed[1], log[-3000:]
     # an attempt killed after its last checkpoint but before the model folder
     # was written resumes at the last iteration and only writes it
     assert 0 < resumed[0] <= iterations
