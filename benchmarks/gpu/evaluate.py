@@ -55,6 +55,7 @@ def main() -> None:
         for variant, speed in res["variants"].items():
             rows.append({"preset": preset, "variant": variant, "samples/s": round(speed["samples_per_s"], 1),
                          "x fp32": round(speed.get("ratio_to_fp32") or 0, 2),
+                         "x without ddp": round(speed["ratio_to_plain"], 2) if "ratio_to_plain" in speed else "",
                          "stall %": round(100 * speed["stall_fraction"], 1),
                          "peak GiB": round(speed.get("peak_gib", 0), 2),
                          "s with warm-up": round(speed["seconds_with_warmup"], 1)})

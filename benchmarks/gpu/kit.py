@@ -8,8 +8,12 @@ the swapflow modules of training and convert.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import socket
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -17,6 +21,7 @@ import pandas as pd
 import torch
 
 from swapflow.faceset import create_faceset, load_faceset
+from swapflow.train import distributed
 
 FACESETS = "facesets"      # <name>.npz, one per faceset
 TARGET = "target"          # frames/ (the target clip's frame files) and alignments.parquet
@@ -58,6 +63,27 @@ def unpack_faceset(packed: Path, out: Path) -> Path:
         fs.landmarks[:] = data["landmarks"]
         fs.index = pd.read_parquet(io.BytesIO(data["index"].tobytes()))
     return out
+
+
+@contextlib.contextmanager
+def one_process_group(active: bool = True) -> Iterator[None]:
+    """Within the block, a Trainer joins a process group of one (as under
+    ``torchrun --nproc-per-node 1``) and trains through DistributedDataParallel."""
+    if not active:
+        yield
+        return
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
+           "MASTER_PORT": str(port)}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        distributed.leave()
+        for name in env:
+            del os.environ[name]
 
 
 def trainer_speed(trainer, iterations: int, warmup: int) -> dict[str, float]:

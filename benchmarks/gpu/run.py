@@ -2,7 +2,10 @@
 
 For each preset: samples/s, data stall and peak GPU memory of the real
 Trainer in each variant (fp32, autocast, channels_last, both, both +
-torch.compile); then the preset trained for ``--seconds`` in its fastest
+torch.compile), and fp32 and autocast+channels_last again in a
+DistributedDataParallel process group of one (the overhead of data-parallel
+training, measured on a one-GPU machine); then the preset trained for
+``--seconds`` in its fastest
 variant, and the target clip converted with the trained model. Writes to
 ``--out``: results.json (rewritten after each stage, so a run cut short
 still says what it did) and <preset>.tar (the converted frames that hold a
@@ -23,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from kit import FACESETS, IDENTITIES, TARGET, trainer_speed, unpack_faceset
+from kit import FACESETS, IDENTITIES, TARGET, one_process_group, trainer_speed, unpack_faceset
 from swapflow.alignments import kept_faces
 from swapflow.convert import convert_frames
 from swapflow.frames import frame_index, list_frames
@@ -38,6 +41,9 @@ VARIANTS = {
     "autocast+channels_last": ["precision=auto", "channels_last=true"],
     "autocast+channels_last+compile": ["precision=auto", "channels_last=true", "compile=true"],
 }
+# the same settings, trained as one DistributedDataParallel process: against the variant they extend
+DDP = {"fp32+ddp": "fp32", "autocast+channels_last+ddp": "autocast+channels_last"}
+VARIANTS |= {name: VARIANTS[plain] for name, plain in DDP.items()}
 
 
 def main() -> None:
@@ -78,8 +84,9 @@ def main() -> None:
             speeds = results["presets"].setdefault(preset, {"variants": {}})
             for variant in args.variants:
                 start = time.perf_counter()
-                t = trainer(preset, VARIANTS[variant], f"{preset}-{variant}")
-                speed = trainer_speed(t, args.speed_iterations, args.warmup)
+                with one_process_group(variant in DDP):
+                    t = trainer(preset, VARIANTS[variant], f"{preset}-{variant}")
+                    speed = trainer_speed(t, args.speed_iterations, args.warmup)
                 speed["seconds_with_warmup"] = time.perf_counter() - start
                 speeds["variants"][variant] = speed
                 logging.info("%s %s: %.1f samples/s, stall %.1f%%, peak %.2f GiB", preset, variant,
@@ -89,9 +96,13 @@ def main() -> None:
                     torch.cuda.empty_cache()
                 save()
             base = speeds["variants"].get("fp32", {}).get("samples_per_s")
-            for speed in speeds["variants"].values():
+            for variant, speed in speeds["variants"].items():
                 speed["ratio_to_fp32"] = speed["samples_per_s"] / base if base else None
-            best = max(speeds["variants"], key=lambda v: speeds["variants"][v]["samples_per_s"])
+                plain = speeds["variants"].get(DDP.get(variant), {}).get("samples_per_s")
+                if plain:
+                    speed["ratio_to_plain"] = speed["samples_per_s"] / plain
+            best = max((v for v in speeds["variants"] if v not in DDP),
+                       key=lambda v: speeds["variants"][v]["samples_per_s"])
             fastest = speeds["variants"][best]
             iterations = max(1, int(seconds * fastest["iterations"] / fastest["seconds"]))
             t = trainer(preset, [*VARIANTS[best], f"iterations={iterations}"], f"{preset}-train")

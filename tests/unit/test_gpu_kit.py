@@ -51,7 +51,7 @@ def returned(woman, man, tmp_path_factory) -> Path:
     env = os.environ | {"PYTHONPATH": f"{REPO / 'src'}:{REPO / 'benchmarks' / 'gpu'}"}
     subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu" / "run.py"), "--kit", str(kit),
                     "--out", str(out), "--presets", "lite", "--seconds", "20", "--speed-iterations", "2",
-                    "--warmup", "1", "--workers", "1", "--variants", "fp32", "channels_last"],
+                    "--warmup", "1", "--workers", "1", "--variants", "fp32", "channels_last", "fp32+ddp"],
                    check=True, env=env, capture_output=True)
     return out
 
@@ -59,8 +59,10 @@ def returned(woman, man, tmp_path_factory) -> Path:
 def test_kit_run_returns_speeds_and_swapped_frames(returned, man):
     results = json.loads((returned / "results.json").read_text())
     lite = results["presets"]["lite"]
-    assert set(lite["variants"]) == {"fp32", "channels_last"}
+    assert set(lite["variants"]) == {"fp32", "channels_last", "fp32+ddp"}
     assert lite["variants"]["fp32"]["ratio_to_fp32"] == 1.0
+    # the same training in a DistributedDataParallel group of one, against plain
+    assert lite["variants"]["fp32+ddp"]["ratio_to_plain"] > 0
     assert all(v["samples_per_s"] > 0 for v in lite["variants"].values())
     assert lite["training"]["iterations"] >= 1 and lite["training"]["variant"] in lite["variants"]
     with tarfile.open(returned / "lite.tar") as tar:
