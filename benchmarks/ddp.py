@@ -22,8 +22,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
@@ -37,17 +35,17 @@ from swapflow.train.distributed import launch  # noqa: E402
 def run(args: argparse.Namespace, processes: int, work: Path) -> tuple[float, float]:
     """(training samples/s, wall seconds of the whole command) of one run."""
     work.mkdir(parents=True)
-    config = work / "train.yaml"
-    config.write_text(OmegaConf.to_yaml(compose_config(REPO / "config", args.preset, [
-        f"iterations={args.iterations}", f"batch_size={args.batch_size}", "log_every_s=1e9",
-        "checkpoint_every=1000000", "preview_every=1000000"])))
-    cli = ["--config", str(config), "--faceset-a", str(args.faceset_a), "--faceset-b", str(args.faceset_b),
-           "--out", str(work / "model"), "--checkpoint-dir", str(work / "ckpt")]
+    overrides = [f"iterations={args.iterations}", f"batch_size={args.batch_size}", "log_every_s=1e9",
+                 "checkpoint_every=1000000", "preview_every=1000000"]
+    facesets, out, ckpt = ([args.faceset_a], [args.faceset_b]), work / "model", work / "ckpt"
     start = time.perf_counter()
     if processes == 1:
-        subprocess.run([sys.executable, "-m", "swapflow.train.cli", *cli, "--threads", str(args.threads)],
-                       check=True, capture_output=True)
-    elif launch(processes, cli, work / "log.txt", args.threads // processes):
+        subprocess.run([sys.executable, "-m", "swapflow.train.cli", "--faceset-a", str(args.faceset_a),
+                        "--faceset-b", str(args.faceset_b), "--out", str(out), "--checkpoint-dir", str(ckpt),
+                        "--config-dir", str(REPO / "config"), "--preset", args.preset,
+                        "--threads", str(args.threads), *overrides], check=True, capture_output=True)
+    elif launch(compose_config(REPO / "config", args.preset, overrides), *facesets, out, ckpt, ("a", "b"),
+                processes, args.threads // processes, work / "log.txt"):
         sys.exit(f"the {processes}-process run failed: see {work / 'log.txt'}")
     wall = time.perf_counter() - start
     return read_json(work / "model" / "manifest.json")["last_run"]["samples_per_s"], wall

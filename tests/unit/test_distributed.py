@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from omegaconf import OmegaConf
-
 from swapflow.io import read_json
 from swapflow.settings import ConfigError
 from swapflow.train import compose_config, train
@@ -31,12 +29,11 @@ def facesets(woman, man) -> tuple[Path, Path]:
 def _launch_command(facesets, tmp: Path, overrides: list[str]) -> list[str]:
     """A python process that runs swapflow.train.distributed.launch (as the train
     rule does) with two processes of one thread, exiting with its status."""
-    config = tmp / "train.yaml"
-    config.write_text(OmegaConf.to_yaml(compose_config(CONFIG, "lite", SETTINGS + overrides)))
-    args = ["--config", str(config), "--faceset-a", str(facesets[0]), "--faceset-b", str(facesets[1]),
-            "--out", str(tmp / "model"), "--checkpoint-dir", str(tmp / "ckpt"), "--names", "woman", "man"]
-    code = ("import sys; from pathlib import Path; from swapflow.train.distributed import launch; "
-            f"sys.exit(launch(2, {args!r}, Path({str(tmp / 'log.txt')!r}), 1))")
+    code = ("import sys; from pathlib import Path; from swapflow.train import compose_config; "
+            "from swapflow.train.distributed import launch; "
+            f"cfg = compose_config({str(CONFIG)!r}, 'lite', {SETTINGS + overrides!r}); "
+            f"sys.exit(launch(cfg, [{str(facesets[0])!r}], [{str(facesets[1])!r}], {str(tmp / 'model')!r}, "
+            f"{str(tmp / 'ckpt')!r}, ('woman', 'man'), 2, 1, Path({str(tmp / 'log.txt')!r})))")
     return [sys.executable, "-c", code]
 
 

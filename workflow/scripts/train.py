@@ -13,7 +13,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from swapflow.io import atomic_path, log_to
+from swapflow.io import log_to
 from swapflow.train import TrainingInterrupted, train
 from swapflow.train.distributed import launch
 
@@ -23,14 +23,9 @@ cfg = OmegaConf.create(dict(params.config))
 OmegaConf.set_struct(cfg, True)
 processes = max(1, snakemake.resources.gpu)
 if processes > 1:
-    config = Path(params.checkpoint_dir) / "train.yaml"
-    with atomic_path(config) as tmp:
-        tmp.write_text(OmegaConf.to_yaml(cfg))
-    sys.exit(launch(processes, ["--config", str(config), "--faceset-a", *snakemake.input.a,
-                                "--faceset-b", *snakemake.input.b, "--out", snakemake.output.model,
-                                "--checkpoint-dir", params.checkpoint_dir,
-                                "--names", *params.identities],
-                    Path(snakemake.log[0]), max(1, snakemake.threads // processes)))
+    sys.exit(launch(cfg, snakemake.input.a, snakemake.input.b, snakemake.output.model,
+                    params.checkpoint_dir, tuple(params.identities), processes,
+                    max(1, snakemake.threads // processes), Path(snakemake.log[0])))
 try:
     train(cfg, list(snakemake.input.a), list(snakemake.input.b), snakemake.output.model,
           params.checkpoint_dir, identities=tuple(params.identities), threads=snakemake.threads)

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from omegaconf import DictConfig, OmegaConf
 
+from swapflow.io import atomic_path
 from swapflow.settings import ConfigError
 
 
@@ -79,16 +81,24 @@ def torchrun(processes: int, args: list[str]) -> list[str]:
             f"--nproc-per-node={processes}", "-m", "swapflow.train.cli", *args]
 
 
-def launch(processes: int, args: list[str], log: Path, threads: int) -> int:
-    """Run ``swapflow-train args`` as ``processes`` processes of ``threads``
-    torch threads each under torchrun, output appended to ``log``. SIGTERM
+def launch(cfg: DictConfig, facesets_a: list[str | Path], facesets_b: list[str | Path],
+           out: str | Path, checkpoint_dir: str | Path, identities: tuple[str, str],
+           processes: int, threads: int, log: Path) -> int:
+    """``swapflow.train.train`` of these arguments as ``processes`` processes of
+    ``threads`` torch threads each under torchrun (the config goes to
+    ``checkpoint_dir``/train.yaml), their output appended to ``log``. SIGTERM
     and SIGINT are passed on (the processes write one checkpoint and stop);
     returns the exit status, 128 + the signal when one stopped training."""
+    config = Path(checkpoint_dir) / "train.yaml"
+    with atomic_path(config) as tmp:
+        tmp.write_text(OmegaConf.to_yaml(cfg))
+    args = ["--config", str(config), "--faceset-a", *map(str, facesets_a), "--faceset-b",
+            *map(str, facesets_b), "--out", str(out), "--checkpoint-dir", str(checkpoint_dir),
+            "--names", *identities, "--threads", str(threads)]
     caught: list[int] = []
     env = os.environ | {"OMP_NUM_THREADS": str(threads)}
-    with open(log, "a") as out:
-        proc = subprocess.Popen(torchrun(processes, [*args, "--threads", str(threads)]),
-                                stdout=out, stderr=subprocess.STDOUT, env=env)
+    with open(log, "a") as stream:
+        proc = subprocess.Popen(torchrun(processes, args), stdout=stream, stderr=subprocess.STDOUT, env=env)
 
         def forward(signum: int, _frame: object) -> None:
             caught.append(signum)
