@@ -23,17 +23,21 @@ import pandas as pd
 from tqdm import tqdm
 
 from swapflow.align import transform_points, warp
-from swapflow.alignments import kept_faces
+from swapflow.alignments import kept_faces, table
 from swapflow.anatomy import POINTS
 from swapflow.color import get_color_matcher
-from swapflow.frames import frame_index, read_frame, write_frame
-from swapflow.io import atomic_path, write_json
+from swapflow.frames import frame_index, read_frame, spread, write_frame
+from swapflow.io import atomic_path, write_json, write_parquet
 from swapflow.model_folder import check_identities
 from swapflow.mask import make_mask
+from swapflow.occlusion import hand_mask, hands_by_frame, reconstruction_errors, reconstruction_mask
 from swapflow.settings import ConvertConfig, FramesConfig, from_mapping
 
 log = logging.getLogger(__name__)
 POISSON_MIN_PIXELS = 64  # a smaller mask is alpha-blended: seamlessClone needs an inside
+USUAL_FACES = 64  # faces whose reconstruction errors give a video's usual error at each pixel
+OUTLINE_COLUMNS = {"frame": "int64", "face": "int64", "outline": "object"}
+MAD_TO_SIGMA = 1.4826  # median absolute deviation -> standard deviation of a normal distribution
 
 class Swapper(Protocol):
     """What convert needs of a model: a face swap and the crop square it covers."""
@@ -58,14 +62,23 @@ def load_swapper(model_dir: str | Path, face: str, target: str, device: str = "a
 def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model: Swapper,
                    out_dir: str | Path, cfg: Mapping[str, Any] | ConvertConfig | None = None,
                    frames: Mapping[str, Any] | FramesConfig | None = None,
-                   patches_dir: str | Path | None = None) -> dict:
+                   patches_dir: str | Path | None = None, hands: pd.DataFrame | None = None,
+                   video_frames: Sequence[Path] | None = None, outlines_path: str | Path | None = None
+                   ) -> dict:
     """Write the converted frames to ``out_dir`` (atomically), with the quality
-    that ``frames`` gives their format; return counts. Each frame is converted
-    on its own, so any frame range (a shard) gives the same frames as the whole.
-    With ``convert.patches`` the swapped face squares go to ``patches_dir``."""
+    that ``frames`` gives their format; return counts. Any frame range (a shard)
+    gives the same frames as the whole: the ``reconstruction`` occlusion looks
+    at neighbouring frames in ``video_frames`` (all the video's; default
+    ``frame_paths``). ``hands`` (rule hands' table) serves the ``hands``
+    occlusion. With ``convert.patches`` the swapped face squares go to
+    ``patches_dir``; ``outlines_path`` gets the edge of each face's final mask
+    in frame pixels (a table of frame, face and ``outline``: flat x, y lists,
+    one a contour)."""
     cfg, frames = from_mapping(ConvertConfig, cfg), from_mapping(FramesConfig, frames)
     if cfg.patches and patches_dir is None:
         raise ValueError("convert.patches needs a folder for the patches")
+    if "hands" in cfg.occlusion and hands is None:
+        raise ValueError("convert.occlusion has 'hands' but no tracked hands were given")
     if cfg.mask == "learned" and not model.predicts_mask:
         raise ValueError("convert.mask is 'learned' but the model predicts no mask; "
                          "use 'landmarks' or 'both', or a preset with a learned mask")
@@ -73,12 +86,15 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
     by_frame = {frame: rows for frame, rows in faces.groupby("frame")}
     matcher = get_color_matcher(cfg.color)
     landmark_mask = make_mask(cfg.landmark_mask) if cfg.mask != "learned" else None
+    hands_at = hands_by_frame(hands) if "hands" in cfg.occlusion else {}
+    errors = (rebuild_errors(video_frames or frame_paths, faces, frame_paths, model, cfg)
+              if "reconstruction" in cfg.occlusion else {})
     counts = {"frames": len(frame_paths), "swapped_frames": 0, "swapped_faces": 0}
     # reading and writing PNGs overlap the model and the blending (cv2 releases the GIL)
     with atomic_path(out_dir) as tmp, ThreadPoolExecutor(max_workers=2) as io:
         tmp.mkdir()
         written = []
-        patches = []
+        patches, outlines = [], []
         chunks = range(0, len(frame_paths), cfg.batch_size)
         bar = tqdm(total=len(frame_paths), desc="convert", unit="frame", mininterval=2.0)
         for start in chunks:
@@ -93,10 +109,14 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
                 swapped, learned = model.swap(crops, to="a")
                 box = model.coverage_box(crops.shape[1])
                 for k, (i, row) in enumerate(rows):
-                    mask = _blend_mask(row, box, crops.shape[1], landmark_mask,
-                                       None if learned is None else learned[k], cfg)
+                    whole = face_mask(row, box, crops.shape[1], landmark_mask,
+                                      None if learned is None else learned[k], cfg)
+                    covered = occlusion_mask(row, box, crops.shape[1], whole, cfg, hands_at, errors)
+                    mask = blend_mask(whole, covered, cfg)
                     face = _prepare_face(swapped[k], crops[k], mask, box, matcher, cfg)
                     _paste(images[i], face, mask, box, _matrix(row), cfg.blend)
+                    outlines.append({"frame": i, "face": int(row.face),
+                                     "outline": _outline(mask, box, _matrix(row))})
                     if cfg.patches:
                         patches.append((i, row.face, face, _matrix(row), box))
             written += [io.submit(write_frame, tmp / path.name, images[i], frames)
@@ -109,6 +129,8 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
         bar.close()
     if patches_dir is not None:
         _write_patches(Path(patches_dir), patches)  # an empty folder unless convert.patches
+    if outlines_path is not None:
+        write_parquet(outlines_path, table(outlines, OUTLINE_COLUMNS))
     log.info("converted %(frames)d frames: %(swapped_faces)d faces swapped in "
              "%(swapped_frames)d frames, the rest copied unchanged", counts)
     return counts
@@ -126,9 +148,62 @@ def _matrix(row) -> np.ndarray:
     return np.asarray(row.matrix, dtype=np.float64).reshape(2, 3)
 
 
-def _blend_mask(row, box: tuple[int, int, int], crop_side: int, landmark_mask,
-                learned: np.ndarray | None, cfg: ConvertConfig) -> np.ndarray:
-    """Float mask in [0, 1] over the model's square of the crop, eroded and feathered."""
+def rebuild_errors(video_frames: Sequence[Path], faces: pd.DataFrame, frame_paths: Sequence[Path],
+                   model: Swapper, cfg: ConvertConfig) -> dict:
+    """Reconstruction errors (B's decoder rebuilding B's faces): ``(frame, face)`` ->
+    errors of the kept faces in ``frame_paths`` and ``occlusion_frames`` frames
+    either side; ``"usual"`` and ``"spread"`` -> the per-pixel median error and its
+    spread (median absolute deviation, as a standard deviation) over ``USUAL_FACES``
+    faces spread over the whole video (the same for every shard)."""
+    indices = [frame_index(p) for p in frame_paths]
+    if not indices:
+        return {}
+    reach = cfg.occlusion_frames
+    near = faces[faces["frame"].between(min(indices) - reach, max(indices) + reach)]
+    usual = faces.iloc[spread(len(faces), USUAL_FACES)]
+    paths = {frame_index(p): p for p in video_frames}
+
+    def rebuild(todo: pd.DataFrame) -> dict[tuple[int, int], np.ndarray]:
+        out = {}
+        for start in range(0, len(todo), cfg.batch_size):
+            rows = list(todo.iloc[start:start + cfg.batch_size].itertuples())
+            crops = np.stack([warp(read_frame(paths[row.frame]), _matrix(row), int(row.size)) for row in rows])
+            rebuilt, _ = model.swap(crops, to="b")
+            x0, y0, side = model.coverage_box(crops.shape[1])
+            seen = np.stack([cv2.resize(c[y0:y0 + side, x0:x0 + side], rebuilt.shape[1:3],
+                                        interpolation=cv2.INTER_AREA) for c in crops])
+            out.update(zip([(row.frame, row.face) for row in rows], reconstruction_errors(seen, rebuilt)))
+        return out
+
+    errors = rebuild(near)
+    sample = np.stack(list(rebuild(usual).values()))
+    errors["usual"] = np.median(sample, axis=0)
+    errors["spread"] = MAD_TO_SIGMA * np.median(np.abs(sample - errors["usual"]), axis=0)
+    return errors
+
+
+def occlusion_mask(row, box: tuple[int, int, int], crop_side: int, face: np.ndarray, cfg: ConvertConfig,
+                   hands_at: Mapping[int, list[np.ndarray]], errors: Mapping) -> np.ndarray:
+    """What covers the face (1) over the model's square, from ``convert.occlusion``'s sources:
+    ``hands_at`` (frame -> hands) and ``errors`` (``rebuild_errors``)."""
+    x0, y0, side = box
+    covered = np.zeros((side, side), np.float32)
+    if "hands" in cfg.occlusion:
+        hands = hand_mask(hands_at.get(row.frame, []), _matrix(row), crop_side, cfg.hand_dilate)
+        covered = np.maximum(covered, hands[y0:y0 + side, x0:x0 + side])
+    if "reconstruction" in cfg.occlusion:
+        reach = range(row.frame - cfg.occlusion_frames, row.frame + cfg.occlusion_frames + 1)
+        window = [errors[(f, row.face)] for f in reach if (f, row.face) in errors]
+        usual, spread_ = errors["usual"], errors["spread"]
+        found = reconstruction_mask(window, usual, spread_, cv2.resize(face, usual.shape[::-1]),
+                                    cfg.occlusion_threshold)
+        covered = np.maximum(covered, cv2.resize(found, (side, side)))
+    return covered
+
+
+def face_mask(row, box: tuple[int, int, int], crop_side: int, landmark_mask,
+               learned: np.ndarray | None, cfg: ConvertConfig) -> np.ndarray:
+    """Float mask in [0, 1] of the face over the model's square of the crop."""
     x0, y0, side = box
     masks = []
     if landmark_mask is not None:
@@ -138,7 +213,27 @@ def _blend_mask(row, box: tuple[int, int, int], crop_side: int, landmark_mask,
         masks.append(full[y0:y0 + side, x0:x0 + side])
     if learned is not None and cfg.mask != "landmarks":
         masks.append(cv2.resize(learned.astype(np.float32), (side, side)))
-    mask = np.minimum.reduce(masks)
+    return np.minimum.reduce(masks)
+
+
+def blend_mask(face: np.ndarray, covered: np.ndarray, cfg: ConvertConfig) -> np.ndarray:
+    """What convert blends with: the ``face`` mask softened, less what is ``covered``,
+    grown by twice the feather's sigma and then feathered, so the feathered edge
+    lies on the face and every covered pixel stays as it was."""
+    mask = soften(face, cfg)
+    if not covered.any():
+        return mask
+    sigma = cfg.feather * face.shape[0]
+    grow = int(round(2 * sigma))
+    if grow:
+        covered = cv2.dilate(covered, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
+        covered = np.maximum(covered, cv2.GaussianBlur(covered, (0, 0), sigma))
+    return mask * (1 - np.clip(covered, 0, 1))
+
+
+def soften(mask: np.ndarray, cfg: ConvertConfig) -> np.ndarray:
+    """``mask`` eroded (or dilated) and feathered as ``convert`` says."""
+    side = mask.shape[0]
     if cfg.erode:
         k = max(1, int(abs(cfg.erode) * side)) * 2 + 1
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
@@ -160,6 +255,15 @@ def _prepare_face(swapped: np.ndarray, crop: np.ndarray, mask: np.ndarray,
         blurred = cv2.GaussianBlur(face, (0, 0), max(1.0, side / 128))
         face = cv2.addWeighted(face, 1 + cfg.sharpen, blurred, -cfg.sharpen, 0)
     return matcher(face, crop[y0:y0 + side, x0:x0 + side], mask)
+
+
+def _outline(mask: np.ndarray, box: tuple[int, int, int], matrix: np.ndarray) -> list[list[float]]:
+    """The edges of ``mask`` (over the model's square, above 0.5 inside) in frame pixels."""
+    x0, y0, _ = box
+    contours, _ = cv2.findContours((mask > 0.5).astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    inverse = cv2.invertAffineTransform(matrix)
+    return [np.round(transform_points(c.reshape(-1, 2) + (x0, y0), inverse), 1).ravel().tolist()
+            for c in contours]
 
 
 def _paste(frame: np.ndarray, face: np.ndarray, mask: np.ndarray, box: tuple[int, int, int],

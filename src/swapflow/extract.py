@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import cv2
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from swapflow import alignments as al
 from swapflow.align import OneEuroFilter, align_matrix, blur_score, head_pose, warp
@@ -24,7 +23,7 @@ from swapflow.anatomy import POINTS
 from swapflow.curate import curate
 from swapflow.detect import Detector, make_detector
 from swapflow.faceset import create_faceset
-from swapflow.frames import frame_index, read_frame
+from swapflow.frames import frame_index, read_frame, progress
 from swapflow.identity import Embedder, Reference, select_faces
 from swapflow.io import InputError, atomic_path
 from swapflow.landmarks import Landmarker, make_landmarker
@@ -42,10 +41,6 @@ CLAHE_CLIP, CLAHE_TILES = 2.0, 8  # equalisation of faded frames
 
 class ReferenceStillError(InputError):
     """Reference stills that cannot pick a person's face; the message names them."""
-
-
-def _progress(items: Iterable, desc: str, total: int | None = None) -> tqdm:
-    return tqdm(items, desc=desc, total=total, unit="frame", mininterval=2.0, dynamic_ncols=True)
 
 
 def for_models(image: np.ndarray) -> np.ndarray:
@@ -164,7 +159,7 @@ def extract_frames(frame_paths: Sequence[PathLike], cfg: Mapping[str, Any] | Det
     embedder = Embedder() if d.embeddings else None
     paths = _visited(frame_paths, d)
     rows = []
-    for path in _progress(paths, "detect+landmarks"):
+    for path in progress(paths, "detect+landmarks"):
         image = read_frame(path)
         seen = for_models(image)
         rows += _landmark_rows(image, seen, _detect_rows(seen, frame_index(path), detector, d), landmarker, embedder)
@@ -264,7 +259,7 @@ def mask_frames(
     points, matrices = al.aligned_landmarks(kept), al.matrices(kept)
     out = {t: np.zeros((len(kept), size, size), np.uint8) for t in c.types}
     needs_crop = any(m.needs_crop for m in makers.values())
-    for i, frame in enumerate(_progress(kept["frame"], "mask", total=len(kept))):
+    for i, frame in enumerate(progress(kept["frame"], "mask", total=len(kept))):
         crop = warp(read_frame(paths[frame]), matrices[i], size) if needs_crop else None
         for t, make in makers.items():
             out[t][i] = make(points[i], size, crop)
@@ -325,7 +320,7 @@ def build_faceset(
     record = curate(kept[columns], points / size, k)
     chosen = np.flatnonzero(record["removed"] == "")
     with create_faceset(out_dir, len(chosen), size) as fs:
-        for j, i in enumerate(_progress(chosen, "faceset")):
+        for j, i in enumerate(progress(chosen, "faceset")):
             frame, face = int(kept["frame"].iat[i]), int(kept["face"].iat[i])
             fs.faces[j] = warp(read_frame(paths[frame]), matrices[i], size)
             fs.masks[j] = masks[c.faceset_mask][mask_row[(frame, face)]]
@@ -341,4 +336,4 @@ def _embeddings(paths: Mapping[int, PathLike], faces: pd.DataFrame) -> list[np.n
     """dlib embedding of each face, from its frame and landmarks."""
     embedder = Embedder()
     return [embedder.embed(read_frame(paths[frame]), pts)
-            for frame, pts in zip(_progress(faces["frame"], "embed"), al.landmarks(faces))]
+            for frame, pts in zip(progress(faces["frame"], "embed"), al.landmarks(faces))]

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from swapflow.io import InputError, atomic_path
 from swapflow.settings import FramesConfig
@@ -23,6 +24,11 @@ PathLike = str | os.PathLike
 DIGITS = 6  # frame names are zero-padded to this many digits (more past 999999)
 FORMATS = ("png", "jpg")
 PREVIEW_QUALITY = 90  # JPEG quality of sheets, strips and previews
+
+
+def progress(items: Iterable, desc: str, total: int | None = None) -> tqdm:
+    """``items`` with a progress bar in the log, counted in frames."""
+    return tqdm(items, desc=desc, total=total, unit="frame", mininterval=2.0, dynamic_ncols=True)
 
 
 def frame_name(index: int, fmt: str) -> str:
@@ -102,6 +108,14 @@ def sheet_tile(image: np.ndarray, tile: int, label: str) -> np.ndarray:
     """``image`` shrunk to a ``tile`` x ``tile`` square of a contact sheet, ``label`` in its corner."""
     out = cv2.resize(image, (tile, tile), interpolation=cv2.INTER_AREA)
     cv2.putText(out, label, (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
+    return out
+
+
+def outline(image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = (0, 255, 0)) -> np.ndarray:
+    """``image`` with the edge of ``mask`` (same size; above 0.5 inside) drawn on it."""
+    out = np.ascontiguousarray(image).copy()
+    contours, _ = cv2.findContours((mask > 0.5).astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    cv2.drawContours(out, contours, -1, colour, max(1, image.shape[0] // 128), cv2.LINE_AA)
     return out
 
 

@@ -184,3 +184,22 @@ def make_landmarker(name: str) -> Landmarker:
         return LANDMARKERS[name]()
     except KeyError:
         raise ValueError(f"unknown landmarker {name!r}; choose from {sorted(LANDMARKERS)}") from None
+
+
+class HandTracker:
+    """MediaPipe Hands (palm detector and 21-point hand landmark model inside the
+    mediapipe wheel) in tracking mode: feed it frames in order.
+
+    Returns each hand found as a ``(21, 2)`` array of points in image pixels.
+    """
+
+    def __init__(self, min_confidence: float = 0.5, max_hands: int = 2) -> None:
+        self._hands = mp.solutions.hands.Hands(
+            static_image_mode=False, max_num_hands=max_hands, model_complexity=1,
+            min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence,
+        )
+
+    def __call__(self, image_rgb: np.ndarray) -> list[np.ndarray]:
+        h, w = image_rgb.shape[:2]
+        found = self._hands.process(image_rgb).multi_hand_landmarks or []
+        return [np.array([(p.x * w, p.y * h) for p in hand.landmark], np.float64) for hand in found]

@@ -17,6 +17,7 @@ from swapflow.io import InputError
 T = TypeVar("T")
 MASK_SOURCES = ("landmarks", "learned", "both")
 BLENDS = ("alpha", "poisson")
+OCCLUSIONS = ("hands", "reconstruction")
 
 
 class ConfigError(InputError):
@@ -102,6 +103,14 @@ class MaskConfig:
 
 
 @dataclass
+class HandsConfig:
+    """Rule ``hands``: hand tracking for the ``hands`` occlusion (section ``mask``)."""
+
+    section: ClassVar[str] = "mask"
+    hand_confidence: float = 0.5  # MediaPipe Hands' detection and tracking confidence
+
+
+@dataclass
 class FacesetConfig:
     """Rule ``faceset``: which stored mask goes into the faceset (section ``mask``)."""
 
@@ -137,6 +146,10 @@ class ConvertConfig:
     section: ClassVar[str] = "convert"
     mask: str = "both"  # landmarks | learned | both (= landmarks for models without a mask)
     landmark_mask: str = "extended"
+    occlusion: tuple[str, ...] = ()  # hands | reconstruction: what is cut out of the face mask
+    hand_dilate: float = 0.25  # hand hull growth, a share of the hand's size
+    occlusion_threshold: float = 3.0  # standard deviations above the usual reconstruction error: an occluder
+    occlusion_frames: int = 1  # frames either side whose errors are averaged with a frame's
     erode: float = 0.0  # fraction of the face box side; negative dilates
     feather: float = 0.04  # blur sigma as a fraction of the face box side
     color: str = "rct"
@@ -150,6 +163,10 @@ class ConvertConfig:
             raise ConfigError(f"convert.mask must be one of {MASK_SOURCES}, not {self.mask!r}")
         if self.blend not in BLENDS:
             raise ConfigError(f"convert.blend must be one of {BLENDS}, not {self.blend!r}")
+        self.occlusion = tuple(self.occlusion)
+        unknown = sorted(set(self.occlusion) - set(OCCLUSIONS))
+        if unknown:
+            raise ConfigError(f"convert.occlusion: unknown {unknown}; choose from {OCCLUSIONS}")
 
 
 @dataclass

@@ -14,7 +14,7 @@ from tests.conftest import REPO
 
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
 STAGES = [settings.FramesConfig, settings.DetectConfig, settings.AlignConfig, settings.MaskConfig,
-          settings.FacesetConfig, settings.CurateConfig, settings.CoverageConfig,
+          settings.FacesetConfig, settings.HandsConfig, settings.CurateConfig, settings.CoverageConfig,
           settings.ConvertConfig, settings.EvaluateConfig, settings.MergeConfig]
 # keys the workflow itself reads (job layout, rule all), not a library stage
 WORKFLOW_KEYS = {("extract", "shard_size"), ("convert", "shard_size"), ("evaluate", "enabled")}

@@ -19,6 +19,7 @@ from swapflow.settings import (
     DetectConfig,
     EvaluateConfig,
     FacesetConfig,
+    HandsConfig,
     MaskConfig,
     MergeConfig,
 )
@@ -182,6 +183,16 @@ def merge_frames(wildcards):
     )
 
 
+def convert_outlines(wildcards):
+    """The final mask outlines of every convert shard of a swapped video."""
+    return expand(
+        "results/outlines/{swap}/{video}/{shard}.parquet",
+        swap=wildcards.swap,
+        video=wildcards.video,
+        shard=shards(wildcards.video, convert_shard_size(wildcards)),
+    )
+
+
 def identity_facesets(identity):
     return expand(
         "results/faceset/{video}", video=config["identities"][identity]["videos"]
@@ -247,6 +258,10 @@ def mask_settings(wildcards):
     return pick(MaskConfig, config["mask"])
 
 
+def hands_settings(wildcards):
+    return pick(HandsConfig, config["mask"])
+
+
 def faceset_settings(wildcards):
     return pick(FacesetConfig, config["mask"])
 
@@ -273,6 +288,13 @@ def model_resources(key):
 
 def swap_convert(name):
     return pick(ConvertConfig, config["convert"] | swap_by_name(name)["convert"])
+
+
+def convert_hands(wildcards):
+    """Input function: the video's tracked hands where the swap cuts hands out of its mask."""
+    if "hands" in swap_convert(wildcards.swap)["occlusion"]:
+        return f"results/hands/{wildcards.video}.parquet"
+    return []
 
 
 def convert_shard_size(wildcards):

@@ -4,10 +4,12 @@ rule convert:
         frames="results/frames/{video}",
         probe="results/probe/{video}.json",
         alignments="results/align/{video}.parquet",
+        hands=convert_hands,
     output:
         # kept only until merge has encoded them
         frames=temp(directory("results/convert/{swap}/{video}/{shard}")),
         patches=directory("results/patches/{swap}/{video}/{shard}"),
+        outlines="results/outlines/{swap}/{video}/{shard}.parquet",
     log:
         "logs/convert/{swap}/{video}/{shard}.log",
     benchmark:

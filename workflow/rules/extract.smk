@@ -82,6 +82,27 @@ rule mask:
         "../scripts/mask.py"
 
 
+rule hands:
+    input:
+        frames="results/frames/{video}",
+        alignments="results/align/{video}.parquet",
+    output:
+        "results/hands/{video}.parquet",
+    log:
+        "logs/hands/{video}.log",
+    benchmark:
+        "benchmarks/out/hands/{video}.tsv"
+    conda:
+        "../envs/swapflow.yaml"
+    resources:
+        runtime=runtime(60),
+        mem_mb=4000,
+    params:
+        cfg=hands_settings,
+    script:
+        "../scripts/hands.py"
+
+
 rule faceset:
     input:
         frames="results/frames/{video}",

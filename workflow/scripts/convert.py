@@ -1,5 +1,7 @@
 """Rule convert: one shard of a video's frames + alignments + model -> swapped frames."""
 
+import pandas as pd
+
 from swapflow import video
 from swapflow.alignments import read_alignments
 from swapflow.convert import convert_frames, load_swapper
@@ -12,6 +14,8 @@ alignments = read_alignments(snakemake.input.alignments, probe.frames, probe.wid
 model = load_swapper(snakemake.input.model, *snakemake.params.identities)
 size = snakemake.params.shard_size
 start = int(snakemake.wildcards.shard) * size
-convert_frames(list_frames(snakemake.input.frames)[start:start + size], alignments, model,
-               snakemake.output.frames, snakemake.params.cfg, snakemake.params.frames,
-               snakemake.output.patches)
+frames = list_frames(snakemake.input.frames)
+hands = pd.read_parquet(snakemake.input.hands) if snakemake.input.hands else None
+convert_frames(frames[start:start + size], alignments, model, snakemake.output.frames,
+               snakemake.params.cfg, snakemake.params.frames, snakemake.output.patches,
+               hands, frames, snakemake.output.outlines)

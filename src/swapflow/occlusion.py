@@ -1,0 +1,102 @@
+"""What covers a face: occlusion masks that convert cuts out of the face mask.
+
+Two sources, chosen by name in ``convert.occlusion``:
+
+- ``hands``: MediaPipe Hands tracks hands through the video (rule ``hands``,
+  ``results/hands/<video>.parquet``: 21 points a hand in frame pixels); a hand
+  is the convex hull of its points in aligned-crop space, dilated by a share
+  of the hand's size (the points are joint centres, not the skin's edge).
+- ``reconstruction``: the trained model rebuilds the target's own face
+  (decoder B on B's face). Where the face differs from its rebuild far more
+  than faces usually do at that spot, and over neighbouring frames too,
+  something the model never learned is in front of it.
+
+Occlusion masks are float32 in [0, 1], 1 where the face is covered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from swapflow.align import transform_points
+from swapflow.alignments import table
+from swapflow.frames import frame_index, progress, read_frame
+from swapflow.settings import HandsConfig
+
+log = logging.getLogger(__name__)
+HAND_COLUMNS = {"frame": "int64", "hand": "int64", "landmarks": "object"}  # 42 floats: x0, y0, ...
+WRIST, MIDDLE_KNUCKLE = 0, 9
+ERROR_FLOOR = 0.01  # added to the error spread: 1% of the colour range is never an occluder's sign
+
+
+def track_hands(frame_paths: Sequence, frames: Iterable[int], cfg: HandsConfig) -> pd.DataFrame:
+    """Hands in ``frames`` (indices into the video, tracked in order): one row a hand."""
+    from swapflow.landmarks import HandTracker  # mediapipe only where hands are tracked
+
+    tracker = HandTracker(cfg.hand_confidence)
+    paths = {frame_index(p): p for p in frame_paths}
+    rows = []
+    for frame in progress(sorted(set(frames)), "hands"):
+        for k, points in enumerate(tracker(read_frame(paths[frame]))):
+            rows.append({"frame": frame, "hand": k, "landmarks": points.ravel().tolist()})
+    return table(rows, HAND_COLUMNS)
+
+
+def hands_by_frame(hands: pd.DataFrame) -> dict[int, list[np.ndarray]]:
+    """frame -> its hands, each ``(21, 2)`` in frame pixels."""
+    out: dict[int, list[np.ndarray]] = {}
+    for frame, points in zip(hands["frame"], hands["landmarks"]):
+        out.setdefault(int(frame), []).append(np.asarray(points, np.float64).reshape(-1, 2))
+    return out
+
+
+def hand_mask(hands: Sequence[np.ndarray], matrix: np.ndarray, size: int, dilate: float) -> np.ndarray:
+    """Occlusion of the aligned crop (``matrix``: frame -> crop, side ``size``) by ``hands``:
+    each hand's hull, grown by ``dilate`` times its wrist-to-middle-knuckle length."""
+    mask = np.zeros((size, size), np.uint8)
+    for hand in hands:
+        points = transform_points(hand, matrix)
+        hull = np.zeros_like(mask)
+        cv2.fillConvexPoly(hull, cv2.convexHull(np.round(points).astype(np.int32)), 1)
+        grow = int(round(dilate * np.linalg.norm(points[MIDDLE_KNUCKLE] - points[WRIST])))
+        if grow > 0:
+            hull = cv2.dilate(hull, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
+        mask |= hull
+    return mask.astype(np.float32)
+
+
+def reconstruction_errors(seen: np.ndarray, rebuilt: np.ndarray) -> np.ndarray:
+    """How far each face (``seen``: what the model sees of the crops, uint8 RGB
+    (N, s, s, 3)) is from its rebuild by the target's own decoder: float32 (N, s, s),
+    the mean absolute RGB difference / 255 after blurring both over 1/32 of the
+    side (detail the model blurs away is not an occluder)."""
+    sigma = seen.shape[1] / 32
+
+    def blur(image: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(image.astype(np.float32), (0, 0), sigma)
+
+    return np.stack([np.abs(blur(a) - blur(b)).mean(-1) / 255 for a, b in zip(seen, rebuilt)]
+                    ) if len(seen) else np.zeros(seen.shape[:3], np.float32)
+
+
+def reconstruction_mask(errors: Sequence[np.ndarray], usual: np.ndarray, spread: np.ndarray,
+                        face: np.ndarray, threshold: float) -> np.ndarray:
+    """Occlusion from a face's reconstruction errors over neighbouring frames.
+
+    A pixel is covered where the errors' mean lies more than ``threshold``
+    standard deviations above the video's usual error there (``usual``,
+    ``spread``: eyes, mouth and the face's edge are never rebuilt well and vary
+    most), inside ``face`` (its mask, same size); the result is opened and closed
+    with a 3-pixel disc to drop specks and fill pinholes. Averaging over the
+    window keeps the mask from flickering: a spot must differ in most frames.
+    """
+    z = (np.mean(errors, axis=0) - usual) / (spread + ERROR_FLOOR)
+    occluded = (z > threshold).astype(np.uint8)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    occluded = cv2.morphologyEx(cv2.morphologyEx(occluded, cv2.MORPH_OPEN, kernel), cv2.MORPH_CLOSE, kernel)
+    return (occluded * (face > 0.5)).astype(np.float32)

@@ -1,0 +1,148 @@
+"""Occlusion: the woman's hands are tracked and kept out of the swap, and what
+the model cannot rebuild of a target face is cut out of its mask."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from swapflow.alignments import kept_faces, matrices
+from swapflow.convert import convert_frames, face_mask, occlusion_mask, rebuild_errors
+from swapflow.frames import frame_index, list_frames, read_frame, write_frame
+from swapflow.mask import make_mask
+from swapflow.occlusion import hand_mask, hands_by_frame, reconstruction_mask, track_hands
+from swapflow.settings import ConvertConfig, FramesConfig, HandsConfig
+from swapflow.train import compose_config, load_model, train
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+PNG = FramesConfig(format="png")
+
+
+@pytest.fixture(scope="module")
+def hands(woman):
+    return track_hands(woman.frames, kept_faces(woman.alignments)["frame"], HandsConfig())
+
+
+@pytest.fixture(scope="module")
+def model(man, woman, tmp_path_factory):
+    """A lite model trained 30 iterations with the woman as B (its rebuild of her is a rough blur)."""
+    root = tmp_path_factory.mktemp("occlusion")
+    cfg = compose_config(CONFIG, "lite", ["iterations=30", "batch_size=8", "min_faces=10",
+                                          "log_every_s=0", "data.workers=1"])
+    return load_model(train(cfg, [man.faceset], [woman.faceset], root / "model", root / "ckpt",
+                            threads=2))[0]
+
+
+def test_hands_are_found_where_she_covers_her_face(woman, hands):
+    """Her hands cross her face from frame 58 to 230 of the clip and never before or after."""
+    found = set(hands["frame"])
+    frames = set(kept_faces(woman.alignments)["frame"])
+    during = {f for f in frames if 64 <= f <= 224}
+    assert len(found & during) >= 0.8 * len(during), f"hands in {sorted(found & during)} of {sorted(during)}"
+    assert not {f for f in found if f < 50 or f > 240}, "a hand where there is none"
+    assert all(len(points) == 42 for points in hands["landmarks"])
+
+
+def test_hand_mask_covers_the_hand_and_grows_with_dilate(woman, hands):
+    faces = kept_faces(woman.alignments)
+    at = hands_by_frame(hands)
+    frame = sorted(at)[len(at) // 2]
+    matrix = matrices(faces[faces["frame"] == frame])[0]
+    tight, grown = (hand_mask(at[frame], matrix, 256, d) for d in (0.0, 0.25))
+    assert tight.sum() > 0.03 * 256 ** 2, "a hand over the face covers a good part of its crop"
+    assert grown.sum() > 1.2 * tight.sum() and (grown >= tight).all()
+    assert not hand_mask([], matrix, 256, 0.25).any()
+
+
+def _hand_pixels(woman, hands, frame: int) -> np.ndarray:
+    """Frame pixels inside both her tracked hand (undilated) and her face's landmark mask."""
+    faces = kept_faces(woman.alignments)
+    row = next(faces[faces["frame"] == frame].itertuples())
+    matrix = np.asarray(row.matrix, np.float64).reshape(2, 3)
+    box = (0, 0, 256)
+    inside = hand_mask(hands_by_frame(hands)[frame], matrix, 256, 0.0) * face_mask(
+        row, box, 256, make_mask("extended"), None, ConvertConfig())
+    h, w = read_frame(woman.frames[0]).shape[:2]
+    return cv2.warpAffine(inside, cv2.invertAffineTransform(matrix), (w, h), flags=cv2.INTER_NEAREST) > 0
+
+
+def test_convert_keeps_her_hands_only_when_asked(woman, hands, model, tmp_path):
+    with_hands = sorted(hands_by_frame(hands))[::4][:5]
+    (tmp_path / "png").mkdir()
+    for path in woman.frames:  # lossless frames: a pixel left alone is the same pixel
+        if frame_index(path) in with_hands:
+            write_frame(tmp_path / "png" / f"{path.stem}.png", read_frame(path), PNG)
+    paths = list_frames(tmp_path / "png")
+    kept = {}
+    for occlusion in ((), ("hands",)):
+        out = tmp_path / ("hands" if occlusion else "none")
+        convert_frames(paths, woman.alignments, model, out, {"occlusion": occlusion}, PNG, hands=hands)
+        shares = []
+        for path in paths:
+            inside = _hand_pixels(woman, hands, frame_index(path))
+            before, after = read_frame(path), read_frame(out / path.name)
+            shares.append((before == after).all(-1)[inside].mean())
+        kept[occlusion] = float(np.mean(shares))
+    assert kept[("hands",)] > 0.99, f"only {kept[('hands',)]:.1%} of her hand pixels are left as they were"
+    assert kept[()] < 0.2, "without occlusion the swap paints over her hands"
+
+
+def test_convert_wants_the_hands_it_is_told_to_cut(woman, model, tmp_path):
+    with pytest.raises(ValueError, match="hands"):
+        convert_frames(woman.frames[:2], woman.alignments, model, tmp_path / "out", {"occlusion": ["hands"]})
+
+
+def test_reconstruction_finds_a_pasted_occluder_and_spares_clean_faces(woman, model, tmp_path):
+    """A blue card pasted over her cheek in three frames, fixed to her face:
+    reconstruction occlusion covers most of it and little of the faces without it."""
+    faces = kept_faces(woman.alignments)
+    clean = [f for f in faces["frame"] if f < 50]
+    frames = dict(zip(faces["frame"], matrices(faces)))
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    card = np.zeros((256, 256), np.float32)
+    cv2.rectangle(card, (60, 130), (110, 190), 1, -1)  # her right cheek in the aligned crop
+    pasted = [f for f in faces["frame"] if f > 300][:3]
+    for path in woman.frames:
+        image = read_frame(path)
+        f = frame_index(path)
+        if f in pasted:
+            h, w = image.shape[:2]
+            inside = cv2.warpAffine(card, cv2.invertAffineTransform(frames[f]), (w, h), flags=cv2.INTER_NEAREST) > 0
+            image[inside] = (30, 60, 200)
+        write_frame(folder / path.name, image, PNG)
+    video = list_frames(folder)
+    cfg = ConvertConfig(occlusion=("reconstruction",))
+    todo = [p for p in video if frame_index(p) in pasted + clean]
+    errors = rebuild_errors(video, faces, todo, model, cfg)
+    box = model.coverage_box(256)
+    x0, y0, side = box
+    ious, losses = [], []
+    for row in faces[faces["frame"].isin(pasted + clean)].itertuples():
+        whole = face_mask(row, box, 256, make_mask("extended"), None, cfg)
+        covered = (occlusion_mask(row, box, 256, whole, cfg, {}, errors) > 0.5) & (whole > 0.5)
+        if row.frame in pasted:
+            truth = (card[y0:y0 + side, x0:x0 + side] > 0) & (whole > 0.5)
+            ious.append((covered & truth).sum() / (covered | truth).sum())
+        else:
+            losses.append(covered.sum() / (whole > 0.5).sum())
+    assert min(ious) > 0.5, f"IoU with the card {ious}"
+    assert np.mean(losses) < 0.06, f"clean faces lose {np.mean(losses):.1%} of their mask"
+
+
+def test_reconstruction_mask_needs_an_error_well_above_the_usual_one():
+    """Errors 4 standard deviations above the usual one in one spot, for every frame
+    of the window: covered; the same spot in one frame of three: averaged away."""
+    usual, spread = np.full((64, 64), 0.1, np.float32), np.full((64, 64), 0.02, np.float32)
+    face = np.ones((64, 64), np.float32)
+    high = usual.copy()
+    high[20:40, 20:40] += 4 * (spread[0, 0] + 0.01)
+    always = reconstruction_mask([high, high, high], usual, spread, face, 3.0)
+    assert always[22:38, 22:38].all() and always.sum() < 21 * 21
+    assert not reconstruction_mask([usual, high, usual], usual, spread, face, 3.0).any()
+    outside = face.copy()
+    outside[:, :30] = 0
+    assert not reconstruction_mask([high], usual, spread, outside, 3.0)[:, :30].any()

@@ -1,0 +1,13 @@
+"""Rule hands: frames + alignments -> the hands tracked in the frames with kept faces."""
+
+from swapflow.alignments import kept_faces, read_alignments
+from swapflow.frames import list_frames
+from swapflow.io import log_to, write_parquet
+from swapflow.occlusion import track_hands
+from swapflow.settings import HandsConfig
+
+log_to(snakemake.log[0])
+faces = kept_faces(read_alignments(snakemake.input.alignments))
+hands = track_hands(list_frames(snakemake.input.frames), faces["frame"],
+                    HandsConfig(**snakemake.params.cfg))
+write_parquet(snakemake.output[0], hands)
