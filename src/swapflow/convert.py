@@ -30,8 +30,8 @@ from swapflow.frames import frame_index, read_frame, spread, write_frame
 from swapflow.io import atomic_path, write_json, write_parquet
 from swapflow.model_folder import check_identities
 from swapflow.mask import make_mask
-from swapflow.occlusion import hand_mask, hands_by_frame, reconstruction_errors, reconstruction_mask
-from swapflow.settings import ConvertConfig, FramesConfig, from_mapping
+from swapflow.occlusion import hand_mask, hands_by_frame, reconstruction_errors, reconstruction_mask, track_hands
+from swapflow.settings import ConvertConfig, FramesConfig, HandsConfig, from_mapping
 
 log = logging.getLogger(__name__)
 POISSON_MIN_PIXELS = 64  # a smaller mask is alpha-blended: seamlessClone needs an inside
@@ -70,15 +70,13 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
     gives the same frames as the whole: the ``reconstruction`` occlusion looks
     at neighbouring frames in ``video_frames`` (all the video's; default
     ``frame_paths``). ``hands`` (rule hands' table) serves the ``hands``
-    occlusion. With ``convert.patches`` the swapped face squares go to
+    occlusion; without it the hands are tracked in ``video_frames`` first. With ``convert.patches`` the swapped face squares go to
     ``patches_dir``; ``outlines_path`` gets the edge of each face's final mask
     in frame pixels (a table of frame, face and ``outline``: flat x, y lists,
     one a contour)."""
     cfg, frames = from_mapping(ConvertConfig, cfg), from_mapping(FramesConfig, frames)
     if cfg.patches and patches_dir is None:
         raise ValueError("convert.patches needs a folder for the patches")
-    if "hands" in cfg.occlusion and hands is None:
-        raise ValueError("convert.occlusion has 'hands' but no tracked hands were given")
     if cfg.mask == "learned" and not model.predicts_mask:
         raise ValueError("convert.mask is 'learned' but the model predicts no mask; "
                          "use 'landmarks' or 'both', or a preset with a learned mask")
@@ -86,6 +84,11 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
     by_frame = {frame: rows for frame, rows in faces.groupby("frame")}
     matcher = get_color_matcher(cfg.color)
     landmark_mask = make_mask(cfg.landmark_mask) if cfg.mask != "learned" else None
+    if "hands" in cfg.occlusion and hands is None:  # the whole video's, so shards agree
+        log.info("tracking hands in the kept faces' frames (rule hands' table saves this)")
+        known = video_frames or frame_paths
+        have = {frame_index(p) for p in known}
+        hands = track_hands(known, [f for f in faces["frame"] if f in have], HandsConfig())
     hands_at = hands_by_frame(hands) if "hands" in cfg.occlusion else {}
     errors = (rebuild_errors(video_frames or frame_paths, faces, frame_paths, model, cfg)
               if "reconstruction" in cfg.occlusion else {})
@@ -196,7 +199,7 @@ def occlusion_mask(row, box: tuple[int, int, int], crop_side: int, face: np.ndar
         window = [errors[(f, row.face)] for f in reach if (f, row.face) in errors]
         usual, spread_ = errors["usual"], errors["spread"]
         found = reconstruction_mask(window, usual, spread_, cv2.resize(face, usual.shape[::-1]),
-                                    cfg.occlusion_threshold)
+                                    cfg.occlusion_threshold, cfg.occlusion_min_area)
         covered = np.maximum(covered, cv2.resize(found, (side, side)))
     return covered
 

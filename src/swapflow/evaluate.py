@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from swapflow.align import blur_score, head_pose
+from swapflow.align import blur_score, head_pose, transform_points
 from swapflow.alignments import BOX, kept_faces
 from swapflow.anatomy import interocular
 from swapflow.faceset import load_faceset
@@ -384,22 +384,26 @@ def summarize(metric_files: Mapping[str, PathLike | Sequence[PathLike]],
     return pd.DataFrame(rows, columns=None if rows else ["swap", "video"])
 
 
-def _square_crop(image: np.ndarray, row: Mapping[str, Any], scale: float, tile: int) -> np.ndarray:
-    """A ``tile`` x ``tile`` square around the face box, ``scale`` times its side, edges replicated."""
+def _square_crop(image: np.ndarray, row: Mapping[str, Any], scale: float, tile: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """A ``tile`` x ``tile`` square around the face box, ``scale`` times its side, edges
+    replicated, and the matrix from frame pixels to it."""
     cx, cy = (row["x0"] + row["x1"]) / 2, (row["y0"] + row["y1"]) / 2
     side = max(row["x1"] - row["x0"], row["y1"] - row["y0"]) * scale
     f = tile / max(side, 1.0)
     matrix = np.array([[f, 0, tile / 2 - f * cx], [0, f, tile / 2 - f * cy]], np.float64)
-    return cv2.warpAffine(image, matrix, (tile, tile), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(image, matrix, (tile, tile), flags=cv2.INTER_AREA,
+                          borderMode=cv2.BORDER_REPLICATE), matrix
 
 
 def before_after_strip(original_frames: Sequence[PathLike], output: Frames,
-                       alignments: pd.DataFrame, out_jpg: PathLike, n: int = 6, tile: int = 224,
-                       scale: float = 1.6, columns: int = 3) -> None:
+                       alignments: pd.DataFrame, out_jpg: PathLike, outlines: pd.DataFrame | None = None,
+                       n: int = 6, tile: int = 224, scale: float = 1.6, columns: int = 3) -> None:
     """JPEG grid of ``n`` evenly spread frames with a kept face, each shown as a
     pair (before | after) cropped around the largest kept face (``scale`` x its
     box), ``columns`` pairs a row. No kept face gives one grey tile.
-    ``original_frames`` and ``output`` as for ``evaluate_swap``."""
+    ``original_frames`` and ``output`` as for ``evaluate_swap``; ``outlines``
+    (convert's table of final mask edges) are drawn on the before half."""
     orig = _matched(original_frames, output)
     kept = kept_faces(alignments)
     kept = kept[kept["frame"].isin(range(len(orig)))]
@@ -408,8 +412,13 @@ def before_after_strip(original_frames: Sequence[PathLike], output: Frames,
     pairs = []
     for r in largest.iloc[spread(len(largest), n)].to_dict("records"):
         halves = []
+        edges = outlines[outlines["frame"] == r["frame"]]["outline"] if outlines is not None else []
         for label, source in (("before", orig), ("after", output)):
-            img = _square_crop(source[r["frame"]], r, scale, tile)
+            img, matrix = _square_crop(source[r["frame"]], r, scale, tile)
+            if label == "before":
+                for contour in (c for face in edges for c in face):
+                    points = transform_points(np.asarray(contour, np.float64).reshape(-1, 2), matrix)
+                    cv2.polylines(img, [np.round(points).astype(np.int32)], True, (0, 255, 0), 1, cv2.LINE_AA)
             cv2.putText(img, f"{label} {int(r['frame'])}", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
                         (255, 255, 255), 1, cv2.LINE_AA)
             halves.append(img)

@@ -16,7 +16,6 @@ Occlusion masks are float32 in [0, 1], 1 where the face is covered.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 
 import cv2
@@ -28,7 +27,6 @@ from swapflow.alignments import table
 from swapflow.frames import frame_index, progress, read_frame
 from swapflow.settings import HandsConfig
 
-log = logging.getLogger(__name__)
 HAND_COLUMNS = {"frame": "int64", "hand": "int64", "landmarks": "object"}  # 42 floats: x0, y0, ...
 WRIST, MIDDLE_KNUCKLE = 0, 9
 ERROR_FLOOR = 0.01  # added to the error spread: 1% of the colour range is never an occluder's sign
@@ -85,18 +83,22 @@ def reconstruction_errors(seen: np.ndarray, rebuilt: np.ndarray) -> np.ndarray:
 
 
 def reconstruction_mask(errors: Sequence[np.ndarray], usual: np.ndarray, spread: np.ndarray,
-                        face: np.ndarray, threshold: float) -> np.ndarray:
+                        face: np.ndarray, threshold: float, min_area: float) -> np.ndarray:
     """Occlusion from a face's reconstruction errors over neighbouring frames.
 
     A pixel is covered where the errors' mean lies more than ``threshold``
     standard deviations above the video's usual error there (``usual``,
     ``spread``: eyes, mouth and the face's edge are never rebuilt well and vary
-    most), inside ``face`` (its mask, same size); the result is opened and closed
-    with a 3-pixel disc to drop specks and fill pinholes. Averaging over the
+    most), inside ``face`` (its mask, same size). The result is opened and
+    closed with a 3-pixel disc, and patches smaller than ``min_area`` of the
+    square are dropped: an occluder is a patch, not specks. Averaging over the
     window keeps the mask from flickering: a spot must differ in most frames.
     """
     z = (np.mean(errors, axis=0) - usual) / (spread + ERROR_FLOOR)
-    occluded = (z > threshold).astype(np.uint8)
+    occluded = ((z > threshold) & (face > 0.5)).astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
     occluded = cv2.morphologyEx(cv2.morphologyEx(occluded, cv2.MORPH_OPEN, kernel), cv2.MORPH_CLOSE, kernel)
-    return (occluded * (face > 0.5)).astype(np.float32)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(occluded)
+    big = stats[:, cv2.CC_STAT_AREA] >= min_area * occluded.size
+    big[0] = False  # the background
+    return (big[labels] & (face > 0.5)).astype(np.float32)

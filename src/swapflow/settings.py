@@ -146,10 +146,11 @@ class ConvertConfig:
     section: ClassVar[str] = "convert"
     mask: str = "both"  # landmarks | learned | both (= landmarks for models without a mask)
     landmark_mask: str = "extended"
-    occlusion: tuple[str, ...] = ()  # hands | reconstruction: what is cut out of the face mask
+    occlusion: tuple[str, ...] = ("hands",)  # hands | reconstruction: what is cut out of the face mask
     hand_dilate: float = 0.25  # hand hull growth, a share of the hand's size
     occlusion_threshold: float = 3.0  # standard deviations above the usual reconstruction error: an occluder
     occlusion_frames: int = 1  # frames either side whose errors are averaged with a frame's
+    occlusion_min_area: float = 0.01  # smallest patch kept as an occluder, a share of the face square
     erode: float = 0.0  # fraction of the face box side; negative dilates
     feather: float = 0.04  # blur sigma as a fraction of the face box side
     color: str = "rct"

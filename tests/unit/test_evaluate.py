@@ -9,6 +9,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 
 from swapflow import video
@@ -39,13 +40,15 @@ def swap(man, woman, tmp_path_factory):
                       identities=("woman", "man"), threads=2)
     alignments = man.alignments.copy()
     alignments.loc[alignments["frame"].isin(PASSED), "keep"] = False
-    convert_frames(man.frames, alignments, load_model(model_dir)[0], root / "converted", ConvertConfig())
+    convert_frames(man.frames, alignments, load_model(model_dir)[0], root / "converted", ConvertConfig(),
+                   outlines_path=root / "outlines.parquet")
     probe = video.Probe.load(man.frames[0].parent.with_suffix(".json"))  # of all 72 frames
     probe = dataclasses.replace(probe, frames=MAN_FRAMES, timestamps=probe.timestamps[:MAN_FRAMES])
     video.merge([root / "converted"], probe, root / "swap.mp4", {"preset": "ultrafast"})
     with VideoFrames(root / "swap.mp4") as output:
         yield {"original": man.frames, "output": output, "alignments": alignments,
-               "model": model_dir, "a": [woman.faceset], "b": [man.faceset]}
+               "model": model_dir, "a": [woman.faceset], "b": [man.faceset],
+               "outlines": pd.read_parquet(root / "outlines.parquet")}
 
 
 @pytest.fixture(scope="module")
@@ -164,12 +167,24 @@ def test_summarize(evaluated, tmp_path):
     assert summarize({}).columns.tolist() == ["swap", "video"]
 
 
+def _green(image: np.ndarray) -> int:
+    """Pixels of a BGR image that are clearly green (the mask outline)."""
+    b, g, r = (image[..., k].astype(int) for k in range(3))
+    return int(((g > 150) & (g > r + 80) & (g > b + 80)).sum())
+
+
 def test_before_after_strip(swap, tmp_path):
-    before_after_strip(swap["original"], swap["output"], swap["alignments"], tmp_path / "strip.jpg", n=4)
+    """Before | after pairs; the final mask's outline (from convert) on the before half only."""
+    assert len(swap["outlines"]) == MAN_FRAMES - len(PASSED)
+    before_after_strip(swap["original"], swap["output"], swap["alignments"], tmp_path / "strip.jpg",
+                       swap["outlines"], n=4)
     strip = cv2.imread(str(tmp_path / "strip.jpg"))
     assert strip is not None and strip.shape == (2 * 232, 3 * 458, 3)  # 2 rows of 3 pairs, 224 px tiles
     before, after = strip[4:228, 4:228].astype(int), strip[4:228, 230:454].astype(int)
     assert np.abs(before - after).mean() > 2  # the face was swapped
+    assert _green(strip[4:228, 4:228]) > 200 and _green(strip[4:228, 230:454]) < 20
+    before_after_strip(swap["original"], swap["output"], swap["alignments"], tmp_path / "plain.jpg", n=4)
+    assert _green(cv2.imread(str(tmp_path / "plain.jpg"))[4:228, 4:228]) < 20
     none = swap["alignments"].assign(keep=False)
     before_after_strip(swap["original"], FrameFiles(swap["original"]), none, tmp_path / "empty.jpg")
     assert cv2.imread(str(tmp_path / "empty.jpg")) is not None

@@ -90,9 +90,19 @@ def test_convert_keeps_her_hands_only_when_asked(woman, hands, model, tmp_path):
     assert kept[()] < 0.2, "without occlusion the swap paints over her hands"
 
 
-def test_convert_wants_the_hands_it_is_told_to_cut(woman, model, tmp_path):
-    with pytest.raises(ValueError, match="hands"):
-        convert_frames(woman.frames[:2], woman.alignments, model, tmp_path / "out", {"occlusion": ["hands"]})
+def test_convert_without_a_hands_table_tracks_them_itself(woman, hands, model, tmp_path):
+    """The library call without rule hands' table tracks the hands of the given
+    video's frames: the same frames as with the table."""
+    frame = sorted(hands_by_frame(hands))[len(hands) // 2]
+    (tmp_path / "png").mkdir()
+    for path in woman.frames:
+        write_frame(tmp_path / "png" / f"{path.stem}.png", read_frame(path), PNG)
+    video = list_frames(tmp_path / "png")
+    todo = [p for p in video if frame_index(p) == frame]
+    convert_frames(todo, woman.alignments, model, tmp_path / "table", {}, PNG, hands=hands)
+    convert_frames(todo, woman.alignments, model, tmp_path / "own", {}, PNG, video_frames=video)
+    name = todo[0].name
+    assert (read_frame(tmp_path / "table" / name) == read_frame(tmp_path / "own" / name)).all()
 
 
 def test_reconstruction_finds_a_pasted_occluder_and_spares_clean_faces(woman, model, tmp_path):
@@ -134,15 +144,17 @@ def test_reconstruction_finds_a_pasted_occluder_and_spares_clean_faces(woman, mo
 
 
 def test_reconstruction_mask_needs_an_error_well_above_the_usual_one():
-    """Errors 4 standard deviations above the usual one in one spot, for every frame
-    of the window: covered; the same spot in one frame of three: averaged away."""
+    """Errors 4 standard deviations above the usual one in a 20x20 spot, for every
+    frame of the window: covered; the same spot in one frame of three: averaged
+    away; outside the face, or smaller than the smallest patch asked for: not covered."""
     usual, spread = np.full((64, 64), 0.1, np.float32), np.full((64, 64), 0.02, np.float32)
     face = np.ones((64, 64), np.float32)
     high = usual.copy()
     high[20:40, 20:40] += 4 * (spread[0, 0] + 0.01)
-    always = reconstruction_mask([high, high, high], usual, spread, face, 3.0)
+    always = reconstruction_mask([high, high, high], usual, spread, face, 3.0, 0.01)
     assert always[22:38, 22:38].all() and always.sum() < 21 * 21
-    assert not reconstruction_mask([usual, high, usual], usual, spread, face, 3.0).any()
+    assert not reconstruction_mask([usual, high, usual], usual, spread, face, 3.0, 0.01).any()
     outside = face.copy()
     outside[:, :30] = 0
-    assert not reconstruction_mask([high], usual, spread, outside, 3.0)[:, :30].any()
+    assert not reconstruction_mask([high], usual, spread, outside, 3.0, 0.01)[:, :30].any()
+    assert not reconstruction_mask([high], usual, spread, face, 3.0, 0.1).any(), "a patch below min_area"

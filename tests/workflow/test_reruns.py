@@ -64,7 +64,8 @@ def test_moved_project_plans_nothing(swapped, tmp_path):
 def test_detection_setting_reruns_from_detect(swapped):
     with changed(swapped, with_sections(extract={"threshold": 0.8})):
         assert planned_jobs(swapped) == {
-            "detect": 3, "align": 3, "mask": 2, "faceset": 2, "coverage": 2, "train": 1, **AFTER_TRAIN,
+            "detect": 3, "align": 3, "mask": 2, "hands": 2, "faceset": 2, "coverage": 2, "train": 1,
+            **AFTER_TRAIN,
             "config_used": 1, "all": 1}
 
 
@@ -73,7 +74,7 @@ def test_detection_setting_reruns_from_detect(swapped):
 def test_align_setting_reruns_from_align_not_detect(swapped, setting):
     with changed(swapped, with_sections(extract=setting)):
         assert planned_jobs(swapped) == {
-            "align": 3, "mask": 2, "faceset": 2, "coverage": 2, "train": 1, **AFTER_TRAIN,
+            "align": 3, "mask": 2, "hands": 2, "faceset": 2, "coverage": 2, "train": 1, **AFTER_TRAIN,
             "config_used": 1, "all": 1}
 
 
@@ -152,8 +153,20 @@ def test_convert_only_variant_shares_the_model(swapped):
                                          "config_used": 1, "all": 1}
 
 
-def test_convert_setting_reruns_convert_and_after(swapped):
-    with changed(swapped, with_sections(convert={"color": "histogram"})):
+@pytest.mark.parametrize("setting", [{"color": "histogram"}, {"occlusion": ["hands", "reconstruction"]},
+                                     {"hand_dilate": 0.3}, {"occlusion_threshold": 4.0}])
+def test_convert_setting_reruns_convert_and_after(swapped, setting):
+    with changed(swapped, with_sections(convert=setting)):
+        assert planned_jobs(swapped) == {**AFTER_TRAIN, "config_used": 1, "all": 1}
+
+
+def test_hand_setting_reruns_hands_and_convert_not_before(swapped):
+    """Hands are tracked in the two target videos (``convert.occlusion: [hands]``, the
+    default); a hand setting redoes that and what follows, never the masks, facesets
+    or training; cutting nothing out redoes only convert and after."""
+    with changed(swapped, with_sections(mask={"hand_confidence": 0.7})):
+        assert planned_jobs(swapped) == {"hands": 2, **AFTER_TRAIN, "config_used": 1, "all": 1}
+    with changed(swapped, with_sections(convert={"occlusion": []})):
         assert planned_jobs(swapped) == {**AFTER_TRAIN, "config_used": 1, "all": 1}
 
 
@@ -193,8 +206,8 @@ def test_replaced_target_video_reruns_its_chain_only(swapped):
     # the woman's extraction is not planned; detect's and convert's shards of the man
     # are planned again once split_frames (a checkpoint) has rerun: now only the
     # cartoon clip's 4 convert shards
-    assert jobs == {"split_frames": 1, "align": 1, "mask": 1, "faceset": 1, "coverage": 1, "train": 1,
-                    **AFTER_TRAIN, "convert": 4, "all": 1}
+    assert jobs == {"split_frames": 1, "align": 1, "mask": 1, "hands": 1, "faceset": 1, "coverage": 1,
+                    "train": 1, **AFTER_TRAIN, "convert": 4, "all": 1}
     assert planned_jobs(swapped) == {}, "restoring the clip should leave nothing to do"
 
 
@@ -245,7 +258,7 @@ def test_reference_stills_are_read_once_by_their_own_rule(swapped):
     config = swap_config()
     config["identities"]["man"]["references"] = ["resources/demo/single_face.jpg"]
     with changed(swapped, config):
-        assert planned_jobs(swapped) == {"reference": 1, "detect": 1, "align": 1, "mask": 1,
+        assert planned_jobs(swapped) == {"reference": 1, "detect": 1, "align": 1, "mask": 1, "hands": 1,
                                          "faceset": 1, "coverage": 1, "train": 1, **AFTER_TRAIN,
                                          "config_used": 1, "all": 1}
         plan = run_snakemake(swapped, "-n", "results/align/man.parquet").stdout

@@ -14,9 +14,13 @@ import pytest
 import yaml
 
 from swapflow import video
+from swapflow.align import transform_points, warp
+from swapflow.alignments import kept_faces, read_alignments
 from swapflow.faceset import load_faceset
 from swapflow.frames import list_frames, read_frame
 from swapflow.io import read_json
+from swapflow.mask import make_mask
+from swapflow.occlusion import hand_mask, hands_by_frame
 from tests.conftest import run_snakemake
 
 
@@ -202,3 +206,47 @@ def test_two_gpus_train_as_two_processes(swapped):
     finally:  # the other tests expect the project's one model
         shutil.rmtree(two)
         shutil.rmtree(swapped / "results/checkpoints" / name)
+
+
+def test_swap_onto_the_woman_keeps_her_hands(swapped):
+    """A swap onto the woman's clip with ``convert.occlusion: [hands]``: her hands are
+    tracked (rule hands), and where they cross her face the merged video shows them
+    as they were while the rest of her face is swapped; the strip draws the mask edge."""
+    original = (swapped / "config.yaml").read_text()
+    config = yaml.safe_load(original)
+    config["swaps"].append({"name": "m2w", "face": "man", "target": "woman", "videos": ["woman"],
+                            "convert": {"occlusion": ["hands"], "shard_size": 250}})
+    (swapped / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    try:
+        run_snakemake(swapped, "results/evaluate/m2w/woman.json")
+        hands = pd.read_parquet(swapped / "results/hands/woman.parquet")
+        found = set(hands["frame"])
+        assert len(found & set(range(64, 225))) > 0.9 * 161 and not found & set(range(50)), sorted(found)
+        outlines = pd.concat([pd.read_parquet(swapped / f"results/outlines/m2w/woman/{s}.parquet")
+                              for s in (0, 1)])
+        assert outlines["outline"].map(len).gt(0).all()  # each swapped face has its mask's edge
+        faces = kept_faces(read_alignments(swapped / "results/align/woman.parquet"))
+        frames = list_frames(swapped / "results/frames/woman")
+        hand_diff, face_diff = [], []
+        with video.VideoFrames(swapped / "results/swap/m2w/woman.mp4") as output:
+            for row in faces[faces["frame"].isin(sorted(found)[::20])].itertuples():
+                matrix = np.asarray(row.matrix, np.float64).reshape(2, 3)
+                points = transform_points(np.asarray(row.landmarks).reshape(-1, 2), matrix)
+                face = make_mask("extended")(points, 256) > 0
+                at = hands_by_frame(hands)[row.frame]
+                hand = (hand_mask(at, matrix, 256, 0.0) > 0) & face
+                rest = face & ~(hand_mask(at, matrix, 256, 0.6) > 0)
+                before = warp(read_frame(frames[row.frame]), matrix, 256).astype(int)
+                after = warp(output[row.frame], matrix, 256).astype(int)
+                diff = np.abs(after - before).mean(-1)
+                hand_diff.append(diff[hand].mean())
+                face_diff.append(diff[rest].mean())
+        assert np.mean(hand_diff) < 4 and np.mean(face_diff) > 3 * np.mean(hand_diff), (hand_diff, face_diff)
+        strip = cv2.imread(str(swapped / "results/evaluate/m2w/woman.jpg"))
+        green = (strip[..., 1] > 150) & (strip[..., 1] > strip[..., 2].astype(int) + 80)
+        assert green.sum() > 500, "the strip shows the final mask's edge"
+    finally:  # the other tests expect the project's one swap and model
+        (swapped / "config.yaml").write_text(original)
+        for model in (swapped / "results/model").glob("man-woman-*"):
+            shutil.rmtree(model)
+            shutil.rmtree(swapped / "results/checkpoints" / model.name)

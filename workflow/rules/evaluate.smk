@@ -3,6 +3,7 @@ rule evaluate:
         original="results/frames/{video}",
         video="results/swap/{swap}/{video}.mp4",
         alignments="results/align/{video}.parquet",
+        outlines=convert_outlines,
         model=swap_model,
         facesets_a=swap_facesets("face"),
         facesets_b=swap_facesets("target"),

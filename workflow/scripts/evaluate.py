@@ -14,7 +14,8 @@ with VideoFrames(snakemake.input.video) as output:
     metrics, faces = evaluate_swap(original, output, alignments, snakemake.input.model,
                                    list(snakemake.input.facesets_a), list(snakemake.input.facesets_b), cfg,
                                    pd.read_csv(snakemake.input.coverage, sep="\t"))
-    before_after_strip(original, output, alignments, snakemake.output.strip)
+    outlines = pd.concat([pd.read_parquet(p) for p in snakemake.input.outlines], ignore_index=True)
+    before_after_strip(original, output, alignments, snakemake.output.strip, outlines)
 write_json(snakemake.output.json, metrics)
 with atomic_path(snakemake.output.tsv) as tmp:
     faces.to_csv(tmp, sep="\t", index=False)
