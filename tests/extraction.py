@@ -1,5 +1,6 @@
 """The workflow's extraction of one video, for tests and benchmarks: the functions
-the rules detect, align, mask and faceset call, in their order."""
+the rules detect, align, mask and faceset call, in their order; and a short
+training on two extracted videos."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import pandas as pd
 
 from swapflow.extract import align_faces, build_faceset, extract_frames, mask_frames, write_masks
 from swapflow.identity import Reference
+from swapflow.train import compose_config, load_model, train
+
+CONFIG = Path(__file__).resolve().parents[1] / "config"
 
 
 @dataclass
@@ -31,3 +35,10 @@ def extract(frames: Sequence[Path], out: Path, detect: dict | None = None, align
     write_masks(masks, mask_frames(frames, alignments, {}))
     build_faceset(frames, alignments, masks, out, {"faceset_mask": "extended"}, curate)
     return Extracted(list(frames), raw, alignments, out)
+
+
+def lite_model(root: Path, a: Extracted, b: Extracted, iterations: int):
+    """A lite model trained ``iterations`` steps (batch 8) on faceset A and B, loaded."""
+    cfg = compose_config(CONFIG, "lite", [f"iterations={iterations}", "batch_size=8", "min_faces=10",
+                                          "log_every_s=0", "data.workers=1"])
+    return load_model(train(cfg, [a.faceset], [b.faceset], root / "model", root / "ckpt", threads=2))[0]

@@ -4,7 +4,6 @@ and only the face changes."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,19 +12,13 @@ from swapflow.convert import convert_frames
 from swapflow.frames import frame_name, list_frames, read_frame, write_frame
 from swapflow.io import read_json
 from swapflow.settings import FramesConfig
-from swapflow.train import compose_config, load_model, train
-
-CONFIG = Path(__file__).resolve().parents[2] / "config"
+from tests.extraction import lite_model
 
 
 @pytest.fixture(scope="module")
 def model(man, woman, tmp_path_factory):
     """A lite model trained two iterations (what it swaps in does not matter here)."""
-    root = tmp_path_factory.mktemp("convert")
-    cfg = compose_config(CONFIG, "lite", ["iterations=2", "batch_size=4", "min_faces=10",
-                                          "log_every_s=0", "data.workers=1"])
-    return load_model(train(cfg, [woman.faceset], [man.faceset], root / "model", root / "ckpt",
-                            threads=2))[0]
+    return lite_model(tmp_path_factory.mktemp("convert"), woman, man, 2)
 
 
 def test_shards_equal_one_run_and_faceless_frames_are_the_originals(man, model, tmp_path):

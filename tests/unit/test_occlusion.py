@@ -3,7 +3,6 @@ the model cannot rebuild of a target face is cut out of its mask."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,9 +14,8 @@ from swapflow.frames import frame_index, list_frames, read_frame, write_frame
 from swapflow.mask import make_mask
 from swapflow.occlusion import hand_mask, hands_by_frame, reconstruction_mask, track_hands
 from swapflow.settings import ConvertConfig, FramesConfig, HandsConfig
-from swapflow.train import compose_config, load_model, train
+from tests.extraction import lite_model
 
-CONFIG = Path(__file__).resolve().parents[2] / "config"
 PNG = FramesConfig(format="png")
 
 
@@ -29,11 +27,7 @@ def hands(woman):
 @pytest.fixture(scope="module")
 def model(man, woman, tmp_path_factory):
     """A lite model trained 30 iterations with the woman as B (its rebuild of her is a rough blur)."""
-    root = tmp_path_factory.mktemp("occlusion")
-    cfg = compose_config(CONFIG, "lite", ["iterations=30", "batch_size=8", "min_faces=10",
-                                          "log_every_s=0", "data.workers=1"])
-    return load_model(train(cfg, [man.faceset], [woman.faceset], root / "model", root / "ckpt",
-                            threads=2))[0]
+    return lite_model(tmp_path_factory.mktemp("occlusion"), man, woman, 30)
 
 
 def test_hands_are_found_where_she_covers_her_face(woman, hands):
