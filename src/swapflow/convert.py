@@ -70,10 +70,10 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
     gives the same frames as the whole: the ``reconstruction`` occlusion looks
     at neighbouring frames in ``video_frames`` (all the video's; default
     ``frame_paths``). ``hands`` (rule hands' table) serves the ``hands``
-    occlusion; without it the hands are tracked in ``video_frames`` first. With ``convert.patches`` the swapped face squares go to
-    ``patches_dir``; ``outlines_path`` gets the edge of each face's final mask
-    in frame pixels (a table of frame, face and ``outline``: flat x, y lists,
-    one a contour)."""
+    occlusion; without it the hands are tracked in ``video_frames`` first.
+    With ``convert.patches`` the swapped face squares go to ``patches_dir``;
+    ``outlines_path`` gets the edge of each face's final mask in frame pixels
+    (a table of frame, face and ``outline``: flat x, y lists, one a contour)."""
     cfg, frames = from_mapping(ConvertConfig, cfg), from_mapping(FramesConfig, frames)
     if cfg.patches and patches_dir is None:
         raise ValueError("convert.patches needs a folder for the patches")
@@ -159,7 +159,7 @@ def rebuild_errors(video_frames: Sequence[Path], faces: pd.DataFrame, frame_path
     spread (median absolute deviation, as a standard deviation) over ``USUAL_FACES``
     faces spread over the whole video (the same for every shard)."""
     indices = [frame_index(p) for p in frame_paths]
-    if not indices:
+    if not indices or faces.empty:
         return {}
     reach = cfg.occlusion_frames
     near = faces[faces["frame"].between(min(indices) - reach, max(indices) + reach)]
