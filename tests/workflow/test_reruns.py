@@ -204,10 +204,10 @@ def test_replaced_target_video_reruns_its_chain_only(swapped):
         shutil.copy2(kept, clip)
         kept.unlink()
     # the woman's extraction is not planned; detect's and convert's shards of the man
-    # are planned again once split_frames (a checkpoint) has rerun: now only the
-    # cartoon clip's 4 convert shards
-    assert jobs == {"split_frames": 1, "align": 1, "mask": 1, "hands": 1, "faceset": 1, "coverage": 1,
-                    "train": 1, **AFTER_TRAIN, "convert": 4, "all": 1}
+    # (and with them his hands) are planned again once split_frames (a checkpoint) has
+    # rerun: now only the cartoon clip's 4 convert shards
+    assert jobs == {"split_frames": 1, "align": 1, "mask": 1, "faceset": 1, "coverage": 1, "train": 1,
+                    **AFTER_TRAIN, "convert": 4, "all": 1}
     assert planned_jobs(swapped) == {}, "restoring the clip should leave nothing to do"
 
 
