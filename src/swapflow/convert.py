@@ -162,14 +162,17 @@ def rebuild_errors(video_frames: Sequence[Path], faces: pd.DataFrame, frame_path
     if not indices or faces.empty:
         return {}
     reach = cfg.occlusion_frames
-    near = faces[faces["frame"].between(min(indices) - reach, max(indices) + reach)]
+    # whole batches of the video's faces: a face's error never depends on where a shard starts
+    size = cfg.batch_size
+    batches = np.flatnonzero(faces["frame"].between(min(indices) - reach, max(indices) + reach)) // size
+    near = faces.iloc[[i for b in np.unique(batches) for i in range(b * size, min((b + 1) * size, len(faces)))]]
     usual = faces.iloc[spread(len(faces), USUAL_FACES)]
     paths = {frame_index(p): p for p in video_frames}
 
     def rebuild(todo: pd.DataFrame) -> dict[tuple[int, int], np.ndarray]:
         out = {}
-        for start in range(0, len(todo), cfg.batch_size):
-            rows = list(todo.iloc[start:start + cfg.batch_size].itertuples())
+        for start in range(0, len(todo), size):
+            rows = list(todo.iloc[start:start + size].itertuples())
             crops = np.stack([warp(read_frame(paths[row.frame]), _matrix(row), int(row.size)) for row in rows])
             rebuilt, _ = model.swap(crops, to="b")
             x0, y0, side = model.coverage_box(crops.shape[1])

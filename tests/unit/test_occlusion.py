@@ -152,3 +152,27 @@ def test_reconstruction_mask_needs_an_error_well_above_the_usual_one():
     outside[:, :30] = 0
     assert not reconstruction_mask([high], usual, spread, outside, 3.0, 0.01)[:, :30].any()
     assert not reconstruction_mask([high], usual, spread, face, 3.0, 0.1).any(), "a patch below min_area"
+
+
+def test_shards_find_the_occlusion_of_one_run(man, model):
+    """Reconstruction averages errors over neighbouring frames, in whole batches of the
+    video's faces, and compares them with the video's usual error: a shard computes
+    all three beyond its own frames, so two shards cut inside a window and a batch
+    find exactly the occlusion of the whole run."""
+    cfg = ConvertConfig(occlusion=("reconstruction",), occlusion_frames=2, occlusion_threshold=1.0,
+                        occlusion_min_area=0.0, batch_size=8)
+    faces = kept_faces(man.alignments)
+    box = model.coverage_box(256)
+    landmark = make_mask("extended")
+
+    def found(paths) -> dict[int, np.ndarray]:
+        errors = rebuild_errors(man.frames, faces, paths, model, cfg)
+        rows = faces[faces["frame"].isin([frame_index(p) for p in paths])].itertuples()
+        return {row.frame: occlusion_mask(row, box, 256, face_mask(row, box, 256, landmark, None, cfg), cfg,
+                                          {}, errors) for row in rows}
+
+    whole = found(man.frames)
+    shards = found(man.frames[:26]) | found(man.frames[26:])  # found in frames 19-35
+    assert sorted(shards) == sorted(whole)
+    assert all((whole[f] == shards[f]).all() for f in whole)
+    assert sum(m.sum() for m in whole.values()) > 0, "a threshold of 1 should find something"
