@@ -67,9 +67,10 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
                    ) -> dict:
     """Write the converted frames to ``out_dir`` (atomically), with the quality
     that ``frames`` gives their format; return counts. Any frame range (a shard)
-    gives the same frames as the whole: the ``reconstruction`` occlusion looks
-    at neighbouring frames in ``video_frames`` (all the video's; default
-    ``frame_paths``). ``hands`` (rule hands' table) serves the ``hands``
+    gives the frames of the whole (but for the model's batch make-up, which on
+    the CPU can move a few pixels by a level or two): the ``reconstruction``
+    occlusion looks at neighbouring frames in ``video_frames`` (all the
+    video's; default ``frame_paths``). ``hands`` (rule hands' table) serves the ``hands``
     occlusion; without it the hands are tracked in ``video_frames`` first.
     With ``convert.patches`` the swapped face squares go to ``patches_dir``;
     ``outlines_path`` gets the edge of each face's final mask in frame pixels
