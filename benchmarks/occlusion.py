@@ -47,7 +47,7 @@ from swapflow.alignments import kept_faces, read_alignments  # noqa: E402
 from swapflow.anatomy import POINTS  # noqa: E402
 from swapflow.convert import (blend_mask, convert_frames, face_mask, load_swapper, occlusion_mask,  # noqa: E402
                               rebuild_errors, soften)
-from swapflow.frames import list_frames, outline, read_frame, write_frame, write_jpeg  # noqa: E402
+from swapflow.frames import frame_name, list_frames, outline, read_frame, write_frame, write_jpeg  # noqa: E402
 from swapflow.mask import make_mask  # noqa: E402
 from swapflow.occlusion import hand_mask, hands_by_frame, track_hands  # noqa: E402
 from swapflow.settings import ConvertConfig, FramesConfig, HandsConfig  # noqa: E402
@@ -112,15 +112,15 @@ def occluders(woman: Path, woman_faces: pd.DataFrame, hands: pd.DataFrame, man: 
         row = woman_faces[woman_faces["frame"] == frame].iloc[0]
         matrix = np.asarray(row["matrix"], np.float64).reshape(2, 3)
         alpha = hand_mask(by_frame[frame], matrix, SIZE, 0.1).astype(np.uint8)
-        found.append(centred(f"hand {frame}", warp(read_frame(woman / f"{frame:06d}.jpg"), matrix, SIZE), alpha))
+        found.append(centred(f"hand {frame}", warp(read_frame(woman / frame_name(frame, "jpg")), matrix, SIZE), alpha))
     first = woman_faces.iloc[0]
-    crop = warp(read_frame(woman / f"{first['frame']:06d}.jpg"), np.asarray(first["matrix"]).reshape(2, 3), SIZE)
+    crop = warp(read_frame(woman / frame_name(first["frame"], "jpg")), np.asarray(first["matrix"]).reshape(2, 3), SIZE)
     hair = np.roll(crop, SIZE // 2 - 18, axis=1)  # the left edge of her crop (hair) to the centre
     for radius in (22, 34):
         found.append(Occluder(f"hair {radius}", hair, shape("strand", radius)))
     row = man_faces.iloc[len(man_faces) // 2]
     matrix = np.asarray(row["matrix"], np.float64).reshape(2, 3)
-    image = read_frame(man / f"{row['frame']:06d}.jpg")
+    image = read_frame(man / frame_name(row["frame"], "jpg"))
     # the man's crop moved down and sideways: shirt and wall where the face would be
     for kind, radius, dx, dy in (("disc", 22, 0, 150), ("disc", 40, 90, 120), ("bar", 26, -100, 40),
                                  ("triangle", 36, 110, 0)):
@@ -192,10 +192,10 @@ def measure(work: Path) -> None:
             row = by_frame[f]
             matrix = np.asarray(row.matrix, np.float64).reshape(2, 3)
             points = transform_points(np.asarray(row.landmarks, np.float64).reshape(POINTS, 2), matrix)
-            image = read_frame(comp_dir / f"{f:06d}.jpg")
+            image = read_frame(comp_dir / frame_name(f, "jpg"))
             truths[f] = (f"{occ.name} on {spot}", paste(image, matrix, occ, spots(points)[spot]))
-            (comp_dir / f"{f:06d}.jpg").unlink()
-            write_frame(comp_dir / f"{f:06d}.jpg", image, quality)
+            (comp_dir / frame_name(f, "jpg")).unlink()
+            write_frame(comp_dir / frame_name(f, "jpg"), image, quality)
     comp_frames = list_frames(comp_dir)
     occluded = sorted(truths)
     measured = [comp_frames[f] for f in occluded + clean]

@@ -26,7 +26,7 @@ import pandas as pd
 from numpy.lib.format import open_memmap
 
 from swapflow.anatomy import POINTS
-from swapflow.frames import placeholder, sheet_tile, spread, tile_grid, write_jpeg
+from swapflow.frames import outline, placeholder, sheet_tile, spread, tile_grid, write_jpeg
 from swapflow.io import atomic_path
 
 ARRAYS = ("faces", "masks", "landmarks")
@@ -103,9 +103,7 @@ def contact_sheet(faceset_dir: str | os.PathLike, out_jpg: str | os.PathLike, n:
     tiles = []
     for i in spread(len(fs), n):
         size = fs.faces.shape[1]
-        img = np.array(fs.faces[i])
-        contours, _ = cv2.findContours(np.array(fs.masks[i]), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        cv2.drawContours(img, contours, -1, (255, 0, 0), max(1, size // 128))
+        img = outline(fs.faces[i], fs.masks[i], (255, 0, 0))
         for x, y in fs.landmarks[i]:
             cv2.circle(img, (int(round(x)), int(round(y))), max(1, size // 128), (0, 255, 0), -1)
         tiles.append(sheet_tile(img, tile, str(int(fs.index["frame"].iloc[i]))))

@@ -115,7 +115,7 @@ def outline(image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = 
     """``image`` with the edge of ``mask`` (same size; above 0.5 inside) drawn on it."""
     out = np.ascontiguousarray(image).copy()
     contours, _ = cv2.findContours((mask > 0.5).astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
-    cv2.drawContours(out, contours, -1, colour, max(1, image.shape[0] // 128), cv2.LINE_AA)
+    cv2.drawContours(out, contours, -1, colour, max(1, image.shape[0] // 128))
     return out
 
 
