@@ -283,8 +283,11 @@ def test_result_is_the_swapped_video_with_audio_and_tags(cluster_run):
 # ~15 s of start-up per attempt, attempts 1 and 2 train 45-75 s and 105-135 s,
 # so 260 s always outlasts them (210 s at most) and leaves attempt 3 (killed
 # at 180 s at the earliest) 50-110 s of training: safe while the real speed is
-# within about 15 % of the measured one. (200 s, used before, could end
-# attempt 2 in its race window.)
+# within about 20 % of the measured one. (200 s, used before, could end
+# attempt 2 in its race window.) The load of the machine can change it more
+# (one CI run trained 38 % faster than the 40 iterations it was sized on and
+# finished in attempt 2's race window), so the test checks what that race
+# still guarantees rather than failing on it.
 TRAIN_SECONDS = 260
 DONE = re.compile(r"done: (\d+) iterations in ([\d.]+) s")
 
@@ -318,13 +321,14 @@ def test_train_killed_at_its_time_limit_resumes_on_the_retry(cluster_run, demo_d
     limits = [option(o, "-t") for o in sbatch_calls(out)["train"]]
     assert limits == [str(n) for n in range(1, len(subs) + 1)], "each retry gets a longer limit"
     assert all(option(o, "-p") == "gpu" and "--gpus=2" in o for o in sbatch_calls(out)["train"])
+    graceful = []
     for _, jobid, log in subs[:-1]:
         text = log.read_text()
         assert "DUE TO TIME LIMIT" in text, text[-2000:]
+        assert re.search(rf"SLURM-job '{jobid}' failed, SLURM status is: 'TIMEOUT'", out)
         # both processes caught SIGTERM, stopped at the same step, process 0 wrote
         # one checkpoint and the job exited 128+15 (not SIGKILLed)
-        assert "returned non-zero exit status 143" in text, text[-2000:]
-        assert re.search(rf"SLURM-job '{jobid}' failed, SLURM status is: 'TIMEOUT'", out)
+        graceful.append("returned non-zero exit status 143" in text)
     assert "DUE TO TIME LIMIT" not in subs[-1][2].read_text()
 
     # Snakemake deletes a job's log before each attempt: it holds the last one
@@ -332,9 +336,15 @@ def test_train_killed_at_its_time_limit_resumes_on_the_retry(cluster_run, demo_d
     resumed = [int(i) for i in re.findall(r"\[process [01] of 2\] resumed from \S+ at iteration (\d+)",
                                           log)]
     assert len(resumed) == 2 and resumed[0] == resumed[1], log[-3000:]
-    # an attempt killed after its last checkpoint but before the model folder
-    # was written resumes at the last iteration and only writes it
     assert 0 < resumed[0] <= iterations
+    # Every kill during training is graceful. The one race: the training ends
+    # as the limit strikes (the speed guess was off), so the kill finds it
+    # writing or having written the model folder, which Snakemake removes as
+    # incomplete; then the last attempt resumes at the last iteration and only
+    # writes the folder.
+    assert graceful[0], subs[0][2].read_text()[-2000:]
+    assert all(graceful[:-1]), "only the last killed attempt may have finished its training"
+    assert graceful[-1] or resumed[0] == iterations, subs[-2][2].read_text()[-2000:]
     assert f"iterations {resumed[0] + 1}..{iterations}" in log
     losses = pd.read_csv(model / "losses.csv")
     assert list(losses["iteration"]) == list(range(1, iterations + 1))
