@@ -370,18 +370,25 @@ def summarize(metric_files: Mapping[str, PathLike | Sequence[PathLike]],
     """One row per ``"swap/video"`` key of ``metric_files`` (the path of a metrics
     JSON, or several, read in order: the evaluation, the pose coverage):
     columns swap, video, the swap's ``settings`` (model, preset, ...; sections
-    as ``convert.color``), then the metrics (scalars only; nested dicts are
-    flattened with ``.``)."""
+    as ``convert.color``, a list as YAML writes it inline: ``[hands]``), then
+    the metrics (scalars only; nested dicts are flattened with ``.``)."""
     rows = []
     for label, paths in metric_files.items():
         swap, _, video = str(label).partition("/")
         row = {"swap": swap, "video": video}
         files = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-        for part in ((settings or {}).get(label, {}), *map(read_json, files)):
-            flat = pd.json_normalize(dict(part), sep=".").iloc[0].to_dict() if part else {}
-            row |= {k: v for k, v in flat.items() if not isinstance(v, (list, dict))}
+        setting = _flatten((settings or {}).get(label, {}))
+        row |= {k: f"[{', '.join(map(str, v))}]" if isinstance(v, list) else v
+                for k, v in setting.items() if not isinstance(v, dict)}
+        for part in map(read_json, files):
+            row |= {k: v for k, v in _flatten(part).items() if not isinstance(v, (list, dict))}
         rows.append(row)
     return pd.DataFrame(rows, columns=None if rows else ["swap", "video"])
+
+
+def _flatten(part: Mapping[str, Any]) -> dict[str, Any]:
+    """Nested dicts as one dict of ``section.key`` names."""
+    return pd.json_normalize(dict(part), sep=".").iloc[0].to_dict() if part else {}
 
 
 def _square_crop(image: np.ndarray, row: Mapping[str, Any], scale: float, tile: int

@@ -159,9 +159,13 @@ def test_summarize(evaluated, tmp_path):
     metrics, _ = evaluated
     write_json(tmp_path / "one.json", metrics)
     write_json(tmp_path / "two.json", metrics | {"flicker_ratio": None})
-    table = summarize({"woman_on_man/man": tmp_path / "one.json", "woman_on_man/man2": tmp_path / "two.json"})
+    settings = {"woman_on_man/man": {"model": "m", "convert": {"occlusion": ["hands", "reconstruction"]}},
+                "woman_on_man/man2": {"model": "m", "convert": {"occlusion": []}}}
+    table = summarize({"woman_on_man/man": tmp_path / "one.json", "woman_on_man/man2": tmp_path / "two.json"},
+                      settings)
     assert list(table[["swap", "video"]].itertuples(index=False, name=None)) == [
         ("woman_on_man", "man"), ("woman_on_man", "man2")]
+    assert table["convert.occlusion"].tolist() == ["[hands, reconstruction]", "[]"]
     assert set(METRICS) <= set(table.columns)
     assert table["frames_total"].tolist() == [MAN_FRAMES, MAN_FRAMES] and np.isnan(table["flicker_ratio"][1])
     assert summarize({}).columns.tolist() == ["swap", "video"]
