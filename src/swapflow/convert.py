@@ -67,10 +67,11 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
                    ) -> dict:
     """Write the converted frames to ``out_dir`` (atomically), with the quality
     that ``frames`` gives their format; return counts. Any frame range (a shard)
-    gives the frames of the whole (but for the model's batch make-up, which on
-    the CPU can move a few pixels by a level or two): the ``reconstruction``
-    occlusion looks at neighbouring frames in ``video_frames`` (all the
-    video's; default ``frame_paths``). ``hands`` (rule hands' table) serves the ``hands``
+    gives exactly the frames of the whole: the model runs on whole batches of
+    ``batch_size`` of the video's faces, reading the frames of a batch's faces
+    beyond the range from ``video_frames`` (all the video's; default
+    ``frame_paths``), and the ``reconstruction`` occlusion looks at
+    neighbouring frames there. ``hands`` (rule hands' table) serves the ``hands``
     occlusion; without it the hands are tracked in ``video_frames`` first.
     With ``convert.patches`` the swapped face squares go to ``patches_dir``;
     ``outlines_path`` gets the edge of each face's final mask in frame pixels
@@ -81,53 +82,62 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
     if cfg.mask == "learned" and not model.predicts_mask:
         raise ValueError("convert.mask is 'learned' but the model predicts no mask; "
                          "use 'landmarks' or 'both', or a preset with a learned mask")
+    paths = {frame_index(p): p for p in video_frames or frame_paths}
     faces = kept_faces(alignments)
-    by_frame = {frame: rows for frame, rows in faces.groupby("frame")}
+    faces = faces[faces["frame"].isin(paths)].reset_index(drop=True)
     matcher = get_color_matcher(cfg.color)
     landmark_mask = make_mask(cfg.landmark_mask) if cfg.mask != "learned" else None
     if "hands" in cfg.occlusion and hands is None:  # the whole video's, so shards agree
         log.info("tracking hands in the kept faces' frames (rule hands' table saves this)")
-        known = video_frames or frame_paths
-        have = {frame_index(p) for p in known}
-        hands = track_hands(known, [f for f in faces["frame"] if f in have], HandsConfig())
+        hands = track_hands(list(paths.values()), faces["frame"], HandsConfig())
     hands_at = hands_by_frame(hands) if "hands" in cfg.occlusion else {}
-    errors = (rebuild_errors(video_frames or frame_paths, faces, frame_paths, model, cfg)
+    errors = (rebuild_errors(list(paths.values()), faces, frame_paths, model, cfg)
               if "reconstruction" in cfg.occlusion else {})
     counts = {"frames": len(frame_paths), "swapped_frames": 0, "swapped_faces": 0}
-    # reading and writing PNGs overlap the model and the blending (cv2 releases the GIL)
+    mine = {frame_index(p): p for p in frame_paths}
+    last = dict(zip(faces["frame"], faces.index))  # each frame's last face (faces in frame order)
+    # the model runs on whole batches of the video's faces, so a face comes out the
+    # same wherever a shard starts; reading and writing frames overlap the model
+    # and the blending (cv2 releases the GIL)
     with atomic_path(out_dir) as tmp, ThreadPoolExecutor(max_workers=2) as io:
         tmp.mkdir()
-        written = []
+        written = [io.submit(_link, path, tmp / path.name) for i, path in mine.items() if i not in last]
+        bar = tqdm(total=len(frame_paths), initial=len(written), desc="convert", unit="frame",
+                   mininterval=2.0)
+        originals: dict[int, np.ndarray] = {}
+        outputs: dict[int, np.ndarray] = {}
         patches, outlines = [], []
-        chunks = range(0, len(frame_paths), cfg.batch_size)
-        bar = tqdm(total=len(frame_paths), desc="convert", unit="frame", mininterval=2.0)
-        for start in chunks:
-            chunk = [(frame_index(path), path) for path in frame_paths[start:start + cfg.batch_size]]
-            todo = [(i, path) for i, path in chunk if i in by_frame]
-            written += [io.submit(_link, path, tmp / path.name)
-                        for i, path in chunk if i not in by_frame]
-            images = dict(zip([i for i, _ in todo], io.map(read_frame, [path for _, path in todo])))
-            rows = [(i, row) for i, _ in todo for row in by_frame[i].itertuples()]
-            crops = np.stack([warp(images[i], _matrix(row), int(row.size)) for i, row in rows]) if rows else None
-            if crops is not None:
-                swapped, learned = model.swap(crops, to="a")
-                box = model.coverage_box(crops.shape[1])
-                for k, (i, row) in enumerate(rows):
-                    whole = face_mask(row, box, crops.shape[1], landmark_mask,
-                                      None if learned is None else learned[k], cfg)
-                    covered = occlusion_mask(row, box, crops.shape[1], whole, cfg, hands_at, errors)
-                    mask = blend_mask(whole, covered, cfg)
-                    face = _prepare_face(swapped[k], crops[k], mask, box, matcher, cfg)
-                    _paste(images[i], face, mask, box, _matrix(row), cfg.blend)
-                    outlines.append({"frame": i, "face": int(row.face),
-                                     "outline": _outline(mask, box, _matrix(row))})
-                    if cfg.patches:
-                        patches.append((i, row.face, face, _matrix(row), box))
-            written += [io.submit(write_frame, tmp / path.name, images[i], frames)
-                        for i, path in todo]
-            counts["swapped_frames"] += len(todo)
-            counts["swapped_faces"] += len(rows)
-            bar.update(len(chunk))
+        size = cfg.batch_size
+        for batch in np.unique(np.flatnonzero(faces["frame"].isin(mine)) // size):
+            rows = list(faces.iloc[batch * size:(batch + 1) * size].itertuples())
+            new = sorted({row.frame for row in rows} - originals.keys())
+            originals.update(zip(new, io.map(read_frame, [paths[i] for i in new])))
+            crops = np.stack([warp(originals[row.frame], _matrix(row), int(row.size)) for row in rows])
+            swapped, learned = model.swap(crops, to="a")
+            box = model.coverage_box(crops.shape[1])
+            for k, row in enumerate(rows):
+                i = row.frame
+                if i not in mine:
+                    continue
+                whole = face_mask(row, box, crops.shape[1], landmark_mask,
+                                  None if learned is None else learned[k], cfg)
+                covered = occlusion_mask(row, box, crops.shape[1], whole, cfg, hands_at, errors)
+                mask = blend_mask(whole, covered, cfg)
+                face = _prepare_face(swapped[k], crops[k], mask, box, matcher, cfg)
+                if i not in outputs:  # a copy where a later batch still crops this frame's faces
+                    outputs[i] = originals[i] if last[i] < (batch + 1) * size else originals[i].copy()
+                _paste(outputs[i], face, mask, box, _matrix(row), cfg.blend)
+                outlines.append({"frame": i, "face": int(row.face),
+                                 "outline": _outline(mask, box, _matrix(row))})
+                if cfg.patches:
+                    patches.append((i, row.face, face, _matrix(row), box))
+                counts["swapped_faces"] += 1
+                if row.Index == last[i]:
+                    written.append(io.submit(write_frame, tmp / mine[i].name, outputs.pop(i), frames))
+                    counts["swapped_frames"] += 1
+                    bar.update(1)
+            for i in [i for i in originals if last[i] < (batch + 1) * size]:
+                del originals[i]  # all its faces are done
         for job in written:
             job.result()  # raises the first failed write
         bar.close()

@@ -156,7 +156,7 @@ class ConvertConfig:
     color: str = "rct"
     blend: str = "alpha"  # alpha | poisson (seamless clone)
     sharpen: float = 0.0  # unsharp-mask amount, 0 for none
-    batch_size: int = 16
+    batch_size: int = 16  # faces per model call, whole batches of the video's faces
     patches: bool = False  # also write each swapped face crop and its matrix
 
     def __post_init__(self) -> None:

@@ -93,7 +93,7 @@ def test_convert_without_a_hands_table_tracks_them_itself(woman, hands, model, t
         write_frame(tmp_path / "png" / f"{path.stem}.png", read_frame(path), PNG)
     video = list_frames(tmp_path / "png")
     todo = [p for p in video if frame_index(p) == frame]
-    convert_frames(todo, woman.alignments, model, tmp_path / "table", {}, PNG, hands=hands)
+    convert_frames(todo, woman.alignments, model, tmp_path / "table", {}, PNG, hands=hands, video_frames=video)
     convert_frames(todo, woman.alignments, model, tmp_path / "own", {}, PNG, video_frames=video)
     name = todo[0].name
     assert (read_frame(tmp_path / "table" / name) == read_frame(tmp_path / "own" / name)).all()
