@@ -82,7 +82,8 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
     if cfg.mask == "learned" and not model.predicts_mask:
         raise ValueError("convert.mask is 'learned' but the model predicts no mask; "
                          "use 'landmarks' or 'both', or a preset with a learned mask")
-    paths = {frame_index(p): p for p in video_frames or frame_paths}
+    mine = {frame_index(p): p for p in frame_paths}
+    paths = {frame_index(p): p for p in video_frames or ()} | mine
     faces = kept_faces(alignments)
     faces = faces[faces["frame"].isin(paths)].reset_index(drop=True)
     matcher = get_color_matcher(cfg.color)
@@ -94,7 +95,6 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
     errors = (rebuild_errors(list(paths.values()), faces, frame_paths, model, cfg)
               if "reconstruction" in cfg.occlusion else {})
     counts = {"frames": len(frame_paths), "swapped_frames": 0, "swapped_faces": 0}
-    mine = {frame_index(p): p for p in frame_paths}
     last = dict(zip(faces["frame"], faces.index))  # each frame's last face (faces in frame order)
     # the model runs on whole batches of the video's faces, so a face comes out the
     # same wherever a shard starts; reading and writing frames overlap the model

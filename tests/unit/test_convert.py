@@ -45,6 +45,11 @@ def test_shards_equal_one_run_and_faceless_frames_are_the_originals(man, model, 
     for one, cut in zip(list_frames(tmp_path / "whole"), sharded):
         assert one.read_bytes() == cut.read_bytes(), f"frame {one.name} differs when sharded"
     assert whole["swapped_frames"] == 33 and whole["swapped_faces"] == 35
+    # the shard's own frames count among the video's even where video_frames leaves them out
+    convert_frames(man.frames[30:], alignments, model, tmp_path / "tail", settings,
+                   patches_dir=tmp_path / "tail_patches", video_frames=man.frames[:30])
+    for cut in list_frames(tmp_path / "tail"):
+        assert cut.read_bytes() == (tmp_path / "whole" / cut.name).read_bytes(), cut.name
     for frame in (5, 6, 20):
         original, converted = man.frames[frame], tmp_path / "whole" / man.frames[frame].name
         assert converted.read_bytes() == original.read_bytes()
