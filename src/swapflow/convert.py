@@ -107,9 +107,8 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
         originals: dict[int, np.ndarray] = {}
         outputs: dict[int, np.ndarray] = {}
         patches, outlines = [], []
-        size = cfg.batch_size
-        for batch in np.unique(np.flatnonzero(faces["frame"].isin(mine)) // size):
-            rows = list(faces.iloc[batch * size:(batch + 1) * size].itertuples())
+        for batch in whole_batches(faces["frame"].isin(mine), cfg.batch_size):
+            rows = list(faces.iloc[batch].itertuples())
             new = sorted({row.frame for row in rows} - originals.keys())
             originals.update(zip(new, io.map(read_frame, [paths[i] for i in new])))
             crops = np.stack([warp(originals[row.frame], _matrix(row), int(row.size)) for row in rows])
@@ -125,7 +124,7 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
                 mask = blend_mask(whole, covered, cfg)
                 face = _prepare_face(swapped[k], crops[k], mask, box, matcher, cfg)
                 if i not in outputs:  # a copy where a later batch still crops this frame's faces
-                    outputs[i] = originals[i] if last[i] < (batch + 1) * size else originals[i].copy()
+                    outputs[i] = originals[i] if last[i] < batch.stop else originals[i].copy()
                 _paste(outputs[i], face, mask, box, _matrix(row), cfg.blend)
                 outlines.append({"frame": i, "face": int(row.face),
                                  "outline": _outline(mask, box, _matrix(row))})
@@ -136,7 +135,7 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
                     written.append(io.submit(write_frame, tmp / mine[i].name, outputs.pop(i), frames))
                     counts["swapped_frames"] += 1
                     bar.update(1)
-            for i in [i for i in originals if last[i] < (batch + 1) * size]:
+            for i in [i for i in originals if last[i] < batch.stop]:
                 del originals[i]  # all its faces are done
         for job in written:
             job.result()  # raises the first failed write
@@ -162,6 +161,14 @@ def _matrix(row) -> np.ndarray:
     return np.asarray(row.matrix, dtype=np.float64).reshape(2, 3)
 
 
+def whole_batches(wanted: pd.Series, size: int) -> list[range]:
+    """The positions of the batches of ``size`` of the video's faces (counted from
+    its first) that hold a ``wanted`` face: the model sees the same batches, so
+    gives the same faces, wherever a shard starts."""
+    return [range(b * size, min((b + 1) * size, len(wanted)))
+            for b in np.unique(np.flatnonzero(wanted) // size)]
+
+
 def rebuild_errors(video_frames: Sequence[Path], faces: pd.DataFrame, frame_paths: Sequence[Path],
                    model: Swapper, cfg: ConvertConfig) -> dict:
     """Reconstruction errors (B's decoder rebuilding B's faces): ``(frame, face)`` ->
@@ -173,17 +180,16 @@ def rebuild_errors(video_frames: Sequence[Path], faces: pd.DataFrame, frame_path
     if not indices or faces.empty:
         return {}
     reach = cfg.occlusion_frames
-    # whole batches of the video's faces: a face's error never depends on where a shard starts
-    size = cfg.batch_size
-    batches = np.flatnonzero(faces["frame"].between(min(indices) - reach, max(indices) + reach)) // size
-    near = faces.iloc[[i for b in np.unique(batches) for i in range(b * size, min((b + 1) * size, len(faces)))]]
+    # a face's error never depends on where a shard starts
+    window = faces["frame"].between(min(indices) - reach, max(indices) + reach)
+    near = faces.iloc[[i for batch in whole_batches(window, cfg.batch_size) for i in batch]]
     usual = faces.iloc[spread(len(faces), USUAL_FACES)]
     paths = {frame_index(p): p for p in video_frames}
 
     def rebuild(todo: pd.DataFrame) -> dict[tuple[int, int], np.ndarray]:
         out = {}
-        for start in range(0, len(todo), size):
-            rows = list(todo.iloc[start:start + size].itertuples())
+        for start in range(0, len(todo), cfg.batch_size):
+            rows = list(todo.iloc[start:start + cfg.batch_size].itertuples())
             crops = np.stack([warp(read_frame(paths[row.frame]), _matrix(row), int(row.size)) for row in rows])
             rebuilt, _ = model.swap(crops, to="b")
             x0, y0, side = model.coverage_box(crops.shape[1])
