@@ -40,5 +40,5 @@ def extract(frames: Sequence[Path], out: Path, detect: dict | None = None, align
 def lite_model(root: Path, a: Extracted, b: Extracted, iterations: int):
     """A lite model trained ``iterations`` steps (batch 8) on faceset A and B, loaded."""
     cfg = compose_config(CONFIG, "lite", [f"iterations={iterations}", "batch_size=8", "min_faces=10",
-                                          "log_every_s=0", "data.workers=1"])
+                                          "log_every_s=0"])
     return load_model(train(cfg, [a.faceset], [b.faceset], root / "model", root / "ckpt", threads=2))[0]

@@ -7,6 +7,8 @@ the 2x3 ``matrix`` from :func:`align_matrix`.
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -101,8 +103,26 @@ def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 
 def warp(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
-    """The aligned crop: ``image`` warped by ``matrix`` into a size x size image."""
-    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+    """The aligned crop: ``image`` warped by ``matrix`` into a size x size image.
+
+    warpAffine has no area filter (INTER_AREA falls back to bilinear), so
+    where the crop shrinks the face, the frame region the crop comes from is
+    first resized by the matrix's scale with INTER_AREA, then warped bilinearly."""
+    scale = math.sqrt(abs(np.linalg.det(matrix[:, :2])))
+    h, w = image.shape[:2]
+    corners = transform_points(np.array([[-2, -2], [size + 2, -2], [-2, size + 2], [size + 2, size + 2]],
+                                        np.float64), cv2.invertAffineTransform(matrix))
+    x0, y0 = np.maximum(np.floor(corners.min(0)), 0).astype(int)
+    x1, y1 = np.minimum(np.ceil(corners.max(0)), [w, h]).astype(int)
+    if scale >= 1 or x1 - x0 < 2 or y1 - y0 < 2:
+        return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+    rw, rh = max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))
+    small = cv2.resize(image[y0:y1, x0:x1], (rw, rh), interpolation=cv2.INTER_AREA)
+    sx, sy = (x1 - x0) / rw, (y1 - y0) / rh
+    to_frame = np.array([[sx, 0, x0 + 0.5 * sx - 0.5], [0, sy, y0 + 0.5 * sy - 0.5]])
+    m = np.hstack([matrix[:, :2] @ to_frame[:, :2], (matrix[:, :2] @ to_frame[:, 2] + matrix[:, 2])[:, None]])
+    return cv2.warpAffine(small, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def head_pose(landmarks: np.ndarray, frame_size: tuple[int, int]) -> tuple[float, float, float]:

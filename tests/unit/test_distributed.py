@@ -18,7 +18,7 @@ from swapflow.train import compose_config, train
 from swapflow.train.distributed import Group
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
-SETTINGS = ["batch_size=8", "log_every_s=0", "data.workers=1", "data.prefetch=2"]
+SETTINGS = ["batch_size=8", "log_every_s=0"]
 
 
 @pytest.fixture(scope="module")

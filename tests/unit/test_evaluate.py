@@ -35,7 +35,7 @@ def swap(man, woman, tmp_path_factory):
     assert len(man.frames) == MAN_FRAMES
     root = tmp_path_factory.mktemp("evaluate")
     cfg = compose_config(CONFIG, "lite", ["iterations=30", "batch_size=8", "min_faces=10", "holdout=0.1",
-                                          "log_every_s=0", "data.workers=1", "data.prefetch=2"])
+                                          "log_every_s=0"])
     model_dir = train(cfg, [woman.faceset], [man.faceset], root / "model", root / "ckpt",
                       identities=("woman", "man"), threads=2)
     alignments = man.alignments.copy()

@@ -21,7 +21,7 @@ from swapflow.train.cli import main
 from swapflow.train.losses import gradient_l1
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
-FAST = ["log_every_s=0", "data.workers=1", "data.prefetch=2"]
+FAST = ["log_every_s=0"]
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +45,8 @@ def test_preset_trains_and_swaps(facesets, tmp_path, preset):
     assert manifest["iterations"] == 2 and manifest["identities"] == {"a": "woman", "b": "man"}
     a = manifest["facesets"]["a"][0]
     n = len(np.load(facesets[0] / "faces.npy", mmap_mode="r"))
-    assert a["faces"] == n and len(a["holdout_indices"]) == round(0.05 * n) and len(a["hash"]) == 32
+    held = max(round(0.05 * n), min(8, n // 4))   # holdout, at least holdout_min (8) faces
+    assert a["faces"] == n and len(a["holdout_indices"]) == held and len(a["hash"]) == 32
     losses = pd.read_csv(out / "losses.csv")
     assert list(losses["iteration"]) == [1, 2] and {"loss_a", "loss_b"} <= set(losses.columns)
     model, cfg = load_model(out)
@@ -109,7 +110,7 @@ def _weights(model_dir: Path) -> dict[str, torch.Tensor]:
 
 
 def test_same_seed_same_weights_also_when_resumed(facesets, tmp_path):
-    opts = ["batch_size=4", "data.workers=2", "checkpoint_every=100"]
+    opts = ["batch_size=4", "checkpoint_every=100"]
     straight = _weights(_train(facesets, tmp_path, "lite", opts + ["iterations=6"], "one"))
     again = _weights(_train(facesets, tmp_path, "lite", opts + ["iterations=6"], "two"))
     _train(facesets, tmp_path, "lite", opts + ["iterations=3"], "three")

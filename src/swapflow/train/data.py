@@ -1,23 +1,38 @@
-"""Training batches from facesets: augmentation, warping, weights, prefetch.
+"""Training batches from facesets, made with tensor operations on the training device.
 
 Facesets are the folders of ``swapflow.faceset`` (aligned 256 px crops,
-masks and landmarks in crop pixels).
+masks and landmarks in crop pixels). ``FaceBank`` loads a side's training
+faces once as one uint8 tensor of six channels: RGB, the face mask, the mask
+dilated for the loss and the eye/mouth regions, each downscaled with
+anti-aliasing (INTER_AREA) to about twice the model's side. ``Sampler``
+makes a batch with two ``grid_sample`` calls:
 
-Each batch is a pure function of (seed, iteration, side): the producer
-threads may run in any order and the train loop still sees the same data, so
-a run is reproducible and a resumed run continues the same sequence.
+- the target: per face one sampling grid composed of the random rotation,
+  zoom, shift and flip and the coverage crop, with the pixel-centre
+  convention of ``FaceSwapModel.coverage_crop`` (the crop convert and
+  evaluate use), so with augmentation off the target *is* that crop;
+- the input: the same grid plus a zero-mean smooth random displacement (the
+  classic face-swap warp, control points on a ``warp_grid`` lattice,
+  bicubic in between), so with ``warp_strength: 0`` input == target.
+
+Mask and loss weights are sampled with the target's grid; colour jitter
+shifts input and target alike. The random numbers are a counter-based hash
+of (seed, iteration, side, position, draw), so each sample is a pure
+function of those: a resumed run continues the same sequence, and the
+processes of a data-parallel run, each building its own positions, train on
+the batch one process would. Nothing in a step reads back from the device.
 """
 
 from __future__ import annotations
 
 import hashlib
-import queue
-import time
-from concurrent.futures import Future, ThreadPoolExecutor
+import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 from omegaconf import DictConfig
 
 from swapflow.anatomy import LEFT_BROW, LEFT_EYE, MOUTH, RIGHT_BROW, RIGHT_EYE
@@ -25,168 +40,195 @@ from swapflow.faceset import Faceset
 from swapflow.io import InputError
 
 # The regions weighted up in the loss: each eye with its brow, and the mouth.
-REGIONS = {"left_eye": np.concatenate([LEFT_BROW, LEFT_EYE]),
-           "right_eye": np.concatenate([RIGHT_BROW, RIGHT_EYE]),
-           "mouth": MOUTH}
+REGIONS = (np.concatenate([LEFT_BROW, LEFT_EYE]), np.concatenate([RIGHT_BROW, RIGHT_EYE]), MOUTH)
 SIDES = {"a": 0, "b": 1}
+CHANNELS = ("r", "g", "b", "mask", "dilated", "regions")
+# Draws per sample, in this order: face, angle, zoom, shift x, shift y, flip, colour (3), then
+# the warp's 2 x grid x grid normals (Box-Muller: one uniform a normal, paired).
+FIXED_DRAWS = 9
+# Colour jitter axes in RGB: lightness, red-green, blue-yellow (an opponent basis, as LAB's L, a, b).
+COLOUR_AXES = torch.tensor([[1.0, 1.0, 1.0], [0.5, -0.5, 0.0], [0.25, 0.25, -0.5]])
 
 
 class FacesetError(InputError):
     """A faceset that cannot be trained on (missing files, too few faces)."""
 
 
-def split_holdout(count: int, fraction: float, seed: int, key: str) -> tuple[np.ndarray, np.ndarray]:
-    """(train, holdout) face indices; the draw depends only on seed, key and count."""
+def split_holdout(count: int, fraction: float, seed: int, key: str, minimum: int = 0
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(train, holdout) face indices: ``fraction`` of the faces but at least
+    ``minimum`` (and never more than a quarter) held out; the draw depends
+    only on seed, key and count."""
     salt = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "little")
     order = np.random.default_rng([seed, salt]).permutation(count)
-    n_hold = int(round(count * fraction))
+    n_hold = max(int(round(count * fraction)), min(minimum, count // 4))
     return np.sort(order[n_hold:]), np.sort(order[:n_hold])
 
 
-class Side:
-    """The training faces of one identity, possibly from several facesets."""
+def bank_side(size: int, coverage: float) -> int:
+    """Side of the prefiltered faces: the coverage square becomes about twice the model's side."""
+    return int(math.ceil(2 * size / coverage))
 
-    def __init__(self, facesets: list[Faceset], train_indices: list[np.ndarray]) -> None:
-        self.facesets = facesets
-        self.items = np.concatenate([np.stack([np.full(len(idx), k), idx], 1)
-                                     for k, idx in enumerate(train_indices)])
+
+def prefilter(face: np.ndarray, mask: np.ndarray, marks: np.ndarray, side: int, dilate_px: float
+              ) -> np.ndarray:
+    """One faceset face as the bank stores it: (6, side, side) uint8, the
+    whole crop resized edge to edge (INTER_AREA), so a normalised coordinate
+    means the same point in the crop and in the bank."""
+    crop = face.shape[0]
+    scale = side / crop
+    rgb = cv2.resize(np.ascontiguousarray(face), (side, side), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(np.ascontiguousarray(mask), (side, side), interpolation=cv2.INTER_AREA)
+    k = 2 * max(1, int(round(dilate_px))) + 1
+    dilated = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    regions = np.zeros((side, side), np.uint8)
+    points = (np.asarray(marks, np.float64) + 0.5) * scale - 0.5
+    for idx in REGIONS:
+        hull = cv2.convexHull(np.round(points[idx] * 16).astype(np.int32))
+        cv2.fillConvexPoly(regions, hull, 255, cv2.LINE_AA, shift=4)
+    return np.concatenate([rgb.transpose(2, 0, 1), small[None], dilated[None], regions[None]])
+
+
+class FaceBank:
+    """The training faces of one identity, possibly from several facesets, as
+    one uint8 tensor (N, 6, side, side) on ``device`` when it fits
+    ``budget_bytes``, else in pinned host memory (gathered there, then copied)."""
+
+    def __init__(self, facesets: list[Faceset], train_indices: list[np.ndarray], size: int,
+                 coverage: float, mask_dilate: float, device: torch.device, budget_bytes: float) -> None:
+        self.side = bank_side(size, coverage)
+        crop = facesets[0].faces.shape[1]
+        # mask_dilate is a fraction of the model's side; one model pixel is this many bank pixels
+        dilate_px = mask_dilate * size * (crop * coverage / size) * (self.side / crop)
+        count = sum(len(i) for i in train_indices)
+        store = torch.empty((count, len(CHANNELS), self.side, self.side), dtype=torch.uint8)
+        row = 0
+        for fs, idx in zip(facesets, train_indices):
+            for i in idx:
+                store[row] = torch.from_numpy(prefilter(fs.faces[i], fs.masks[i], fs.landmarks[i],
+                                                        self.side, dilate_px))
+                row += 1
+        self.device = device
+        self.on_device = device.type == "cpu" or store.numel() <= budget_bytes
+        if self.on_device:
+            self.faces = store.to(device)
+        else:
+            self.faces = store.pin_memory()
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.faces)
 
-    def get(self, item: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        k, i = self.items[item]
-        fs = self.facesets[k]
-        return fs.faces[i], fs.masks[i], fs.landmarks[i]
+    def gather(self, index: torch.Tensor) -> torch.Tensor:
+        """Faces ``index`` (a CPU int64 tensor) as float (n, 6, side, side) in [0, 1] on the device."""
+        if self.on_device:
+            picked = self.faces.index_select(0, index.to(self.device, non_blocking=True))
+        else:
+            picked = self.faces.index_select(0, index).pin_memory().to(self.device, non_blocking=True)
+        return picked.float().div_(255)
 
 
-class Augmenter:
-    """Turns faceset crops into (warped input, clean target, mask, loss weight)."""
+def uniforms(seed: int, iteration: int, side: int, positions: range, draws: int) -> np.ndarray:
+    """(len(positions), draws) floats in [0, 1): a splitmix64 hash of
+    (seed, iteration, side, position, draw), the same on every machine."""
+    keys = [np.uint64(seed), np.uint64(iteration), np.uint64(side)]
+    pos = np.arange(positions.start, positions.stop, dtype=np.uint64)[:, None]
+    draw = np.arange(draws, dtype=np.uint64)[None, :]
+    with np.errstate(over="ignore"):
+        h = np.zeros((len(positions), draws), np.uint64)
+        for key in (*keys, pos, draw):
+            h = _splitmix(h ^ (key + np.uint64(0x9E3779B97F4A7C15)))
+    return (h >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
 
-    def __init__(self, cfg: DictConfig, size: int, coverage: float) -> None:
-        self.cfg = cfg
-        self.size = size
-        self.coverage = coverage
-        grid = int(cfg.warp_grid)
-        # Control-point lattice, interpolated to a dense map for cv2.remap.
-        self.lattice = np.linspace(0, size - 1, grid, dtype=np.float32)
 
-    def _affine(self, rng: np.random.Generator, crop_side: int) -> np.ndarray:
-        """Matrix from the faceset crop to the model's input: random rotation,
-        zoom and shift about the centre, coverage crop and resize."""
-        c = self.cfg
-        angle = rng.uniform(-c.rotation, c.rotation)
-        scale = self.size / (crop_side * self.coverage) * (1 + rng.uniform(-c.zoom, c.zoom))
-        shift = rng.uniform(-c.shift, c.shift, 2) * self.size
-        m = cv2.getRotationMatrix2D((crop_side / 2, crop_side / 2), angle, scale)
-        m[:, 2] += self.size / 2 - crop_side / 2 + shift
-        return m
-
-    def _warp(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Random smooth grid warp (the classic face-swap input distortion)."""
-        n = len(self.lattice)
-        gx, gy = np.meshgrid(self.lattice, self.lattice)
-        sigma = self.cfg.warp_strength * self.size
-        gx = gx + rng.normal(0, sigma, (n, n)).astype(np.float32)
-        gy = gy + rng.normal(0, sigma, (n, n)).astype(np.float32)
-        map_x = cv2.resize(gx, (self.size, self.size), interpolation=cv2.INTER_CUBIC)
-        map_y = cv2.resize(gy, (self.size, self.size), interpolation=cv2.INTER_CUBIC)
-        return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-    def _color(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Shift lightness and the a/b colour axes in LAB."""
-        lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
-        lab[..., 0] += rng.uniform(-1, 1) * self.cfg.jitter_l * 255
-        lab[..., 1:] += rng.uniform(-1, 1, 2) * self.cfg.jitter_ab * 255
-        return cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
-
-    def _weight(self, mask: np.ndarray, marks: np.ndarray) -> np.ndarray:
-        """Loss weight: background weight, 1 on the dilated mask, ``region_weight``
-        on eye and mouth hulls."""
-        c = self.cfg
-        k = max(1, int(round(c.mask_dilate * self.size))) * 2 + 1
-        dilated = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-        weight = np.where(dilated > 127, 1.0, c.background_weight).astype(np.float32)
-        regions = np.zeros_like(mask)
-        for idx in REGIONS.values():
-            cv2.fillConvexPoly(regions, cv2.convexHull(marks[idx].astype(np.int32)), 1)
-        weight[regions > 0] = c.region_weight
-        return weight
-
-    def sample(self, face: np.ndarray, mask: np.ndarray, marks: np.ndarray,
-               rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        m = self._affine(rng, face.shape[0])
-        if self.cfg.flip and rng.random() < 0.5:
-            # Eye and mouth regions are symmetric sets, so landmarks need no relabelling.
-            m = np.array([[-1, 0, self.size - 1], [0, 1, 0]], np.float64) @ np.vstack([m, [0, 0, 1]])
-        dsize = (self.size, self.size)
-        target = cv2.warpAffine(np.asarray(face), m, dsize, flags=cv2.INTER_AREA,
-                                borderMode=cv2.BORDER_REFLECT)
-        out_mask = cv2.warpAffine(np.asarray(mask), m, dsize, flags=cv2.INTER_LINEAR)
-        out_marks = cv2.transform(np.asarray(marks, np.float32)[None], m)[0]
-        target = self._color(target, rng)
-        warped = self._warp(target, rng)
-        return warped, target, out_mask, self._weight(out_mask, out_marks)
+def _splitmix(x: np.ndarray) -> np.ndarray:
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
 
 
 @dataclass
 class Batch:
-    """float32 NCHW in [0, 1]: warped input, clean target, mask; loss weight."""
-    warped: np.ndarray
-    target: np.ndarray
-    mask: np.ndarray
-    weight: np.ndarray
+    """float32 NCHW in [0, 1] on the training device: warped input, clean
+    target, face mask; and the loss weight."""
+    warped: torch.Tensor
+    target: torch.Tensor
+    mask: torch.Tensor
+    weight: torch.Tensor
 
 
-def make_batch(side: Side, aug: Augmenter, samples: range, seed: int, iteration: int,
-               side_key: int) -> Batch:
-    """Positions ``samples`` of the batch of ``iteration`` for one side. Each
-    sample is a pure function of (seed, iteration, side, position), so the
-    processes of a data-parallel run, each building its own positions,
-    together train on the batch one process would."""
-    picked = []
-    for position in samples:
-        rng = np.random.default_rng([seed, iteration, side_key, position])
-        picked.append(aug.sample(*side.get(rng.integers(0, len(side))), rng))
-    warped, target, mask, weight = (np.stack(x) for x in zip(*picked))
-    return Batch(warped=warped.transpose(0, 3, 1, 2).astype(np.float32) / 255,
-                 target=target.transpose(0, 3, 1, 2).astype(np.float32) / 255,
-                 mask=mask[:, None].astype(np.float32) / 255,
-                 weight=weight[:, None])
+class Sampler:
+    """Makes batches of one side's ``FaceBank`` (see the module docstring)."""
 
+    def __init__(self, cfg: DictConfig, bank: FaceBank, size: int, coverage: float, crop: int,
+                 channels_last: bool = False) -> None:
+        self.cfg, self.bank, self.size = cfg, bank, size
+        self.grid = int(cfg.warp_grid)
+        self.draws = FIXED_DRAWS + 2 * self.grid ** 2
+        self.format = torch.channels_last if channels_last else torch.contiguous_format
+        device = bank.device
+        # The coverage square in normalised crop coordinates (edges at -1 and 1), as coverage_box cuts it.
+        side = int(round(crop * coverage))
+        x0 = (crop - side) // 2
+        self.box_scale = side / crop
+        self.box_offset = (2 * x0 + side) / crop - 1
+        # Output pixel centres in normalised coordinates (align_corners=False), (size, size, 3) homogeneous.
+        c = (torch.arange(size, dtype=torch.float32, device=device) * 2 + 1) / size - 1
+        yy, xx = torch.meshgrid(c, c, indexing="ij")
+        self.base = torch.stack([xx, yy, torch.ones_like(xx)], -1)
+        self.colour = COLOUR_AXES.to(device)
 
-class Prefetcher:
-    """Builds the batches (positions ``samples`` of each) for iterations
-    ``start`` .. in background threads.
+    def matrices(self, u: torch.Tensor) -> torch.Tensor:
+        """(n, 2, 3): output pixel centre (normalised, homogeneous) -> crop
+        point (normalised): flip, zoom, rotation and shift about the centre,
+        then the coverage square."""
+        c = self.cfg
+        angle = torch.deg2rad((u[:, 1] * 2 - 1) * c.rotation)
+        scale = 1 / (1 + (u[:, 2] * 2 - 1) * c.zoom)
+        shift = (u[:, 3:5] * 2 - 1) * c.shift * 2   # shift is a fraction of the side: 2 normalised units
+        flip = torch.where((u[:, 5] < 0.5) & bool(c.flip), -1.0, 1.0)
+        cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
+        m = torch.stack([torch.stack([cos * flip, -sin, -shift[:, 0]], -1),
+                         torch.stack([sin * flip, cos, -shift[:, 1]], -1)], 1)
+        return m * self.box_scale + torch.tensor([0.0, 0.0, self.box_offset], device=u.device)[None, None]
 
-    ``get()`` returns the batches of the next iteration in order and counts
-    the time it had to wait (the stall).
-    """
+    def displacement(self, u: torch.Tensor) -> torch.Tensor:
+        """(n, size, size, 2) smooth zero-mean displacement of the output pixel
+        centres, normalised units, std ``warp_strength`` of the side at the control points."""
+        n, g = len(u), self.grid
+        pairs = u[:, FIXED_DRAWS:].reshape(n, 2, g * g)
+        radius = torch.sqrt(-2 * torch.log1p(-pairs[:, 0]))   # 1 - u is in (0, 1]
+        turn = 2 * math.pi * pairs[:, 1]
+        normals = torch.stack([radius * torch.cos(turn), radius * torch.sin(turn)], 1)
+        lattice = normals.reshape(n, 2, g, g) * (self.cfg.warp_strength * 2)
+        dense = F.interpolate(lattice, size=(self.size, self.size), mode="bicubic", align_corners=True)
+        return dense.permute(0, 2, 3, 1)
 
-    def __init__(self, sides: dict[str, Side], aug: Augmenter, samples: range, seed: int,
-                 start: int, workers: int, depth: int) -> None:
-        self.sides, self.aug, self.samples, self.seed = sides, aug, samples, seed
-        self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="batches")
-        self.pending: queue.SimpleQueue[Future] = queue.SimpleQueue()
-        self.submitted = start
-        self.wait_s = 0.0
-        for _ in range(max(1, depth)):
-            self._submit()
+    def sample(self, u: torch.Tensor, index: torch.Tensor) -> Batch:
+        """The batch of draws ``u`` on faces ``index`` of the bank."""
+        faces = self.bank.gather(index)
+        m = self.matrices(u)
+        grid = torch.einsum("hwk,nik->nhwi", self.base, m)
+        moved = self.base[None, ..., :2] + self.displacement(u)
+        warped_grid = torch.einsum("nhwk,nik->nhwi", F.pad(moved, (0, 1), value=1.0), m)
+        kw = {"mode": "bilinear", "padding_mode": "reflection", "align_corners": False}
+        clean = F.grid_sample(faces, grid, **kw)
+        warped = F.grid_sample(faces[:, :3], warped_grid, **kw)
+        c = self.cfg
+        shift = ((u[:, 6:9] * 2 - 1) * torch.tensor([c.jitter_l, c.jitter_ab, c.jitter_ab],
+                                                     device=u.device)) @ self.colour
+        shift = shift[:, :, None, None]
+        weight = torch.where(clean[:, 4:5] > 0.5, 1.0, float(c.background_weight))
+        weight = torch.where(clean[:, 5:6] > 0.5, float(c.region_weight), weight)
+        return Batch(warped=(warped + shift).clamp_(0, 1).contiguous(memory_format=self.format),
+                     target=(clean[:, :3] + shift).clamp_(0, 1).contiguous(memory_format=self.format),
+                     mask=clean[:, 3:4].contiguous(memory_format=self.format),
+                     weight=weight.contiguous(memory_format=self.format))
 
-    def _submit(self) -> None:
-        self.pending.put(self.pool.submit(self._build, self.submitted))
-        self.submitted += 1
-
-    def _build(self, iteration: int) -> dict[str, Batch]:
-        return {name: make_batch(side, self.aug, self.samples, self.seed, iteration, SIDES[name])
-                for name, side in self.sides.items()}
-
-    def get(self) -> dict[str, Batch]:
-        t0 = time.perf_counter()
-        batches = self.pending.get().result()
-        self.wait_s += time.perf_counter() - t0
-        self._submit()
-        return batches
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+    def batch(self, seed: int, iteration: int, side: int, positions: range) -> Batch:
+        """Positions ``positions`` of the batch of ``iteration`` for one side."""
+        u = uniforms(seed, iteration, side, positions, self.draws)
+        index = torch.from_numpy((u[:, 0] * len(self.bank)).astype(np.int64))
+        draws = torch.from_numpy(u.astype(np.float32))
+        if self.bank.device.type == "cuda":
+            draws = draws.pin_memory()
+        return self.sample(draws.to(self.bank.device, non_blocking=True), index)

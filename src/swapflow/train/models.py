@@ -123,10 +123,19 @@ class FaceSwapModel(nn.Module):
             for side in ("a", "b")})
 
     def forward(self, x: torch.Tensor, side: str) -> tuple[torch.Tensor, torch.Tensor | None]:
-        out = self.decoders[side](self.encoder(x))
+        return self.decode(self.encoder(x), side)
+
+    def decode(self, z: torch.Tensor, side: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Decoder ``side`` of encodings ``z``: (face, mask or None)."""
+        out = self.decoders[side](z)
         if self.predicts_mask:
             return out[:, :3], out[:, 3:]
         return out, None
+
+    def both(self, a: torch.Tensor, b: torch.Tensor) -> tuple[tuple, tuple]:
+        """A's faces through decoder A and B's through decoder B, one encoder call for both."""
+        z = self.encoder(torch.cat([a, b]))
+        return self.decode(z[:len(a)], "a"), self.decode(z[len(a):], "b")
 
     def coverage_box(self, crop_side: int) -> tuple[int, int, int]:
         """(x0, y0, side) of the square of a ``crop_side`` faceset crop the model sees.

@@ -35,7 +35,7 @@ from swapflow.frames import spread, write_jpeg
 from swapflow.io import atomic_path
 from swapflow.settings import ConfigError
 from swapflow.train import distributed
-from swapflow.train.data import Augmenter, Batch, FacesetError, Prefetcher, Side, split_holdout
+from swapflow.train.data import SIDES, Batch, FaceBank, FacesetError, Sampler, split_holdout
 from swapflow.train.losses import face_loss
 from swapflow.train.models import FaceSwapModel, build_model
 
@@ -49,6 +49,7 @@ PREVIEW_FACES = 6
 # Config keys a resumed run may change without invalidating its checkpoint.
 RUN_ONLY_KEYS = ("iterations", "device", "precision", "channels_last", "compile",
                  "checkpoint_every", "preview_every", "log_every_s")
+RUN_ONLY_DATA_KEYS = ("device_memory_gib",)
 
 
 class TrainingInterrupted(RuntimeError):
@@ -89,38 +90,26 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return choices[precision]
 
 
-def _to_device(batch: Batch, device: torch.device, channels_last: bool) -> dict[str, torch.Tensor]:
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    pin = device.type == "cuda"
-    out = {}
-    for name in ("warped", "target", "mask", "weight"):
-        t = torch.from_numpy(getattr(batch, name))
-        if pin:
-            t = t.pin_memory()
-        out[name] = t.to(device, non_blocking=pin).contiguous(memory_format=fmt)
-    return out
-
-
 def _training_keys(cfg: DictConfig) -> dict:
     """The config without the keys that may change between a run and its resume."""
     keys = OmegaConf.to_container(cfg, resolve=True)
     for name in RUN_ONLY_KEYS:
         keys.pop(name, None)
-    for name in ("workers", "prefetch"):
+    for name in RUN_ONLY_DATA_KEYS:
         keys["data"].pop(name, None)
     return keys
 
 
 class _BothSides(torch.nn.Module):
-    """A's and B's forward pass in one call: the unit DistributedDataParallel
-    synchronises (one all-reduce of the gradients per step)."""
+    """A's and B's forward pass in one call (one encoder pass for both): the
+    unit DistributedDataParallel synchronises (one all-reduce of the gradients per step)."""
 
     def __init__(self, model: FaceSwapModel) -> None:
         super().__init__()
         self.model = model
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> tuple[tuple, tuple]:
-        return self.model(a, "a"), self.model(b, "b")
+        return self.model.both(a, b)
 
 
 @contextlib.contextmanager
@@ -160,12 +149,9 @@ class Trainer:
         self.channels_last = (self.device.type == "cuda" if cfg.channels_last == "auto"
                               else bool(cfg.channels_last))
         self.facesets: dict[str, list[dict]] = {}
-        sides = {}
+        self.loaded: dict[str, list[Faceset]] = {}
         for side, paths in (("a", facesets_a), ("b", facesets_b)):
-            loaded, entries = self._load_side(side, paths)
-            sides[side] = Side(loaded, [np.array(e["train_indices"]) for e in entries])
-            self.facesets[side] = entries
-        self.sides = sides
+            self.loaded[side], self.facesets[side] = self._load_side(side, paths)
         self.seed = int(cfg.seed)
         random.seed(self.seed)
         np.random.seed(self.seed)
@@ -180,14 +166,25 @@ class Trainer:
                 gradient_as_bucket_view=True)
         self.net = torch.compile(net) if cfg.compile else net
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=float(cfg.model.lr),
-                                          betas=tuple(cfg.model.betas))
+                                          betas=tuple(cfg.model.betas),
+                                          fused=self.device.type == "cuda")
         if cfg.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, "
                               f"not {cfg.lr_schedule!r}")
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
-        self.augmenter = Augmenter(cfg.data, self.model.size, self.model.coverage)
+        budget = float(cfg.data.device_memory_gib) * 2 ** 30 / 2   # shared by the two sides
+        self.samplers = {}
+        for side, loaded in self.loaded.items():
+            bank = FaceBank(loaded, [np.array(e["train_indices"]) for e in self.facesets[side]],
+                            self.model.size, self.model.coverage, float(cfg.data.mask_dilate),
+                            self.device, budget)
+            self.samplers[side] = Sampler(cfg.data, bank, self.model.size, self.model.coverage,
+                                          loaded[0].faces.shape[1], self.channels_last)
         self.iteration = 0
         self.history: list[dict[str, float]] = []
+        # steps whose losses are still on the device: (iteration, lr, losses); read at log time
+        self.pending: list[tuple[int, float, torch.Tensor]] = []
+        self.loss_names: list[str] = []
         self.fingerprint = {"config": _training_keys(cfg),
                             "facesets": {s: [e["hash"] for e in es] for s, es in self.facesets.items()}}
 
@@ -209,7 +206,7 @@ class Trainer:
                                    + (f" (curation removed {removed}: see config section curate)"
                                       if removed else ""))
             train_idx, hold_idx = split_holdout(len(fs), float(self.cfg.holdout), int(self.cfg.seed),
-                                                str(Path(path).name))
+                                                str(Path(path).name), int(self.cfg.holdout_min))
             loaded.append(fs)
             entries.append({"path": str(Path(path).resolve()), "faces": len(fs),
                             "hash": faceset_hash(path), "train_indices": train_idx.tolist(),
@@ -220,6 +217,7 @@ class Trainer:
     def save_checkpoint(self) -> None:
         """Every process calls it at the same step; process 0 writes."""
         self._check_processes_agree()
+        self._read_losses()
         if not self.group.main:
             return
         state = {"fingerprint": self.fingerprint, "iteration": self.iteration,
@@ -280,21 +278,27 @@ class Trainer:
         final = float(self.cfg.lr_final)
         return base * (final + (1 - final) * (1 + math.cos(math.pi * progress)) / 2)
 
-    def step(self, batches: dict[str, Batch], signum: int = 0) -> tuple[dict[str, float], int]:
-        """One optimizer step on this process's share of the batches; returns the
-        loss row (the mean over the processes) and the largest ``signum`` any
-        process passed (a signal it caught, so that all stop together)."""
+    def batches(self) -> dict[str, Batch]:
+        """This process's share of the batches of the next iteration, on the device."""
+        return {side: sampler.batch(self.seed, self.iteration + 1, SIDES[side], self.samples)
+                for side, sampler in self.samplers.items()}
+
+    def step(self, batches: dict[str, Batch], signum: int = 0) -> int:
+        """One optimizer step on this process's share of the batches. Its
+        losses stay on the device (``pending``) until ``_read_losses``. Returns
+        ``signum``, or with several processes the largest any of them passed
+        (a signal it caught, so that all stop together: the one read back per
+        step that data-parallel training needs)."""
         self.optimizer.zero_grad(set_to_none=True)
         lr = self.learning_rate()
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        t = {side: _to_device(batch, self.device, self.channels_last) for side, batch in batches.items()}
+        a, b = batches["a"], batches["b"]
         with torch.autocast(self.device.type, dtype=self.dtype or torch.float32,
                             enabled=self.dtype is not None):
-            out = self.net(t["a"]["warped"], t["b"]["warped"])
-        terms = {side: face_loss(face, t[side]["target"], t[side]["weight"], mask, t[side]["mask"],
-                                 self.cfg.loss)
-                 for side, (face, mask) in zip("ab", out)}
+            out = self.net(a.warped, b.warped)
+        terms = {side: face_loss(face, batch.target, batch.weight, mask, batch.mask, self.cfg.loss)
+                 for side, batch, (face, mask) in zip("ab", (a, b), out)}
         total = terms["a"]["total"] + terms["b"]["total"]
         self.scaler.scale(total).backward()
         if self.cfg.loss.grad_clip > 0:
@@ -302,71 +306,73 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(self.cfg.loss.grad_clip))
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        names = [(f"loss_{side}", terms[side]["total"]) for side in "ab"]
-        names += [(f"{name}_{side}", value) for side in "ab" for name, value in terms[side].items()
+        named = [(f"loss_{side}", terms[side]["total"]) for side in "ab"]
+        named += [(f"{name}_{side}", value) for side in "ab" for name, value in terms[side].items()
                   if name != "total"]
-        values = torch.stack([v.detach().float() for _, v in names] + [total.new_tensor(float(signum))])
-        rows = distributed.gather(values, self.group)
-        means = rows[:, :-1].mean(0).tolist()
-        row = {"iteration": self.iteration + 1, "lr": lr} | dict(zip((n for n, _ in names), means))
-        return row, int(rows[:, -1].max())
+        self.loss_names = [n for n, _ in named]
+        values = torch.stack([v.detach().float() for _, v in named])
+        if self.group.size > 1:
+            rows = distributed.gather(torch.cat([values, values.new_tensor([float(signum)])]), self.group)
+            values, signum = rows[:, :-1].mean(0), int(rows[:, -1].max())
+        self.pending.append((self.iteration + 1, lr, values))
+        return signum
+
+    def _read_losses(self) -> None:
+        """Move the pending steps' losses from the device into ``history`` (one read back)."""
+        if not self.pending:
+            return
+        values = torch.stack([v for _, _, v in self.pending]).cpu().tolist()
+        for (iteration, lr, _), row in zip(self.pending, values):
+            self.history.append({"iteration": iteration, "lr": lr} | dict(zip(self.loss_names, row)))
+        self.pending.clear()
 
     # ---- the loop ----------------------------------------------------
     def fit(self) -> dict[str, float]:
         """Train up to ``cfg.iterations``; returns speed figures of this call."""
         total = int(self.cfg.iterations)
         bs = int(self.cfg.batch_size)
-        data = self.cfg.data
-        prefetch = Prefetcher(self.sides, self.augmenter, self.samples, self.seed, self.iteration + 1,
-                              int(data.workers), int(data.prefetch))
         start_iter = self.iteration
         t_start = last_log = time.perf_counter()
-        log.info("training %s (%s) on %s, %s, channels_last %s, iterations %d..%d%s",
+        log.info("training %s (%s) on %s, %s, channels_last %s, %d torch threads, iterations %d..%d%s",
                  self.cfg.preset, self.cfg.model.arch, self.device,
                  f"autocast {self.dtype}" if self.dtype else "fp32",
-                 self.channels_last, self.iteration + 1, total,
+                 self.channels_last, torch.get_num_threads(), self.iteration + 1, total,
                  f"; process {self.group.rank} of {self.group.size}: faces {self.samples.start}.."
                  f"{self.samples.stop - 1} of each batch of {bs}" if self.group.joined else "")
-        try:
-            with _catch_signals() as caught:
-                while self.iteration < total:
-                    row, signum = self.step(prefetch.get(), caught[0] if caught else 0)
-                    self.iteration += 1
-                    self.history.append(row)
-                    now = time.perf_counter()
-                    if self.group.main and (now - last_log >= self.cfg.log_every_s
-                                            or self.iteration == total):
-                        last_log = now
-                        self._log_progress(row, now - t_start, self.iteration - start_iter,
-                                           prefetch.wait_s, total)
-                    if self.iteration % self.cfg.checkpoint_every == 0 or signum:
-                        self.save_checkpoint()
-                    if signum:
-                        raise TrainingInterrupted(signum, self.iteration)
-                    if self.group.main and self.iteration % self.cfg.preview_every == 0:
-                        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-                        write_jpeg(self.checkpoint_dir / folder.PREVIEW, self.preview())
-        finally:
-            prefetch.close()
+        with _catch_signals() as caught:
+            while self.iteration < total:
+                signum = self.step(self.batches(), caught[0] if caught else 0)
+                self.iteration += 1
+                now = time.perf_counter()
+                if self.group.main and (now - last_log >= self.cfg.log_every_s
+                                        or self.iteration == total):
+                    last_log = now
+                    self._read_losses()
+                    self._log_progress(self.history[-1], now - t_start, self.iteration - start_iter, total)
+                if self.iteration % self.cfg.checkpoint_every == 0 or signum:
+                    self.save_checkpoint()
+                if signum:
+                    raise TrainingInterrupted(signum, self.iteration)
+                if self.group.main and self.iteration % self.cfg.preview_every == 0:
+                    self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+                    write_jpeg(self.checkpoint_dir / folder.PREVIEW, self.preview())
+        self._read_losses()
         wall = time.perf_counter() - t_start
         done = self.iteration - start_iter
         return {"seconds": wall, "iterations": done,
-                "samples_per_s": 2 * bs * done / wall if wall > 0 else 0.0,
-                "stall_fraction": prefetch.wait_s / wall if wall > 0 else 0.0}
+                "samples_per_s": 2 * bs * done / wall if wall > 0 else 0.0}
 
-    def _log_progress(self, row: dict[str, float], elapsed: float, done: int, wait: float,
-                      total: int) -> None:
+    def _log_progress(self, row: dict[str, float], elapsed: float, done: int, total: int) -> None:
         rate = done / elapsed
         eta = (total - self.iteration) / rate if rate > 0 else float("inf")
-        log.info("it %d/%d  loss_a %.4f  loss_b %.4f  %.1f samples/s  stall %.1f%%  ETA %s",
+        log.info("it %d/%d  loss_a %.4f  loss_b %.4f  %.1f samples/s  ETA %s",
                  self.iteration, total, row["loss_a"], row["loss_b"],
-                 rate * 2 * self.cfg.batch_size, 100 * wait / elapsed,
-                 _hms(eta))
+                 rate * 2 * self.cfg.batch_size, _hms(eta))
 
     def preview(self) -> np.ndarray:
         """Grid of rows A, A reconstructed, A->B, B, B reconstructed, B->A (RGB uint8)."""
         rows = []
-        first = {side: self.sides[side].facesets[0] for side in ("a", "b")}
+        first = {side: self.loaded[side][0] for side in ("a", "b")}
         count = min(PREVIEW_FACES, *map(len, first.values()))
         for side, other in (("a", "b"), ("b", "a")):
             faces = np.asarray(first[side].faces[spread(len(first[side]), count)])
@@ -436,9 +442,8 @@ def train(cfg: DictConfig, facesets_a: list[str | Path], facesets_b: list[str | 
     trainer = Trainer(cfg, facesets_a, facesets_b, checkpoint_dir, identities, threads)
     trainer.try_resume()
     speed = trainer.fit()
-    log.info("done: %d iterations in %.0f s, %.1f samples/s, data stall %.1f%%",
-             speed["iterations"], speed["seconds"], speed["samples_per_s"],
-             100 * speed["stall_fraction"])
+    log.info("done: %d iterations in %.0f s, %.1f samples/s",
+             speed["iterations"], speed["seconds"], speed["samples_per_s"])
     if trainer.iteration > 0 and trainer.iteration % cfg.checkpoint_every:
         trainer.save_checkpoint()
     if trainer.group.main:
