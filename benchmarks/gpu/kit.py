@@ -12,6 +12,7 @@ import contextlib
 import io
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -22,6 +23,7 @@ import torch
 
 from swapflow.faceset import create_faceset, load_faceset
 from swapflow.train import distributed
+from swapflow.train.losses import face_loss
 
 FACESETS = "facesets"      # <name>.npz, one per faceset
 TARGET = "target"          # frames/ (the target clip's frame files) and alignments.parquet
@@ -86,9 +88,38 @@ def one_process_group(active: bool = True) -> Iterator[None]:
             del os.environ[name]
 
 
+def floor_speed(trainer, iterations: int, warmup: int) -> float:
+    """samples/s of the least work a training step must do: ``trainer``'s
+    model, loss, precision and optimizer on one batch made before timing."""
+    batches = trainer.batches()
+    a, b = batches["a"], batches["b"]
+    cfg = trainer.cfg
+
+    def step() -> None:
+        trainer.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(trainer.device.type, dtype=trainer.dtype or torch.float32,
+                            enabled=trainer.dtype is not None):
+            out = trainer.net(a.warped, b.warped)
+        total = sum(face_loss(face, batch.target, batch.weight, mask, batch.mask, cfg.loss)["total"]
+                    for batch, (face, mask) in zip((a, b), out))
+        trainer.scaler.scale(total).backward()
+        trainer.scaler.step(trainer.optimizer)
+        trainer.scaler.update()
+
+    sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
+    for _ in range(warmup):
+        step()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(iterations):
+        step()
+    sync()
+    return 2 * int(cfg.batch_size) * iterations / (time.perf_counter() - t0)
+
+
 def trainer_speed(trainer, iterations: int, warmup: int) -> dict[str, float]:
-    """samples/s, data stall and (on cuda) peak memory of ``iterations`` more
-    steps of ``trainer`` after ``warmup`` steps (compilation happens there)."""
+    """samples/s and (on cuda) peak memory of ``iterations`` more steps of
+    ``trainer`` after ``warmup`` steps (compilation happens there)."""
     trainer.cfg.iterations = trainer.iteration + warmup
     trainer.fit()
     if trainer.device.type == "cuda":

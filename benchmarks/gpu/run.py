@@ -1,7 +1,8 @@
 """The GPU kit's run (on the device machine; started by run.sh).
 
-For each preset: samples/s, data stall and peak GPU memory of the real
-Trainer in each variant (fp32, autocast, channels_last, both, both +
+For each preset: samples/s and peak GPU memory of the real Trainer in
+each variant, against the floor of that variant (the same model's step on a
+batch already on the device), in each variant (fp32, autocast, channels_last, both, both +
 torch.compile), and fp32 and autocast+channels_last again in a
 DistributedDataParallel process group of one (the overhead of data-parallel
 training, measured on a one-GPU machine); then the preset trained for
@@ -26,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from kit import FACESETS, IDENTITIES, TARGET, one_process_group, trainer_speed, unpack_faceset
+from kit import FACESETS, IDENTITIES, TARGET, floor_speed, one_process_group, trainer_speed, unpack_faceset
 from swapflow.alignments import kept_faces
 from swapflow.convert import convert_frames
 from swapflow.frames import frame_index, list_frames
@@ -53,10 +54,13 @@ def main() -> None:
     p.add_argument("--presets", nargs="+", default=["original", "dfaker128"])
     p.add_argument("--seconds", type=float, nargs="+", default=[100.0, 150.0],
                    help="training time of each preset")
+    p.add_argument("--iterations", type=int, nargs="+", default=[],
+                   help="training iterations of each preset instead of --seconds")
     p.add_argument("--speed-iterations", type=int, default=40)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--device", default="auto")
-    p.add_argument("--workers", type=int, default=8, help="data producer threads")
+    p.add_argument("--batch-size", type=int, nargs="+", default=[],
+                   help="batch size of each preset (default: the preset's)")
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -73,9 +77,12 @@ def main() -> None:
         frames = list_frames(args.kit / TARGET / "frames")
         alignments = pd.read_parquet(args.kit / TARGET / "alignments.parquet")
 
+        batch_sizes = dict(zip(args.presets, args.batch_size))
+
         def trainer(preset: str, overrides: list[str], name: str) -> Trainer:
+            batch = [f"batch_size={batch_sizes[preset]}"] if preset in batch_sizes else []
             cfg = compose_config(REPO / "config", preset, [
-                f"device={args.device}", f"data.workers={args.workers}", "log_every_s=10",
+                f"device={args.device}", "log_every_s=10", *batch,
                 "checkpoint_every=1000000", "preview_every=1000000", *overrides])
             return Trainer(cfg, [facesets[0]], [facesets[1]], tmp / name, identities=IDENTITIES,
                            threads=torch.get_num_threads())
@@ -86,11 +93,13 @@ def main() -> None:
                 start = time.perf_counter()
                 with one_process_group(variant in DDP):
                     t = trainer(preset, VARIANTS[variant], f"{preset}-{variant}")
+                    floor = floor_speed(t, args.speed_iterations, args.warmup)
                     speed = trainer_speed(t, args.speed_iterations, args.warmup)
-                speed["seconds_with_warmup"] = time.perf_counter() - start
+                speed |= {"seconds_with_warmup": time.perf_counter() - start, "batch_size": int(t.cfg.batch_size),
+                          "floor_samples_per_s": floor, "ratio_to_floor": speed["samples_per_s"] / floor}
                 speeds["variants"][variant] = speed
-                logging.info("%s %s: %.1f samples/s, stall %.1f%%, peak %.2f GiB", preset, variant,
-                             speed["samples_per_s"], 100 * speed["stall_fraction"], speed.get("peak_gib", 0))
+                logging.info("%s %s: %.1f samples/s, %.2f of its floor (%.1f), peak %.2f GiB", preset, variant,
+                             speed["samples_per_s"], speed["ratio_to_floor"], floor, speed.get("peak_gib", 0))
                 del t
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
@@ -104,7 +113,8 @@ def main() -> None:
             best = max((v for v in speeds["variants"] if v not in DDP),
                        key=lambda v: speeds["variants"][v]["samples_per_s"])
             fastest = speeds["variants"][best]
-            iterations = max(1, int(seconds * fastest["iterations"] / fastest["seconds"]))
+            iterations = (dict(zip(args.presets, args.iterations)).get(preset)
+                          or max(1, int(seconds * fastest["iterations"] / fastest["seconds"])))
             t = trainer(preset, [*VARIANTS[best], f"iterations={iterations}"], f"{preset}-train")
             run = t.fit()
             model_dir = t.write_output(tmp / f"{preset}-model", run, time.strftime("%Y-%m-%dT%H:%M:%S"))
