@@ -7,8 +7,8 @@ training on this machine: a short calibration run measures its iterations/s,
 then the real workflow trains, converts, merges and evaluates the swap
 ``q-<setting>`` with that many iterations, in the project folder ``--work``
 (extraction is shared between settings and done once). Printed per setting:
-samples/s and minutes of the training job, sharpness ratio and ID retrieval
-from the evaluate rule.
+samples/s and minutes of the training job; held-out masked PSNR of A and B,
+sharpness ratio and ID retrieval from the evaluate rule.
 
 ``--ceiling`` prints, without training, the sharpness ratio a perfect model
 of each output size and coverage could reach on the man's clip: every face
@@ -17,7 +17,7 @@ resolution alone costs, against the face's size on screen).
 
 Run from the repository root, e.g.
 ``python benchmarks/quality.py --ceiling`` or
-``python benchmarks/quality.py --minutes 15 64-grad-cos 128-b8`` (``--minutes 0``: the
+``python benchmarks/quality.py --minutes 15 64-lr5e-4-cos 64-wide-cos`` (``--minutes 0``: the
 preset's own iterations).
 """
 
@@ -53,18 +53,16 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 # name -> (preset, training overrides); the presets as they are in config/model/.
 SETTINGS: dict[str, tuple[str, list[str]]] = {
     "lite": ("lite", []),
-    "64-grad-cos": ("lite", ["loss.gradient=1.0", "lr_schedule=cosine", "model.lr=4e-4"]),
-    "128-b8": ("lite", ["model.size=128", "batch_size=8"]),
-    "128-b8-grad-cos": ("lite", ["model.size=128", "batch_size=8", "loss.gradient=1.0",
-                                 "lr_schedule=cosine", "model.lr=4e-4"]),
-    "96-b8-grad-cos": ("lite", ["model.size=96", "batch_size=8", "loss.gradient=1.0",
-                                "lr_schedule=cosine", "model.lr=4e-4"]),
-    "128-b8-d512-grad-cos": ("lite", ["model.size=128", "batch_size=8", "model.dense=512",
-                                      "loss.gradient=1.0", "lr_schedule=cosine", "model.lr=4e-4"]),
-    "128-b8-conv-grad-cos": ("lite", ["model.size=128", "batch_size=8", "model.dense=0",
-                                      "loss.gradient=1.0", "lr_schedule=cosine", "model.lr=4e-4"]),
-    "96-b8-d512-grad-cos": ("lite", ["model.size=96", "batch_size=8", "model.dense=512",
-                                     "loss.gradient=1.0", "lr_schedule=cosine", "model.lr=4e-4"]),
+    "64-lr2e-4": ("lite", ["model.lr=2e-4", "lr_schedule=constant"]),
+    "64-lr5e-4": ("lite", ["model.lr=5e-4", "lr_schedule=constant"]),
+    "64-lr5e-4-cos": ("lite", ["model.lr=5e-4", "lr_schedule=cosine"]),
+    "64-lr1e-3-cos": ("lite", ["model.lr=1e-3", "lr_schedule=cosine"]),
+    "64-nowarp-cos": ("lite", ["model.lr=5e-4", "lr_schedule=cosine", "data.warp_strength=0"]),
+    # faceswap's Lightweight widths: dense 512, decoder 512/256/128 (lite: 128, 64/32/16)
+    "64-wide-cos": ("lite", ["model.dense=512", "model.decoder=[512,256,128]", "model.lr=5e-4",
+                             "lr_schedule=cosine"]),
+    "64-d512-cos": ("lite", ["model.dense=512", "model.lr=5e-4", "lr_schedule=cosine"]),
+    "96-b8-cos": ("lite", ["model.size=96", "batch_size=8", "model.lr=5e-4", "lr_schedule=cosine"]),
 }
 
 
@@ -134,6 +132,7 @@ def speed(work: Path, preset: str, overrides: list[str], iterations: int = 20, w
 def speeds(work: Path, name: str) -> pd.DataFrame:
     """samples/s of a setting in each of the GPU kit's variants, and with one thread."""
     preset, overrides = SETTINGS[name]
+    project(work, [])
     snakemake(work, "results/faceset/woman", "results/faceset/man")
     runs = {variant: speed(work, preset, [*overrides, *extra]) for variant, extra in VARIANTS.items()}
     runs["as configured, 1 thread"] = speed(work, preset, overrides, threads=1)
@@ -144,6 +143,7 @@ def speeds(work: Path, name: str) -> pd.DataFrame:
 
 def run_setting(work: Path, name: str, minutes: float) -> dict:
     preset, overrides = SETTINGS[name]
+    project(work, [])
     snakemake(work, "results/faceset/woman", "results/faceset/man")
     if minutes > 0:
         calibration = speed(work, preset, overrides)
@@ -163,6 +163,8 @@ def run_setting(work: Path, name: str, minutes: float) -> dict:
     return {"setting": name, "iterations": iterations,
             "samples_per_s": round(run["samples_per_s"], 1),
             "minutes": round(run["seconds"] / 60, 1),
+            "heldout_a_psnr_masked": round(metrics["recon_a_psnr_masked"], 2),
+            "heldout_b_psnr_masked": round(metrics["recon_b_psnr_masked"], 2),
             "sharpness_ratio": round(metrics["sharpness_ratio"], 3),
             "id_retrieval": round(metrics["id_retrieval"], 3),
             "model": model.name}

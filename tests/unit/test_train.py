@@ -188,8 +188,8 @@ def test_model_learns_faces_it_never_saw(facesets, tmp_path):
     """A short lite training (counted in iterations) rebuilds the woman's held-out
     faces, at the crop convert uses, far better than her mean face does; the
     recipe that shrank every input (it trained the model to enlarge) reached
-    13.7 dB on them after 600 iterations."""
-    out = _train(facesets, tmp_path, "lite", ["iterations=300", "batch_size=8"])
+    13.7 dB on the demo's held-out faces after 600 iterations."""
+    out = _train(facesets, tmp_path, "lite", ["iterations=600", "batch_size=8", "model.lr=5e-4"])
     model, _ = load_model(out)
     held = holdout(out, "a", [facesets[0]])
     measured = reconstruction(model, [facesets[0]], held, "a", 64)
@@ -202,5 +202,6 @@ def test_model_learns_faces_it_never_saw(facesets, tmp_path):
     mean_psnr = float(np.mean(10 * np.log10(255 ** 2 / mse)))
     print(f"held-out masked PSNR {measured['recon_a_psnr_masked']:.2f} dB, mean face {mean_psnr:.2f} dB")
     assert measured["recon_a_faces"] == 8
-    assert measured["recon_a_psnr_masked"] > mean_psnr + 2
-    assert measured["recon_a_psnr_masked"] > 18
+    # measured: 21.5 dB against the mean face's 18.8 (bf16 on 2 cores)
+    assert measured["recon_a_psnr_masked"] > mean_psnr + 1.5
+    assert measured["recon_a_psnr_masked"] > 20

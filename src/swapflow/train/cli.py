@@ -34,7 +34,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "--preset, --config-dir and overrides")
     p.add_argument("--config-dir", default="config", help="folder holding train.yaml (default: ./config)")
     p.add_argument("--names", nargs=2, default=("a", "b"), metavar=("A", "B"), help="identity names")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--threads", type=int, default=min(2, len(os.sched_getaffinity(0))),
+                   help="torch CPU threads (default: 2, or the cores this process may use if fewer)")
     p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. iterations=200 model.lr=1e-4")
     return p.parse_args(argv)
 
