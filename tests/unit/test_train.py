@@ -21,6 +21,7 @@ from swapflow.io import read_json
 from swapflow.model_folder import holdout
 from swapflow.train import FacesetError, compose_config, load_model, train
 from swapflow.train.cli import main
+from swapflow.train.trainer import CheckpointError
 from swapflow.train.losses import gradient_l1
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
@@ -121,6 +122,37 @@ def test_same_seed_same_weights_also_when_resumed(facesets, tmp_path):
     for name, w in straight.items():
         assert torch.equal(w, again[name]), name
         assert torch.equal(w, resumed[name]), name
+
+
+class _Payload:
+    """Unpickling this calls ``Path.touch`` on its path: code a pickle runs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return Path.touch, (self.path,)
+
+
+@pytest.mark.parametrize("content", ["payload", "cut", "noise"])
+def test_a_checkpoint_never_runs_code(facesets, tmp_path, content):
+    """A checkpoint is read with weights_only: a pickle that would run code, a
+    cut-off checkpoint and a file of noise each stop the run with one line
+    naming the file, before any training, and run nothing."""
+    opts = ["batch_size=2", "checkpoint_every=2", "iterations=2"]
+    ckpt = tmp_path / "run" / "ckpt" / "checkpoint.pt"
+    if content == "cut":
+        _train(facesets, tmp_path, "lite", opts)
+        ckpt.write_bytes(ckpt.read_bytes()[: ckpt.stat().st_size // 2])
+    else:
+        ckpt.parent.mkdir(parents=True)
+        if content == "payload":
+            torch.save({"fingerprint": _Payload(tmp_path / "ran"), "iteration": 1}, ckpt)
+        else:
+            ckpt.write_bytes(np.random.default_rng(0).bytes(5000))
+    with pytest.raises(CheckpointError, match=rf"{ckpt} is not a checkpoint swapflow can read safely"):
+        _train(facesets, tmp_path, "lite", opts + ["iterations=4"])
+    assert not (tmp_path / "ran").exists()
 
 
 @pytest.mark.slow

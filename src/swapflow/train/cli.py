@@ -13,10 +13,9 @@ import sys
 
 from omegaconf import OmegaConf
 
-from swapflow.settings import ConfigError
+from swapflow.io import InputError
 from swapflow.train import distributed
 from swapflow.train.config import compose_config
-from swapflow.train.data import FacesetError
 from swapflow.train.trainer import TrainingInterrupted, train
 
 
@@ -57,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         train(cfg, args.faceset_a, args.faceset_b, args.out,
               args.checkpoint_dir or f"{args.out.rstrip('/')}.checkpoint",
               identities=tuple(args.names), threads=args.threads)
-    except (ConfigError, FacesetError) as err:
+    except InputError as err:  # a config, faceset or checkpoint the user gave
         print(f"swapflow-train: error: {err}", file=sys.stderr)
         return 2
     except TrainingInterrupted as err:

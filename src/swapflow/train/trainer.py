@@ -15,6 +15,7 @@ import contextlib
 import logging
 import math
 import os
+import pickle
 import random
 import signal
 import threading
@@ -33,7 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 from swapflow import model_folder as folder
 from swapflow.faceset import Faceset, faceset_hash, load_faceset
 from swapflow.frames import spread, write_jpeg
-from swapflow.io import atomic_path
+from swapflow.io import InputError, atomic_path
 from swapflow.settings import ConfigError
 from swapflow.train import distributed
 from swapflow.train.data import SIDES, Batch, FaceBank, FacesetError, Sampler, split_holdout
@@ -51,6 +52,14 @@ PREVIEW_FACES = 6
 RUN_ONLY_KEYS = ("iterations", "device", "precision", "channels_last", "compile",
                  "checkpoint_every", "preview_every", "log_every_s")
 RUN_ONLY_DATA_KEYS = ("device_memory_gib",)
+
+
+class CheckpointError(InputError):
+    """A checkpoint file that cannot be read safely (foreign, damaged, or holding code)."""
+
+
+def _first_line(err: BaseException) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
 
 
 class TrainingInterrupted(RuntimeError):
@@ -226,11 +235,11 @@ class Trainer:
         state = {"fingerprint": self.fingerprint, "iteration": self.iteration,
                  "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scaler": self.scaler.state_dict(), "history": self.history,
-                 "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-                         "python": random.getstate(),
-                         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                         # Batches are a pure function of (seed, iteration, side).
-                         "data": {"seed": self.seed, "next_iteration": self.iteration + 1}}}
+                 # tensors and plain values only: it is read back with weights_only
+                 # (batches are a pure function of seed and iteration; nothing in
+                 # training draws from numpy's or Python's generators)
+                 "rng": {"torch": torch.get_rng_state(),
+                         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}}
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.checkpoint_dir / CHECKPOINT) as tmp:
             torch.save(state, tmp)
@@ -253,7 +262,11 @@ class Trainer:
         path = self.checkpoint_dir / CHECKPOINT
         if not path.exists():
             return False
-        state = torch.load(path, map_location=self.device, weights_only=False)
+        try:  # weights_only: a checkpoint holds tensors and plain values, never code
+            state = torch.load(path, map_location=self.device, weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+            raise CheckpointError(f"{path} is not a checkpoint swapflow can read safely ({_first_line(err)}); "
+                                  "remove it to train from the start") from err
         if state["fingerprint"] != self.fingerprint:
             log.warning("checkpoint %s is from another config or other facesets; starting afresh", path)
             return False
@@ -263,9 +276,7 @@ class Trainer:
         self.iteration = state["iteration"]
         self.history = state["history"]
         rng = state["rng"]
-        torch.set_rng_state(rng["torch"])
-        np.random.set_state(rng["numpy"])
-        random.setstate(rng["python"])
+        torch.set_rng_state(rng["torch"].cpu())
         if rng["cuda"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
         log.info("resumed from %s at iteration %d", path, self.iteration)
