@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
+from omegaconf import OmegaConf
 
 from swapflow.evaluate import reconstruction
 from swapflow.faceset import load_faceset
@@ -21,8 +24,10 @@ from swapflow.io import read_json
 from swapflow.model_folder import holdout
 from swapflow.train import FacesetError, compose_config, load_model, train
 from swapflow.train.cli import main
-from swapflow.train.trainer import CheckpointError
+from swapflow.settings import ConfigError
+from swapflow.train.config import check_ranges, list_presets
 from swapflow.train.losses import gradient_l1
+from swapflow.train.trainer import CheckpointError, Trainer
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 FAST = ["log_every_s=0"]
@@ -200,13 +205,45 @@ def test_too_few_faces(facesets, tmp_path, capsys):
     (["model.lrr=1e-4"], "override 'model.lrr=1e-4' does not apply: model.lrr is not a key"),
     (["model.lr=fast"], "override 'model.lr=fast' does not apply: model.lr takes a number, not 'fast'"),
     (["data.flip=2"], "override 'data.flip=2' does not apply: data.flip takes true or false, not 2"),
-    (["lr_schedule=linear"], "lr_schedule must be one of constant, cosine, not 'linear'"),
+    (["lr_schedule=linear"], "training setting lr_schedule is 'linear'; it takes one of constant, cosine"),
+    (["batch_size=0"], "training setting batch_size is 0; it takes a whole number of at least 1"),
 ])
 def test_bad_config_is_explained(facesets, tmp_path, capsys, args, message):
     rc = main(["--faceset-a", str(facesets[0]), "--faceset-b", str(facesets[1]),
                "--out", str(tmp_path / "m"), "--config-dir", str(CONFIG), *args])
     assert rc == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("override, message", [
+    ("iterations=-1", "iterations is -1; it takes a whole number of at least 1"),
+    ("iterations=2.5", "iterations is 2.5; it takes a whole number of at least 1"),
+    ("checkpoint_every=0", "checkpoint_every is 0; it takes a whole number of at least 1"),
+    ("holdout=1.5", "holdout is 1.5; it takes a number of at least 0 and at most 0.25"),
+    ("model.lr=0", "model.lr is 0; it takes a number above 0 and at most 1"),
+    ("model.coverage=1.2", "model.coverage is 1.2; it takes a number above 0 and at most 1"),
+    ("model.betas=[0.5,1.5]", "model.betas is [0.5, 1.5]; it takes a list, each item a number of at least 0"),
+    ("model.decoder=[64,0,16]", "model.decoder is [64, 0, 16]; it takes a list, each item a whole number"),
+    ("data.warp_strength=-0.1", "data.warp_strength is -0.1; it takes a number of at least 0 and at most 0.25"),
+    ("loss.ssim=-1", "loss.ssim is -1; it takes a number of at least 0"),
+    ("precision=fp8", "precision is 'fp8'; it takes one of auto, fp32, bf16, fp16"),
+])
+def test_settings_out_of_range_stop_the_composition(override, message):
+    """Every numeric training setting has a range, checked when the config is
+    composed (the dry run) from the one table the trainer checks too."""
+    with pytest.raises(ConfigError, match=re.escape(f"training setting {message}")):
+        compose_config(CONFIG, "lite", [override])
+    cfg = compose_config(CONFIG, "lite", [])
+    OmegaConf.set_struct(cfg, False)
+    key, value = override.split("=")
+    OmegaConf.update(cfg, key, yaml.safe_load(value))
+    with pytest.raises(ConfigError, match=re.escape(f"training setting {message}")):
+        Trainer(cfg, [], [], "unused")
+
+
+def test_every_preset_is_in_range():
+    for preset in list_presets(CONFIG):
+        check_ranges(compose_config(CONFIG, preset))
 
 
 def test_auto_keys_take_true_or_false():

@@ -217,6 +217,8 @@ def test_replaced_target_video_reruns_its_chain_only(swapped):
     ("train", {"overrides": ["batch_sise=8"]}, "override 'batch_sise=8' does not apply: "
                                                "batch_sise is not a key"),
     ("train", {"overrides": ["model.lr=fast"]}, "override 'model.lr=fast' does not apply"),
+    ("train", {"overrides": ["data.rotation=-5"]}, "swaps.w2m.train: training setting data.rotation is -5; "
+                                                   "it takes a number of at least 0 and at most 180"),
     ("train", {"gpus": 3}, "swaps.w2m.train: batch_size 16 does not split evenly over gpus: 3 "
                            "training processes"),
 ])

@@ -17,6 +17,52 @@ from swapflow.settings import ConfigError
 
 PRIMARY = "train"
 
+# What each training setting may be, the one definition: checked when a config is
+# composed (a dry run stops on a bad override) and when a trainer starts (a
+# config file given to swapflow-train). key -> (kind, lowest, highest); a
+# lowest of None means "above 0". A list setting has each item checked.
+INF = float("inf")
+RANGES: dict[str, tuple[type, float | None, float]] = {
+    "seed": (int, 0, 2 ** 63 - 1),
+    "iterations": (int, 1, INF),
+    "batch_size": (int, 1, INF),
+    "lr_final": (float, 0, 1),
+    "min_faces": (int, 1, INF),
+    "holdout": (float, 0, 0.25),       # a fraction, never more than a quarter
+    "holdout_min": (int, 0, INF),
+    "checkpoint_every": (int, 1, INF),
+    "preview_every": (int, 1, INF),
+    "log_every_s": (float, 0, INF),
+    "model.size": (int, 16, 1024),
+    "model.coverage": (float, None, 1),
+    "model.encoder": (int, 1, INF),
+    "model.dense": (int, 0, INF),
+    "model.bottleneck": (int, 1, INF),
+    "model.decoder": (int, 1, INF),
+    "model.lr": (float, None, 1),
+    "model.betas": (float, 0, 0.9999),
+    "data.device_memory_gib": (float, 0, INF),
+    "data.rotation": (float, 0, 180),
+    "data.zoom": (float, 0, 0.5),
+    "data.shift": (float, 0, 0.5),
+    "data.jitter_l": (float, 0, 1),
+    "data.jitter_ab": (float, 0, 1),
+    "data.warp_grid": (int, 2, 64),
+    "data.warp_strength": (float, 0, 0.25),
+    "data.mask_dilate": (float, 0, 0.5),
+    "data.background_weight": (float, 0, INF),
+    "data.region_weight": (float, 0, INF),
+    "loss.ssim": (float, 0, INF),
+    "loss.l1": (float, 0, INF),
+    "loss.gradient": (float, 0, INF),
+    "loss.mask": (float, 0, INF),
+    "loss.grad_clip": (float, 0, INF),
+}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "lr_schedule": ("constant", "cosine"),
+    "precision": ("auto", "fp32", "bf16", "fp16"),
+}
+
 
 def list_presets(config_dir: str | Path) -> list[str]:
     """Names of the presets in ``config_dir/model``."""
@@ -50,10 +96,40 @@ def compose_config(config_dir: str | Path, preset: str, overrides: list[str] = (
         raise ConfigError(_explain(err, list(overrides))) from err
     finally:
         GlobalHydra.instance().clear()
+    check_ranges(cfg)
     OmegaConf.set_struct(cfg, False)
     cfg.preset = preset
     OmegaConf.set_struct(cfg, True)
     return cfg
+
+
+def _range_text(kind: type, low: float | None, high: float) -> str:
+    what = "a whole number" if kind is int else "a number"
+    if low is None:
+        return f"{what} above 0" + (f" and at most {high:g}" if high < INF else "")
+    return f"{what} of at least {low:g}" + (f" and at most {high:g}" if high < INF else "")
+
+
+def check_ranges(cfg: DictConfig) -> None:
+    """Raise ConfigError naming the first setting of ``cfg`` outside ``RANGES``/``CHOICES``."""
+    for key, (kind, low, high) in RANGES.items():
+        value = OmegaConf.select(cfg, key)
+        listed = OmegaConf.is_list(value) or isinstance(value, (list, tuple))
+        for item in value if listed else [value]:
+            number = isinstance(item, (int, float)) and not isinstance(item, bool)
+            if not (number and (kind is float or isinstance(item, int))
+                    and (item > 0 if low is None else item >= low) and item <= high):
+                raise ConfigError(f"training setting {key} is {_cut(value)}; it takes "
+                                  f"{'a list, each item ' if listed else ''}{_range_text(kind, low, high)}")
+    for key, allowed in CHOICES.items():
+        value = OmegaConf.select(cfg, key)
+        if value not in allowed:
+            raise ConfigError(f"training setting {key} is {_cut(value)}; it takes one of {', '.join(allowed)}")
+
+
+def _cut(value: object, limit: int = 80) -> str:
+    text = repr(OmegaConf.to_container(value) if OmegaConf.is_config(value) else value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _kind(value: object) -> str:

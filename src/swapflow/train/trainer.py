@@ -37,6 +37,7 @@ from swapflow.frames import spread, write_jpeg
 from swapflow.io import InputError, atomic_path
 from swapflow.settings import ConfigError
 from swapflow.train import distributed
+from swapflow.train.config import check_ranges
 from swapflow.train.data import SIDES, Batch, FaceBank, FacesetError, Sampler, split_holdout
 from swapflow.train.losses import face_loss
 from swapflow.train.models import FaceSwapModel, build_model
@@ -46,7 +47,6 @@ from matplotlib import pyplot as plt  # noqa: E402  (backend chosen first)
 
 log = logging.getLogger("swapflow.train")
 CHECKPOINT = "checkpoint.pt"
-LR_SCHEDULES = ("constant", "cosine")
 PREVIEW_FACES = 6
 # Config keys a resumed run may change without invalidating its checkpoint.
 RUN_ONLY_KEYS = ("iterations", "device", "precision", "channels_last", "compile",
@@ -93,8 +93,6 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.bfloat16 if cpu_has_bf16() else None
     choices = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-    if precision not in choices:
-        raise ConfigError(f"precision must be auto, fp32, bf16 or fp16, not {precision!r}")
     if precision == "fp16" and device.type != "cuda":
         raise ConfigError("precision fp16 needs a cuda device; use bf16 or fp32 on cpu")
     return choices[precision]
@@ -145,6 +143,7 @@ class Trainer:
     def __init__(self, cfg: DictConfig, facesets_a: list[str | Path], facesets_b: list[str | Path],
                  checkpoint_dir: str | Path, identities: tuple[str, str] = ("a", "b"),
                  threads: int = 2) -> None:
+        check_ranges(cfg)  # also a config given as a file, not composed here
         self.cfg = cfg
         self.checkpoint_dir = Path(checkpoint_dir)
         self.identities = dict(zip(("a", "b"), identities))
@@ -180,9 +179,6 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=float(cfg.model.lr),
                                           betas=tuple(cfg.model.betas),
                                           fused=self.device.type == "cuda")
-        if cfg.lr_schedule not in LR_SCHEDULES:
-            raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, "
-                              f"not {cfg.lr_schedule!r}")
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
         budget = float(cfg.data.device_memory_gib) * 2 ** 30 / 2   # shared by the two sides
         self.samplers = {}
