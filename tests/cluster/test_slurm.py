@@ -303,6 +303,8 @@ def test_train_killed_at_its_time_limit_resumes_on_the_retry(cluster_run, demo_d
     workdir, _ = cluster_run
     (first_log,) = (workdir / "logs/train").iterdir()
     iterations = timeout_iterations(first_log.read_text())
+    # shown when the test fails: what the work was sized on
+    print(f"\nsized on: {DONE.findall(first_log.read_text())[-1:]} -> {iterations} iterations")
     shutil.rmtree(workdir / "results/checkpoints", ignore_errors=True)
     before = mtimes(workdir)
     trained = set((workdir / "results/model").iterdir())
