@@ -141,14 +141,14 @@ def speeds(work: Path, name: str) -> pd.DataFrame:
                           "x fp32": round(r["samples_per_s"] / base, 2)} for variant, r in runs.items()])
 
 
-def run_setting(work: Path, name: str, minutes: float) -> dict:
+def run_setting(work: Path, name: str, minutes: float, iterations: int = 0) -> dict:
     preset, overrides = SETTINGS[name]
     project(work, [])
     snakemake(work, "results/faceset/woman", "results/faceset/man")
-    if minutes > 0:
+    if not iterations and minutes > 0:  # (given iterations compare at equal steps, whatever else runs)
         calibration = speed(work, preset, overrides)
         iterations = int(minutes * 60 * calibration["iterations"] / calibration["seconds"])
-    else:  # the preset's own
+    elif not iterations:  # the preset's own
         iterations = int(compose_config(REPO / "config", preset, overrides).iterations)
     swap = f"q-{name}"
     project(work, [{"name": swap, "face": "woman", "target": "man", "videos": ["man"],
@@ -174,6 +174,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("settings", nargs="*", help=f"settings to train: {', '.join(SETTINGS)}")
     parser.add_argument("--minutes", type=float, default=15.0, help="training minutes a setting (0: the preset's iterations)")
+    parser.add_argument("--iterations", type=int, default=0,
+                        help="train each setting this many iterations instead of --minutes")
     parser.add_argument("--ceiling", action="store_true", help="the sharpness a perfect model could reach")
     parser.add_argument("--speed", metavar="SETTING", help="samples/s of SETTING per variant (autocast, "
                         "channels_last, torch.compile) and with one thread")
@@ -190,7 +192,7 @@ def main() -> None:
         print(speeds(args.work, args.speed).to_markdown(index=False))
     rows = []
     for name in args.settings:
-        rows.append(run_setting(args.work, name, args.minutes))
+        rows.append(run_setting(args.work, name, args.minutes, args.iterations))
         print(rows[-1], flush=True)
     if rows:
         print(pd.DataFrame(rows).to_markdown(index=False))
