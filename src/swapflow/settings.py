@@ -8,6 +8,8 @@ schema; the dataclass defaults equal them (a test compares the two).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, TypeVar
@@ -22,6 +24,18 @@ OCCLUSIONS = ("hands", "reconstruction")
 
 class ConfigError(InputError):
     """Settings or a config that cannot run; the message names the file or key."""
+
+
+class Sealed(dict):
+    """Settings a rule passes its script: a plain dict to the script, and only
+    their digest as text. Snakemake writes a job's params as text, unescaped,
+    into the report's HTML, so a user string there (a path, a watermark) could
+    run as script in the report. ``repr`` stays the dict's: Snakemake compares
+    it to decide reruns, so sealing params reruns nothing."""
+
+    def __str__(self) -> str:
+        text = json.dumps(self, sort_keys=True, default=repr)
+        return f"sealed:{hashlib.sha256(text.encode()).hexdigest()[:20]}"
 
 
 def from_mapping(cls: type[T], values: Mapping[str, Any] | T | None) -> T:

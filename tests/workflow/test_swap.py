@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import json
+import os
 import re
 import shutil
+import subprocess
 from fractions import Fraction
 
 import cv2
@@ -21,7 +24,8 @@ from swapflow.frames import list_frames, read_frame
 from swapflow.io import read_json
 from swapflow.mask import make_mask
 from swapflow.occlusion import hand_mask, hands_by_frame
-from tests.conftest import run_snakemake
+from tests.conftest import run_snakemake, write_config
+from tests.workflow.conftest import swap_config
 
 
 @pytest.mark.parametrize("name", ["man", "noface"])
@@ -126,6 +130,44 @@ def test_report(swapped):
                   "woman.jpg", "Before | after", "models.tsv", "Provenance", "man.html",
                   "woman.removed.jpg", "woman.curation.tsv", "Pose coverage"):
         assert shown in html, f"{shown} missing from the report"
+
+
+# Each part runs script if a page writes it raw: the first closes a <script>
+# block, the second runs at parse, the third when its image fails to load.
+HOSTILE = ("</script><script>document.documentElement.setAttribute('data-ran','script')</script>"
+           "<img src=x onerror=\"document.documentElement.setAttribute('data-ran','img')\">")
+
+
+def chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        if os.environ.get("SWAPFLOW_REQUIRE_BROWSER"):
+            pytest.fail("SWAPFLOW_REQUIRE_BROWSER is set but there is no chromium")
+        pytest.skip("no chromium (Debian package chromium): the report is not opened in a browser")
+    return exe
+
+
+def test_report_with_hostile_strings_runs_no_script(swapped, tmp_path):
+    """A watermark and a training setting holding HTML reach the report's rules
+    (config record, provenance, summary, training): Snakemake writes params
+    unescaped into the page, so the rules pass them sealed. Opened in headless
+    Chromium, the report runs none of it and renders its menu."""
+    work = tmp_path / "project"
+    shutil.copytree(swapped, work, symlinks=True)
+    config = swap_config()
+    config["merge"]["watermark"] = HOSTILE
+    config["train"]["overrides"] = [*config["train"]["overrides"], f"+note={json.dumps(HOSTILE)}"]
+    write_config(work, config)
+    run_snakemake(work)
+    assert read_json(work / "results/provenance/w2m/man.json")["merge"]["watermark"] == HOSTILE
+    run_snakemake(work, "--report", str(work / "report.html"))
+    dom = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+                          "--virtual-time-budget=10000", "--dump-dom", (work / "report.html").as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert 'data-ran=' not in dom, "the report ran script from the config"
+    rendered = dom.split("<body", 1)[-1]
+    for shown in ("Metrics", "Training", "Provenance", "Configuration"):
+        assert shown in rendered, f"{shown} missing from the rendered report"
 
 
 def test_report_plays_a_clip_of_the_output(swapped, tmp_path):

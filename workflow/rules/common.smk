@@ -22,6 +22,7 @@ from swapflow.settings import (
     HandsConfig,
     MaskConfig,
     MergeConfig,
+    Sealed,
 )
 from swapflow.train.config import compose_config, model_name
 
@@ -216,6 +217,16 @@ def swap_facesets(role):
 
 
 # ---- params: exactly the settings each script reads ----------------------------
+
+
+def sealed(settings):
+    """Params of a rule whose outputs go into the report: the script reads them as
+    a dict, Snakemake's report and rerun check see only their digest (the report
+    writes params unescaped into its HTML). ``settings``: a dict or an input
+    function giving one."""
+    if callable(settings):
+        return lambda wildcards: Sealed(settings(wildcards))
+    return Sealed(settings)
 
 
 def pick(cls, section):

@@ -37,7 +37,7 @@ rule evaluate:
         runtime=runtime(60),
         mem_mb=4000,
     params:
-        cfg=evaluate_settings,
+        cfg=sealed(evaluate_settings),
     script:
         "../scripts/evaluate.py"
 
@@ -62,8 +62,10 @@ rule summary:
     conda:
         "../envs/swapflow.yaml"
     params:
-        names=swap_video_names(),
-        settings=[swap_settings(name.split("/")[0]) for name in swap_video_names()],
+        # swap/video -> its settings, in the order of the inputs
+        settings=sealed(
+            {name: swap_settings(name.split("/")[0]) for name in swap_video_names()}
+        ),
     script:
         "../scripts/summary.py"
 
@@ -90,14 +92,16 @@ rule provenance:
         runtime=runtime(60),
         mem_mb=4000,
     params:
-        settings=lambda wildcards: {
-            "swap": wildcards.swap,
-            "video": wildcards.video,
-            **swap_settings(wildcards.swap),
-            "extract": detect_settings(wildcards) | align_settings(wildcards),
-            "mask": mask_settings(wildcards) | faceset_settings(wildcards),
-            "curate": curate_settings(wildcards),
-        },
+        settings=sealed(
+            lambda wildcards: {
+                "swap": wildcards.swap,
+                "video": wildcards.video,
+                **swap_settings(wildcards.swap),
+                "extract": detect_settings(wildcards) | align_settings(wildcards),
+                "mask": mask_settings(wildcards) | faceset_settings(wildcards),
+                "curate": curate_settings(wildcards),
+            }
+        ),
     script:
         "../scripts/provenance.py"
 
@@ -151,6 +155,6 @@ rule config_used:
     conda:
         "../envs/swapflow.yaml"
     params:
-        config=config,
+        config=sealed(config),
     script:
         "../scripts/config_used.py"

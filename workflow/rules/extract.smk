@@ -138,8 +138,8 @@ rule faceset:
         runtime=runtime(60),
         mem_mb=4000,
     params:
-        cfg=faceset_settings,
-        curate=curate_settings,
+        cfg=sealed(faceset_settings),
+        curate=sealed(curate_settings),
     script:
         "../scripts/faceset.py"
 
@@ -167,7 +167,7 @@ rule coverage:
         runtime=runtime(60),
         mem_mb=4000,
     params:
-        cfg=coverage_settings,
+        cfg=sealed(coverage_settings),
     script:
         "../scripts/coverage.py"
 
