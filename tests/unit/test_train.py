@@ -207,6 +207,8 @@ def test_too_few_faces(facesets, tmp_path, capsys):
     (["data.flip=2"], "override 'data.flip=2' does not apply: data.flip takes true or false, not 2"),
     (["lr_schedule=linear"], "training setting lr_schedule is 'linear'; it takes one of constant, cosine"),
     (["batch_size=0"], "training setting batch_size is 0; it takes a whole number of at least 1"),
+    (["+note=${oc.env:HOME}"], "override '+note=${oc.env:HOME}' does not apply: interpolations and resolvers"),
+    (["model.lr=${model.betas.0}"], "override 'model.lr=${model.betas.0}' does not apply: interpolations"),
 ])
 def test_bad_config_is_explained(facesets, tmp_path, capsys, args, message):
     rc = main(["--faceset-a", str(facesets[0]), "--faceset-b", str(facesets[1]),

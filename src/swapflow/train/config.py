@@ -79,6 +79,10 @@ def compose_config(config_dir: str | Path, preset: str, overrides: list[str] = (
     config_dir = Path(config_dir).resolve()
     if not (config_dir / f"{PRIMARY}.yaml").is_file():
         raise ConfigError(f"{config_dir} has no {PRIMARY}.yaml (pass the repository's config/ folder)")
+    for override in overrides:
+        if "${" in override:  # ${oc.env:...} would copy the environment into the model's record
+            raise ConfigError(f"override {_cut(override)} does not apply: interpolations and resolvers "
+                              "(${...}) are not taken; write the value itself")
     presets = list_presets(config_dir)
     if preset not in presets:
         raise ConfigError(f"unknown preset {preset!r}; valid presets: {', '.join(presets)}")
