@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -158,6 +159,28 @@ def test_a_checkpoint_never_runs_code(facesets, tmp_path, content):
     with pytest.raises(CheckpointError, match=rf"{ckpt} is not a checkpoint swapflow can read safely"):
         _train(facesets, tmp_path, "lite", opts + ["iterations=4"])
     assert not (tmp_path / "ran").exists()
+
+
+def test_a_full_disk_names_the_checkpoint_and_keeps_the_last(facesets, tmp_path):
+    """A checkpoint that cannot be written (here: a file-size limit, as a full
+    disk) stops training with the file and the system's reason; the checkpoint
+    before it stays whole and resumable."""
+    ckpt = tmp_path / "ckpt"
+    cmd = [sys.executable, "-m", "swapflow.train.cli", "--faceset-a", str(facesets[0]),
+           "--faceset-b", str(facesets[1]), "--out", str(tmp_path / "model"), "--checkpoint-dir",
+           str(ckpt), "--config-dir", str(CONFIG), "--preset", "lite", "batch_size=2",
+           "checkpoint_every=2", *FAST]
+    subprocess.run(cmd + ["iterations=2"], check=True, capture_output=True)
+    kept = (ckpt / "checkpoint.pt").read_bytes()
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+    res = subprocess.run(cmd + ["iterations=4"], capture_output=True, text=True, preexec_fn=limit)
+    assert res.returncode != 0
+    assert f"could not write {ckpt / 'checkpoint.pt'}: File too large" in res.stderr, res.stderr[-2000:]
+    assert (ckpt / "checkpoint.pt").read_bytes() == kept
+    assert not list(ckpt.glob(".*tmp*"))
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ Started by torchrun, each process trains on its share of every batch
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import math
 import os
@@ -238,7 +239,7 @@ class Trainer:
                          "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}}
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.checkpoint_dir / CHECKPOINT) as tmp:
-            torch.save(state, tmp)
+            save_tensors(state, tmp, self.checkpoint_dir / CHECKPOINT)
         with atomic_path(self.checkpoint_dir / folder.LOSSES) as tmp:
             pd.DataFrame(self.history).to_csv(tmp, index=False)
         log.info("checkpoint at iteration %d -> %s", self.iteration, self.checkpoint_dir / CHECKPOINT)
@@ -407,9 +408,9 @@ class Trainer:
         """Write the model folder atomically (process 0 alone calls it)."""
         with atomic_path(out) as tmp:
             tmp.mkdir()
-            torch.save({"state_dict": self.model.state_dict(), "preset": self.cfg.preset,
-                        "config": OmegaConf.to_container(self.cfg, resolve=True),
-                        "identities": self.identities}, tmp / folder.WEIGHTS)
+            save_tensors({"state_dict": self.model.state_dict(), "preset": self.cfg.preset,
+                          "config": OmegaConf.to_container(self.cfg, resolve=True),
+                          "identities": self.identities}, tmp / folder.WEIGHTS, Path(out) / folder.WEIGHTS)
             (tmp / folder.CONFIG).write_text(OmegaConf.to_yaml(self.cfg))
             folder.write_manifest(tmp, self.manifest(speed, started))
             losses = pd.DataFrame(self.history)
@@ -417,6 +418,20 @@ class Trainer:
             write_jpeg(tmp / folder.PREVIEW, self.preview())
             plot_losses(losses, tmp / folder.LOSS_PLOT)
         return Path(out)
+
+
+def save_tensors(obj: dict, tmp: Path, final: Path) -> None:
+    """``torch.save`` of ``obj`` to ``tmp``, serialised in memory first so that a
+    failed write raises the system's reason (torch's own writer reports a full
+    disk as "unexpected pos"): OSError naming ``final`` (what was being written)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    try:
+        tmp.write_bytes(buffer.getbuffer())
+    except OSError as err:
+        raise OSError(err.errno, f"could not write {final}: {err.strerror} "
+                                 f"({len(buffer.getbuffer()) / 2 ** 20:.0f} MiB); the previous one, "
+                                 "if any, is kept") from err
 
 
 def _hms(seconds: float) -> str:
