@@ -70,6 +70,7 @@ def validate_config(config: dict, schema: Mapping) -> None:
     Every problem is one line of the ConfigError, naming the key path and what
     is allowed there.
     """
+    check_size(config)
     problems = [_problem(err) for err in jsonschema.Draft202012Validator(schema).iter_errors(config)]
     for i, swap in enumerate(config.get("swaps") or []):
         if not isinstance(swap, Mapping):
@@ -84,6 +85,36 @@ def validate_config(config: dict, schema: Mapping) -> None:
     _Defaults(schema).validate(config)
 
 
+# A config holds a few hundred values; YAML aliases can make a 650-byte file
+# stand for billions, which validation and its messages would walk and print.
+MAX_CONFIG_VALUES = 100_000
+MAX_SHOWN = 200  # characters of a value a message shows
+
+
+def check_size(config: Any) -> None:
+    """Raise ConfigError when ``config`` stands for more than MAX_CONFIG_VALUES
+    values once its YAML aliases are expanded (counted without expanding: a
+    container met again is counted from memory)."""
+    counted: dict[int, int] = {}
+
+    def size(node: Any) -> int:
+        if not isinstance(node, (Mapping, list, tuple)):
+            return 1
+        if id(node) not in counted:
+            children = node.values() if isinstance(node, Mapping) else node
+            counted[id(node)] = 1 + sum(size(child) for child in children)
+        return counted[id(node)]
+
+    total = size(config)
+    if total > MAX_CONFIG_VALUES:
+        raise ConfigError(f"the config stands for {total:.3g} values once its YAML aliases (*name) "
+                          f"are expanded, more than {MAX_CONFIG_VALUES}: write the values out")
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN]}... ({len(text)} characters)"
+
+
 def _problem(err: jsonschema.ValidationError, where: Iterable[Any] | None = None) -> str:
     """``key.path: what is wrong (what is allowed)`` in one line."""
     where = ".".join(map(str, err.absolute_path if where is None else where)) or "config"
@@ -91,13 +122,13 @@ def _problem(err: jsonschema.ValidationError, where: Iterable[Any] | None = None
     if err.validator == "additionalProperties":
         allowed = list(schema.get("properties", {}))
         unknown = sorted(set(err.instance) - set(allowed))
-        return (f"{where}: unknown key {', '.join(map(repr, unknown))}"
+        return (f"{where}: unknown key {_cut(', '.join(map(repr, unknown)))}"
                 + (f" (allowed: {', '.join(allowed)})" if allowed else ""))
     if err.validator == "enum":
-        return f"{where}: {err.instance!r} is not allowed (one of: {', '.join(map(str, err.validator_value))})"
+        return f"{where}: {_cut(repr(err.instance))} is not allowed (one of: {', '.join(map(str, err.validator_value))})"
     if err.validator == "pattern":
-        return f"{where}: {err.instance!r} does not match {err.validator_value}"
-    return f"{where}: {err.message}"
+        return f"{where}: {_cut(repr(err.instance))} does not match {err.validator_value}"
+    return f"{where}: {_cut(err.message)}"
 
 
 def _without_defaults(schema: Any) -> Any:
@@ -132,7 +163,7 @@ def check_name(where: str, name: Any) -> None:
              "workflow's own files" if name.lower().endswith(FILE_SUFFIXES)
         else None)
     if problem:
-        raise ConfigError(f"{where}: the name {name!r} {problem}")
+        raise ConfigError(f"{where}: the name {_cut(repr(name))} {problem}")
 
 
 def check_config(config: Mapping, configfiles: Iterable[str | Path] = ()) -> None:

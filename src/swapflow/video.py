@@ -8,6 +8,7 @@ prints for every input and the ``showinfo`` filter's line per frame.
 from __future__ import annotations
 
 import base64
+import ctypes
 import io
 import logging
 import re
@@ -123,13 +124,28 @@ def _parse_header(path: Path, text: str) -> _Header:
     return h
 
 
+HEADER_TIMEOUT_S = 60  # reading a header takes well under a second
+
+
+def _dies_with_parent() -> None:
+    """preexec_fn of every ffmpeg this module starts: SIGKILL when the process
+    that started it ends (a killed job leaves no ffmpeg behind; Linux)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def read_header(path: str | Path) -> _Header:
     """Read a video's stream facts without decoding it."""
     path = Path(path)
     if not path.exists():
         raise VideoError(f"{path}: file does not exist")
-    res = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", _local(path)],
-                         capture_output=True, text=True, errors="replace")
+    if not path.is_file():
+        raise VideoError(f"{path}: not a regular file (a FIFO, device or socket is not read)")
+    try:
+        res = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", _local(path)],
+                             capture_output=True, text=True, errors="replace",
+                             timeout=HEADER_TIMEOUT_S, preexec_fn=_dies_with_parent)
+    except subprocess.TimeoutExpired:
+        raise VideoError(f"{path}: ffmpeg did not read its header within {HEADER_TIMEOUT_S} s") from None
     return _parse_header(path, res.stderr)
 
 
@@ -203,7 +219,7 @@ def _split_video(video: Path, out: Path, dest: Path, c: FramesConfig) -> Probe:
                 errors.append(f"{m.group(1)}: {m.group(3)}" if m.group(1) else m.group(5))
 
     size = width * height * 3
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_dies_with_parent)
     with ThreadPoolExecutor(1) as logger, ThreadPoolExecutor(2) as writers, \
             tqdm(total=expected, desc=f"split {video.name}", unit="frame",
                  mininterval=2.0) as bar:
@@ -340,7 +356,8 @@ def merge(frame_dirs: Sequence[str | Path], probe: Probe, out_path: str | Path,
                     "-metadata", "synthetic=true", "-movflags", "+use_metadata_tags"]
         cmd += ["-f", "mp4", _local(tmp)]
         log.info("merge: %s", " ".join(cmd))
-        res = subprocess.run(cmd, capture_output=True, text=True, errors="replace", cwd=work)
+        res = subprocess.run(cmd, capture_output=True, text=True, errors="replace", cwd=work,
+                             preexec_fn=_dies_with_parent)
         if res.returncode != 0:
             errors = [m.group(3) or m.group(5) for line in res.stderr.splitlines()
                       if (m := _LOG_RE.match(line))]
@@ -403,7 +420,7 @@ def clip_page(path: str | Path, out_html: str | Path) -> None:
              "-t", str(CLIP_SECONDS), "-vf", f"scale=-2:'2*trunc(min({CLIP_HEIGHT},ih)/2)'", "-c:v", "libx264",
              "-crf", "26", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac",
              "-movflags", "+faststart", _local(clip)], capture_output=True, text=True,
-            errors="replace")
+            errors="replace", preexec_fn=_dies_with_parent)
         if res.returncode != 0:
             raise VideoError(f"{path}: could not cut the report's clip: {res.stderr.strip()[-300:]}")
         data = base64.b64encode(clip.read_bytes()).decode("ascii")
@@ -420,7 +437,7 @@ def describe(path: str | Path) -> dict:
     header = read_header(path)
     res = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostats", "-i", _local(path),
                           "-map", "0:v:0", "-vf", "showinfo", "-f", "null", "-"],
-                         capture_output=True, text=True, errors="replace")
+                         capture_output=True, text=True, errors="replace", preexec_fn=_dies_with_parent)
     pts = [float(m.group(3)) for m in _SHOWINFO_RE.finditer(res.stderr)]
     tags = dict(re.findall(r"^\s{4}(\w+)\s*: (.*)$", res.stderr.split("Stream #")[0], re.M))
     return {"frames": len(pts), "width": header.width, "height": header.height,
@@ -436,7 +453,7 @@ def decoded(path: str | Path) -> Iterator[np.ndarray]:
     proc = subprocess.Popen(
         [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", _local(path),
          "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24",
-         "pipe:"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+         "pipe:"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, preexec_fn=_dies_with_parent)
     count = 0
     try:
         while len(data := proc.stdout.read(size)) == size:
@@ -472,7 +489,8 @@ class VideoFrames:
         if self._count is None:
             res = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", _local(self.path),
                                   "-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
-                                 capture_output=True, text=True, errors="replace")
+                                 capture_output=True, text=True, errors="replace",
+                                 preexec_fn=_dies_with_parent)
             counts = re.findall(r"frame=\s*(\d+)", res.stderr)
             if res.returncode != 0 or not counts:
                 raise VideoError(f"{self.path}: ffmpeg could not count its frames")

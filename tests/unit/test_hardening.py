@@ -3,12 +3,14 @@ failed writes, odd paths, leftovers of killed jobs, odd image folders, bad names
 
 from __future__ import annotations
 
+import os
 import re
 import resource
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -16,7 +18,7 @@ import numpy as np
 import pytest
 
 from swapflow import video
-from swapflow.config import check_name
+from swapflow.config import check_name, check_videos
 from swapflow.frames import list_frames
 from swapflow.io import atomic_path
 from swapflow.settings import ConfigError
@@ -246,3 +248,57 @@ def test_good_names_pass(name):
     check_name("videos", name)
 
 
+
+
+def test_a_fifo_is_not_read_as_a_video(tmp_path):
+    """A FIFO (or device) named as a video is refused by its type: ffmpeg would
+    wait on it for ever, even in a dry run."""
+    fifo = tmp_path / "clip.mp4"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match=rf"videos.man: {fifo}: not a regular file \(a FIFO"):
+        check_videos({"man": str(fifo)})
+    with pytest.raises(ConfigError, match=r"videos.zero: /dev/zero: not a regular file"):
+        check_videos({"zero": "/dev/zero"})
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def test_a_killed_job_leaves_no_ffmpeg(tmp_path):
+    """The ffmpeg a job starts dies with it, also when it writes nothing to the
+    job (so no broken pipe would stop it): here it waits for ever on a FIFO no
+    one writes, and the job that started it is killed by SIGKILL."""
+    fifo = tmp_path / "never.mp4"
+    os.mkfifo(fifo)
+    code = "import sys; from swapflow import video; video.clip_page(sys.argv[1], sys.argv[2])"
+    job = subprocess.Popen([sys.executable, "-c", code, str(fifo), str(tmp_path / "clip.html")],
+                           stderr=subprocess.DEVNULL)
+    ffmpeg = []
+    for _ in range(100_000):  # until its ffmpeg waits on the FIFO (counted, not timed)
+        ffmpeg = [c for c in _children(job.pid) if b"ffmpeg" in Path(f"/proc/{c}/cmdline").read_bytes()
+                  and Path(f"/proc/{c}/wchan").read_text() == "wait_for_partner"]
+        if ffmpeg or job.poll() is not None:
+            break
+        time.sleep(0.001)
+    assert ffmpeg, "the job ended before its ffmpeg was seen waiting"
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    try:
+        for _ in range(100_000):
+            if not _running(ffmpeg[0]):
+                break
+            time.sleep(0.001)
+        assert not _running(ffmpeg[0]), "ffmpeg outlived the job that started it"
+    finally:
+        if _running(ffmpeg[0]):
+            os.kill(ffmpeg[0], signal.SIGKILL)

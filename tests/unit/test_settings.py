@@ -86,3 +86,25 @@ def test_own_inputs_replace_the_demo_ones():
     settings_only = dict(demo)
     use_own_inputs(settings_only, {"merge": {"crf": 30}})
     assert settings_only["videos"] == demo["videos"], "a settings-only config keeps the demo"
+
+
+def alias_bomb(levels: int) -> str:
+    """A few hundred bytes of YAML standing for 10 ** levels strings."""
+    lines = ["l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, levels)]
+    return "\n".join(lines + [f"videos: {{v: *l{levels - 1}}}"]) + "\n"
+
+
+def test_an_alias_bomb_is_refused_before_it_is_walked():
+    config = yaml.safe_load(alias_bomb(9))
+    with pytest.raises(ConfigError, match=r"stands for [0-9.]+e\+09 values once its YAML aliases"):
+        validate_config(config, SCHEMA)
+
+
+def test_long_values_are_cut_in_messages():
+    config = minimal(merge={"crf": ["x" * 5000]})
+    config["identities"]["a" * 3000] = {"videos": ["v"]}
+    with pytest.raises(ConfigError) as err:
+        validate_config(config, SCHEMA)
+    assert all(len(line) < 400 for line in str(err.value).splitlines()), str(err.value)[:1000]
+    assert "characters)" in str(err.value)
