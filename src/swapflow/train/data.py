@@ -156,6 +156,14 @@ class Batch:
     weight: torch.Tensor
 
 
+def _affine(points: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """(n, h, w, 2) points ``points`` (n or 1 leading) mapped by the (n, 2, 3)
+    affine ``m``, element by element: a matrix product would round differently
+    with the batch size, and a sample must not depend on its batch."""
+    m = m[:, None, None]
+    return points[..., :1] * m[..., 0] + points[..., 1:] * m[..., 1] + m[..., 2]
+
+
 class Sampler:
     """Makes batches of one side's ``FaceBank`` (see the module docstring)."""
 
@@ -171,10 +179,10 @@ class Sampler:
         x0 = (crop - side) // 2
         self.box_scale = side / crop
         self.box_offset = (2 * x0 + side) / crop - 1
-        # Output pixel centres in normalised coordinates (align_corners=False), (size, size, 3) homogeneous.
+        # Output pixel centres in normalised coordinates (align_corners=False), (size, size, 2).
         c = (torch.arange(size, dtype=torch.float32, device=device) * 2 + 1) / size - 1
         yy, xx = torch.meshgrid(c, c, indexing="ij")
-        self.base = torch.stack([xx, yy, torch.ones_like(xx)], -1)
+        self.base = torch.stack([xx, yy], -1)
         self.colour = COLOUR_AXES.to(device)
 
     def matrices(self, u: torch.Tensor) -> torch.Tensor:
@@ -207,16 +215,14 @@ class Sampler:
         """The batch of draws ``u`` on faces ``index`` of the bank."""
         faces = self.bank.gather(index)
         m = self.matrices(u)
-        grid = torch.einsum("hwk,nik->nhwi", self.base, m)
-        moved = self.base[None, ..., :2] + self.displacement(u)
-        warped_grid = torch.einsum("nhwk,nik->nhwi", F.pad(moved, (0, 1), value=1.0), m)
+        grid = _affine(self.base[None], m)
+        warped_grid = _affine(self.base[None] + self.displacement(u), m)
         kw = {"mode": "bilinear", "padding_mode": "reflection", "align_corners": False}
         clean = F.grid_sample(faces, grid, **kw)
         warped = F.grid_sample(faces[:, :3], warped_grid, **kw)
         c = self.cfg
-        shift = ((u[:, 6:9] * 2 - 1) * torch.tensor([c.jitter_l, c.jitter_ab, c.jitter_ab],
-                                                     device=u.device)) @ self.colour
-        shift = shift[:, :, None, None]
+        amount = (u[:, 6:9] * 2 - 1) * torch.tensor([c.jitter_l, c.jitter_ab, c.jitter_ab], device=u.device)
+        shift = (amount[:, :, None] * self.colour).sum(1)[:, :, None, None]  # (element-wise, as _affine)
         weight = torch.where(clean[:, 4:5] > 0.5, 1.0, float(c.background_weight))
         weight = torch.where(clean[:, 5:6] > 0.5, float(c.region_weight), weight)
         return Batch(warped=(warped + shift).clamp_(0, 1).contiguous(memory_format=self.format),
