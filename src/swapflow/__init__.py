@@ -4,4 +4,12 @@ The library holds all the image and video work; it knows nothing of paths
 chosen by the workflow or of Snakemake objects.
 """
 
+import os
+
 __version__ = "0.1.0"
+
+# The largest image swapflow decodes, in pixels (8192 x 8192). frames.read_image
+# refuses a user's image above it from its header; OpenCV refuses any other at
+# decode. OpenCV reads this once, when it is loaded, so it is set here.
+MAX_IMAGE_PIXELS = 8192 * 8192
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))

@@ -23,7 +23,7 @@ from swapflow.anatomy import POINTS
 from swapflow.curate import curate
 from swapflow.detect import Detector, make_detector
 from swapflow.faceset import create_faceset
-from swapflow.frames import frame_index, read_frame, progress
+from swapflow.frames import frame_index, progress, read_frame, read_image
 from swapflow.identity import Embedder, Reference, select_faces
 from swapflow.io import InputError, atomic_path
 from swapflow.landmarks import Landmarker, make_landmarker
@@ -130,9 +130,9 @@ def embed_stills(identity: str, stills: Sequence[PathLike],
     found = []
     for path in stills:
         try:
-            image = read_frame(path)
-        except InputError:
-            raise ReferenceStillError(f"reference still {path}: not an image that can be read") from None
+            image = read_image(path)
+        except InputError as err:
+            raise ReferenceStillError(f"reference still {err}") from None
         seen = for_models(image)
         boxes = detector.detect(seen)
         if len(boxes) != 1:

@@ -10,13 +10,16 @@ of tiles.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
+from swapflow import MAX_IMAGE_PIXELS
 from swapflow.io import InputError, atomic_path
 from swapflow.settings import FramesConfig
 
@@ -52,6 +55,34 @@ def list_frames(folder: PathLike) -> list[Path]:
     if not frames:
         raise InputError(f"{folder}: no frames")
     return frames
+
+
+def read_image(path: PathLike) -> np.ndarray:
+    """An image a user gives (a still of a folder, a reference still) as RGB
+    uint8. InputError naming the file when its header declares more than
+    ``MAX_IMAGE_PIXELS`` (nothing is decoded: a small file can declare a huge
+    image), when it is cut short, or when it cannot be read. Pillow reads the
+    header and checks the data; OpenCV decodes the pixels, as for frames."""
+    too_large = f"more than the {MAX_IMAGE_PIXELS / 1e6:.0f} million pixels swapflow reads; not decoded"
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise InputError(f"{path}: declares {width}x{height} pixels, {too_large}")
+            image.load()
+    except Image.DecompressionBombError as err:  # Pillow's own, larger limit, met at open
+        pixels = re.search(r"\((\d+) pixels\)", str(err))
+        raise InputError(f"{path}: declares {int(pixels[1]) / 1e6 if pixels else float('nan'):.0f} "
+                         f"million pixels, {too_large}") from None
+    except UnidentifiedImageError:
+        pass  # a format Pillow does not know: OpenCV decides (and has the same pixel limit)
+    except OSError as err:
+        raise InputError(f"{path}: {'truncated' if 'truncated' in str(err).lower() else 'damaged'} "
+                         f"image ({err})") from None
+    try:
+        return read_frame(path)
+    except InputError:
+        raise InputError(f"{path}: not an image that can be read") from None
 
 
 def read_frame(path: PathLike) -> np.ndarray:

@@ -26,7 +26,7 @@ import imageio_ffmpeg
 import numpy as np
 from tqdm import tqdm
 
-from swapflow.frames import frame_index, frame_name, list_frames, name_pattern, write_frame
+from swapflow.frames import frame_index, frame_name, list_frames, name_pattern, read_image, write_frame
 from swapflow.io import InputError, atomic_path, read_json, write_json
 from swapflow.settings import FramesConfig, MergeConfig, from_mapping
 
@@ -292,9 +292,10 @@ def _split_stills(folder: Path, out: Path, dest: Path, c: FramesConfig) -> Probe
         log.warning("%s: not an image, skipped", skipped)
     size = None
     for i, image_path in enumerate(tqdm(images, desc=f"split {folder.name}", unit="frame")):
-        image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise VideoError(f"{image_path}: not an image that can be read")
+        try:
+            image = read_image(image_path)
+        except InputError as err:
+            raise VideoError(str(err)) from None
         if size is None:
             size, first = image.shape[:2], image_path
         elif image.shape[:2] != size:
@@ -302,7 +303,7 @@ def _split_stills(folder: Path, out: Path, dest: Path, c: FramesConfig) -> Probe
                              f"from {size[1]}x{size[0]} of {first.name}; the images of a "
                              "folder must share one size")
         try:
-            write_frame(out / frame_name(i, c.format), cv2.cvtColor(image, cv2.COLOR_BGR2RGB), c)
+            write_frame(out / frame_name(i, c.format), image, c)
         except OSError as err:
             raise VideoError(f"{dest}: could not write frame {i} ({image_path.name}): "
                              f"{err.strerror}") from None

@@ -8,9 +8,11 @@ import re
 import resource
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import cv2
@@ -19,6 +21,7 @@ import pytest
 
 from swapflow import video
 from swapflow.config import check_name, check_videos
+from swapflow.extract import ReferenceStillError, embed_stills
 from swapflow.frames import list_frames
 from swapflow.io import atomic_path
 from swapflow.settings import ConfigError
@@ -226,6 +229,51 @@ def test_image_folder_of_mixed_sizes_is_one_line(tmp_path):
         video.split(folder, tmp_path / "frames", tmp_path / "p.json")
     assert str(err.value) == (f"{folder / 'b.pgm'}: size 64x40 differs from 64x48 of a.ppm; "
                               "the images of a folder must share one size")
+
+
+def png_declaring(path: Path, width: int, height: int) -> Path:
+    """A valid PNG of a few hundred bytes whose header declares width x height
+    (its one compressed row stands for the whole image: a decompression bomb)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(bytes(1 + 3 * width), 9)) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("width, height, shown", [(30000, 30000, "declares 900 million pixels"),
+                                                  (12000, 6000, "declares 12000x6000 pixels")])
+def test_an_image_declaring_too_many_pixels_is_not_decoded(tmp_path, width, height, shown):
+    """Read from the header, before any decoding: in a folder of stills and as a
+    reference still (the job grew to 7 GB and died by SIGSEGV)."""
+    folder = tmp_path / "stills"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.zeros((48, 64, 3), np.uint8))
+    bomb = png_declaring(folder / "b.png", width, height)
+    assert bomb.stat().st_size < 2000
+    limit = rf"{shown}, more than the 67 million pixels swapflow reads; not decoded"
+    with pytest.raises(VideoError, match=rf"{bomb}: {limit}"):
+        video.split(folder, tmp_path / "frames", tmp_path / "p.json")
+    with pytest.raises(ReferenceStillError, match=rf"reference still {bomb}: {limit}"):
+        embed_stills("man", [bomb])
+
+
+@pytest.mark.parametrize("suffix, keep", [(".jpg", 0.86), (".jpg", 0.5), (".png", 0.7), (".webp", 0.9)])
+def test_a_cut_image_says_truncated(tmp_path, suffix, keep):
+    """A still cut short is named as such (OpenCV decoded the rest as grey and
+    went on), in a folder of stills and as a reference still."""
+    folder = tmp_path / "stills"
+    folder.mkdir()
+    image = cv2.GaussianBlur(np.random.default_rng(1).integers(0, 255, (240, 320, 3), np.uint8), (5, 5), 0)
+    for name in ("a", "b"):
+        cv2.imwrite(str(folder / f"{name}{suffix}"), image)
+    cut = folder / f"b{suffix}"
+    cut.write_bytes(cut.read_bytes()[: int(cut.stat().st_size * keep)])
+    with pytest.raises(VideoError, match=rf"{cut}: (truncated|damaged) image"):
+        video.split(folder, tmp_path / "frames", tmp_path / "p.json")
+    with pytest.raises(ReferenceStillError, match=rf"reference still {cut}: (truncated|damaged) image"):
+        embed_stills("man", [cut])
 
 
 @pytest.mark.parametrize("name, problem", [
