@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from train_bench import demo_facesets  # noqa: E402
+from train_bench import CACHE, demo_facesets  # noqa: E402
 
 from swapflow.io import read_json  # noqa: E402
 from swapflow.train.config import compose_config  # noqa: E402
@@ -55,7 +55,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--faceset-a", type=Path)
     p.add_argument("--faceset-b", type=Path)
-    p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "swapflow_bench_facesets")
+    p.add_argument("--cache", type=Path, default=CACHE)
     p.add_argument("--preset", default="lite")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--iterations", type=int, default=100)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -35,6 +36,11 @@ from tests.extraction import extract  # noqa: E402
 
 sys.path.insert(0, str(REPO / "benchmarks" / "gpu"))
 from kit import floor_speed, trainer_speed  # noqa: E402
+
+
+# The facesets are built once into the user's cache folder (not a fixed name in the
+# shared temporary folder, which another user could create first).
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "swapflow" / "bench_facesets"
 
 
 def demo_facesets(cache: Path) -> tuple[Path, Path]:
@@ -76,7 +82,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--faceset-a", type=Path)
     p.add_argument("--faceset-b", type=Path)
-    p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "swapflow_bench_facesets")
+    p.add_argument("--cache", type=Path, default=CACHE)
     p.add_argument("--preset", default="lite")
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=16)

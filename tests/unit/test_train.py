@@ -213,6 +213,16 @@ def test_kill_and_resume(facesets, tmp_path):
     pd.testing.assert_frame_equal(losses.iloc[:done], stopped)
 
 
+def test_manifest_paths_are_relative_to_the_project(facesets, tmp_path, monkeypatch):
+    """A faceset inside the working folder (the project) is recorded relative to
+    it, one outside as given: a model folder holds no machine's layout."""
+    monkeypatch.chdir(facesets[0].parent)
+    out = _train(facesets, tmp_path, "lite", ["iterations=1", "batch_size=2"])
+    entries = read_json(out / "manifest.json")["facesets"]
+    assert entries["a"][0]["path"] == facesets[0].name
+    assert facesets[0].parent != facesets[1].parent and entries["b"][0]["path"] == str(facesets[1])
+
+
 def test_too_few_faces(facesets, tmp_path, capsys):
     n = len(np.load(facesets[1] / "faces.npy", mmap_mode="r"))
     with pytest.raises(FacesetError, match=rf"identity 'man' \(side b\).* has {n} faces, fewer than min_faces={n + 1}"):

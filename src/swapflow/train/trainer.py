@@ -217,7 +217,7 @@ class Trainer:
             train_idx, hold_idx = split_holdout(len(fs), float(self.cfg.holdout), int(self.cfg.seed),
                                                 str(Path(path).name), int(self.cfg.holdout_min))
             loaded.append(fs)
-            entries.append({"path": str(Path(path).resolve()), "faces": len(fs),
+            entries.append({"path": _project_path(path), "faces": len(fs),
                             "hash": faceset_hash(path), "train_indices": train_idx.tolist(),
                             "holdout_indices": hold_idx.tolist()})
         return loaded, entries
@@ -418,6 +418,14 @@ class Trainer:
             write_jpeg(tmp / folder.PREVIEW, self.preview())
             plot_losses(losses, tmp / folder.LOSS_PLOT)
         return Path(out)
+
+
+def _project_path(path: str | Path) -> str:
+    """``path`` relative to the project (the working folder) where it lies in it,
+    so a model folder records no machine's layout; else as given."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(Path.cwd().resolve()) if resolved.is_relative_to(Path.cwd().resolve())
+               else path)
 
 
 def save_tensors(obj: dict, tmp: Path, final: Path) -> None:
