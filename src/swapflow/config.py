@@ -194,9 +194,13 @@ def check_config(config: Mapping, configfiles: Iterable[str | Path] = ()) -> Non
                                   f"identities (known: {', '.join(identities)})")
         if swap["face"] == swap["target"]:
             raise ConfigError(f"swaps.{swap['name']}: face and target are the same identity")
+        face_videos = set(identities[swap["face"]]["videos"]) - set(identities[swap["target"]]["videos"])
         for name in swap.get("videos", []):
             if name not in videos:
                 raise ConfigError(f"swaps.{swap['name']}.videos: '{name}' is not in videos")
+            if name in face_videos:  # the face onto itself: what face == target refuses
+                raise ConfigError(f"swaps.{swap['name']}.videos: '{name}' is a video of the face "
+                                  f"identity '{swap['face']}'; a swap puts that face onto other videos")
 
 
 def check_videos(videos: Mapping[str, str]) -> None:

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from swapflow import settings
-from swapflow.config import use_own_inputs, validate_config
+from swapflow.config import check_config, use_own_inputs, validate_config
 from swapflow.settings import ConfigError, from_mapping
 from tests.conftest import REPO
 
@@ -108,3 +108,16 @@ def test_long_values_are_cut_in_messages():
         validate_config(config, SCHEMA)
     assert all(len(line) < 400 for line in str(err.value).splitlines()), str(err.value)[:1000]
     assert "characters)" in str(err.value)
+
+
+def test_a_swap_onto_a_video_of_its_own_face_is_refused():
+    """face == target is refused; naming a video of the face identity in the
+    swap's videos is the same swap by another road."""
+    config = {"videos": {"w": "w.mp4", "m": "m.mp4", "both": "b.mp4"},
+              "identities": {"woman": {"videos": ["w", "both"]}, "man": {"videos": ["m", "both"]}},
+              "swaps": [{"name": "s", "face": "woman", "target": "man", "videos": ["m", "both", "w"]}],
+              "mask": {"faceset_mask": "extended", "types": ["extended"]}}
+    with pytest.raises(ConfigError, match="swaps.s.videos: 'w' is a video of the face identity 'woman'"):
+        check_config(config)
+    config["swaps"][0]["videos"] = ["m", "both"]  # a video of both identities is a target video too
+    check_config(config)
