@@ -121,3 +121,9 @@ def test_a_swap_onto_a_video_of_its_own_face_is_refused():
         check_config(config)
     config["swaps"][0]["videos"] = ["m", "both"]  # a video of both identities is a target video too
     check_config(config)
+
+
+@pytest.mark.parametrize("codec", ["copy", "libvpx-vp9", "mjpeg"])
+def test_merge_codec_is_one_that_honours_crf_and_preset(codec):
+    with pytest.raises(ConfigError, match=rf"merge.codec: '{codec}' is not allowed \(one of: libx264, libx265\)"):
+        validate_config(minimal() | {"merge": {"codec": codec}}, SCHEMA)
