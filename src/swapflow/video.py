@@ -62,6 +62,8 @@ class Probe:
     frames_lost: int = 0  # expected but not decoded (damaged input, frames.accept_damaged)
     decode_errors: int = 0  # error lines of the decoder
     first_decode_error: str | None = None
+    sar: str = "1/1"  # sample (pixel) aspect ratio of the frames; merge writes it back
+    video_start: float = 0.0  # seconds from the file's start (its earliest stream) to the first frame
 
     @classmethod
     def load(cls, path: str | Path) -> "Probe":
@@ -104,6 +106,8 @@ _FPS_RE = re.compile(r"([\d.]+) fps")
 
 
 def _parse_header(path: Path, text: str) -> _Header:
+    if re.search(r"could not find codec parameters for stream \d+ \(Video: [^)]*none\(", text, re.I):
+        raise VideoError(f"{path}: its video stream holds no frames (ffmpeg found no picture in it)")
     if "Invalid data found" in text or "could not find codec parameters" in text.lower():
         raise VideoError(f"{path}: not a video ffmpeg can read")
     video = _VIDEO_RE.search(text)
@@ -150,6 +154,7 @@ def read_header(path: str | Path) -> _Header:
 
 
 _SHOWINFO_RE = re.compile(r"n:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:\s*(-?[\d.]+)")
+_PICTURE_RE = re.compile(r"sar:(\d+)/(\d+) s:(\d+)x(\d+)")
 _TB_RE = re.compile(r"config in time_base: (\d+)/(\d+), frame_rate: (\d+)/(\d+)")
 
 
@@ -204,6 +209,8 @@ def _split_video(video: Path, out: Path, dest: Path, c: FramesConfig) -> Probe:
            "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:"]
     expected = round(header.duration * header.fps_hint) or None
     pts: list[int] = []
+    pictures: list[tuple[str, str]] = []  # (sar, size) of each frame
+    starts: list[float] = []
     time_base = rate = None
     errors: list[str] = []
 
@@ -212,6 +219,10 @@ def _split_video(video: Path, out: Path, dest: Path, c: FramesConfig) -> Probe:
         for line in io.TextIOWrapper(proc.stderr, errors="replace"):
             if m := _SHOWINFO_RE.search(line):
                 pts.append(int(m.group(2)))
+                if not starts:
+                    starts.append(float(m.group(3)))
+                if picture := _PICTURE_RE.search(line):
+                    pictures.append((f"{picture[1]}/{picture[2]}", f"{picture[3]}x{picture[4]}"))
             elif m := _TB_RE.search(line):
                 time_base = Fraction(int(m.group(1)), int(m.group(2)))
                 rate = Fraction(int(m.group(3)), int(m.group(4)))
@@ -246,11 +257,21 @@ def _split_video(video: Path, out: Path, dest: Path, c: FramesConfig) -> Probe:
         code = proc.wait()
         logged.result()
     pts = pts[:count]
+    if code == 0 and not pts and not errors:
+        raise VideoError(f"{video}: its video stream holds no frames")
     if code != 0 or not pts:
         raise VideoError(f"{video}: ffmpeg could not decode it: "
                          + (errors[-1] if errors else f"exit status {code}"))
-    # the header's duration x rate is an estimate (one frame off is common): a loss
-    # beyond 2 frames and 1 % is damage
+    sizes = [size for _, size in pictures[:count]]
+    if changed := next((i for i, size in enumerate(sizes) if size != sizes[0]), None):
+        raise VideoError(f"{video}: the picture changes size at frame {changed} ({sizes[0]} -> "
+                         f"{sizes[changed]}); swapflow takes one size a video: scale it to one first")
+    video_start = starts[0] if starts else 0.0
+    # frames the video stream should hold: its packets, and where the file ends
+    # before the duration its header gives (cut short), the frames that time held;
+    # an estimate (one frame off is common): a loss beyond 2 frames and 1 % is damage
+    packets, readable = _stream_extent(video)
+    expected = packets + round(max(header.duration - readable, 0) * header.fps_hint) or None
     lost = expected - len(pts) if expected else 0
     if lost > max(2, expected // 100 if expected else 0):
         damage = (f"{video}: damaged: {len(pts)} of about {expected} frames decoded"
@@ -277,7 +298,21 @@ def _split_video(video: Path, out: Path, dest: Path, c: FramesConfig) -> Probe:
                  duration=duration, rotation=header.rotation, pix_fmt=header.pix_fmt,
                  codec=header.codec, audio=header.audio, frame_format=c.format,
                  frames_expected=expected, frames_lost=lost, decode_errors=len(errors),
-                 first_decode_error=errors[0] if errors else None)
+                 first_decode_error=errors[0] if errors else None,
+                 sar=pictures[0][0] if pictures else "1/1", video_start=video_start)
+
+
+def _stream_extent(video: Path) -> tuple[int, float]:
+    """(packets of the video stream, seconds of the file that can be read), from
+    one pass that reads every stream's packets without decoding them."""
+    res = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", _local(video), "-map", "0",
+                          "-c", "copy", "-f", "null", "-"], capture_output=True, text=True,
+                         errors="replace", preexec_fn=_dies_with_parent)
+    last = res.stderr.replace("\r", "\n").rsplit("frame=", 1)[-1]
+    frames = re.match(r"\s*(\d+)", last)
+    clock = re.search(r"time=(\d+):(\d+):([\d.]+)", last)
+    seconds = int(clock[1]) * 3600 + int(clock[2]) * 60 + float(clock[3]) if clock else 0.0
+    return (int(frames[1]) if frames else 0), seconds
 
 
 def _split_stills(folder: Path, out: Path, dest: Path, c: FramesConfig) -> Probe:
@@ -337,12 +372,18 @@ def merge(frame_dirs: Sequence[str | Path], probe: Probe, out_path: str | Path,
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "level+error", "-y",
                *_frame_input(frames, probe, Path(work) / "frames.ffconcat")]
         if probe.audio is not None and Path(probe.source).is_file():
+            # the output starts at the first frame: the audio is read from that moment
+            # of the source on (its own later start, if any, comes with its timestamps)
+            cmd += ["-ss", f"{probe.video_start:.6f}"] if probe.video_start > 0 else []
             cmd += ["-i", _local(probe.source), "-map", "0:v:0", "-map", "1:a:0"]
             cmd += ["-c:a", c.audio_codec if c.audio_codec != "copy" or probe.audio in MP4_AUDIO
                     else "aac"]
+        filters = [f"setsar={probe.sar}"] if probe.sar not in ("1/1", "0/1") else []  # anamorphic
         if c.watermark:
             (Path(work) / WATERMARK_FILE).write_text(c.watermark, encoding="utf-8")
-            cmd += ["-vf", DRAWTEXT]
+            filters.append(DRAWTEXT)
+        if filters:
+            cmd += ["-vf", ",".join(filters)]
         pix_fmt = c.pix_fmt
         if pix_fmt == "yuv420p" and (probe.width % 2 or probe.height % 2):
             log.warning("%s: odd size %dx%d; encoding yuv444p to keep every pixel",

@@ -129,3 +129,75 @@ def test_merge_refuses_a_frame_count_that_does_not_match(demo_dir, tmp_path):
     with pytest.raises(VideoError, match="71 frames"):
         video.merge([tmp_path / "f"], probe, tmp_path / "out.mp4")
     assert not (tmp_path / "out.mp4").exists()
+
+
+def _onset(path: Path, sample_rate: int = 8000) -> float:
+    """Seconds from the start of ``path`` (its time 0) to the first loud sample of its audio."""
+    pcm = subprocess.run([video.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", str(path),
+                          "-map", "0:a:0", "-af", "aresample=async=1:first_pts=0", "-ac", "1",
+                          "-ar", str(sample_rate), "-f", "s16le", "-"],
+                         capture_output=True, check=True).stdout
+    samples = np.abs(np.frombuffer(pcm, np.int16))
+    return int(np.argmax(samples > 8000)) / sample_rate
+
+
+def _flash(frames: Path) -> int:
+    """Index of the first white frame."""
+    return next(i for i, f in enumerate(sorted(frames.iterdir())) if cv2.imread(str(f)).mean() > 128)
+
+
+@pytest.mark.parametrize("video_offset, audio_offset", [(0.5, 0.0), (0.0, 0.36), (1.2, 0.4)])
+def test_audio_keeps_its_place_when_the_streams_start_apart(tmp_path, video_offset, audio_offset):
+    """A file whose video starts later (or earlier) than its audio: a beep and a
+    white frame at the same moment of the source stay together in the output,
+    and a short such clip is not called damaged."""
+    src = tmp_path / "apart.mp4"
+    # black, then white from 1.0 s of the video's own time; a beep from 1.0 s of the audio's
+    ffmpeg("-itsoffset", str(video_offset), "-f", "lavfi", "-i",
+           "color=black:size=160x120:rate=25:duration=2,drawbox=t=fill:c=white:enable='gte(t,1)'",
+           "-itsoffset", str(audio_offset), "-f", "lavfi", "-i",
+           "aevalsrc='if(gte(t,1),0.8*sin(2*PI*440*t),0)':d=2:s=44100",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(src))
+    probe, out = round_trip(src, tmp_path)
+    assert probe.frames_lost == 0 and probe.frames == 50
+    assert abs(probe.video_start - max(video_offset - audio_offset, 0)) < 0.05
+    flash = _flash(tmp_path / "frames") / 25
+    assert abs(flash - 1.0) < 0.05
+    assert abs(_onset(tmp_path / "out.mp4") - flash - (audio_offset - video_offset)) < 0.05
+
+
+def test_anamorphic_video_keeps_its_pixel_aspect(tmp_path):
+    """Pixels twice as wide as high (SAR 2:1) come out as they went in."""
+    src = tmp_path / "wide.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=1,setsar=2/1",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", str(src))
+    probe, _ = round_trip(src, tmp_path)
+    assert probe.sar == "2/1" and (probe.width, probe.height) == (160, 120)
+    header = subprocess.run([video.ffmpeg_exe(), "-hide_banner", "-i", str(tmp_path / "out.mp4")],
+                            capture_output=True, text=True).stderr
+    assert "160x120 [SAR 2:1 DAR 8:3]" in header, header
+
+
+def test_a_size_change_mid_stream_stops_with_the_frame(tmp_path):
+    parts = []
+    for i, size in enumerate(["160x120", "200x100"]):
+        parts.append(tmp_path / f"{i}.ts")
+        ffmpeg("-f", "lavfi", "-i", f"testsrc=size={size}:rate=25:duration=1", "-c:v", "libx264",
+               "-pix_fmt", "yuv420p", "-bsf:v", "h264_mp4toannexb", str(parts[-1]))
+    src = tmp_path / "joined.ts"
+    src.write_bytes(b"".join(p.read_bytes() for p in parts))
+    with pytest.raises(VideoError, match=rf"{src}: the picture changes size at frame 25 \(160x120 -> 200x100\)"):
+        video.split(src, tmp_path / "frames", tmp_path / "probe.json")
+    assert not (tmp_path / "frames").exists()
+
+
+def test_a_video_stream_without_frames_says_so(tmp_path):
+    """A file that declares a video stream with no frame in it (it was called
+    'could not decode it: exit status 0')."""
+    src = tmp_path / "empty.mkv"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=1", "-t", "1", "-c:v", "libx264",
+           str(tmp_path / "one.mp4"))
+    ffmpeg("-i", str(tmp_path / "one.mp4"), "-f", "lavfi", "-i", "sine=duration=1", "-map", "0:v", "-map", "1:a",
+           "-c:v", "copy", "-bsf:v", "noise=drop=1", str(src))  # every video packet dropped
+    with pytest.raises(VideoError, match=rf"{src}: its video stream holds no frames"):
+        video.split(src, tmp_path / "frames", tmp_path / "probe.json")
