@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import ctypes
+import hashlib
 import io
 import logging
+import os
 import re
 import signal
 import subprocess
@@ -41,6 +43,48 @@ class VideoError(InputError):
     """A video that cannot be used; the message names the file and the problem."""
 
 
+def content_hash(path: str | Path) -> str:
+    """sha256 of a video file's bytes, or of a folder of stills' file names and bytes."""
+    digest = hashlib.sha256()
+    path = Path(path)
+    files = sorted(f for f in path.iterdir() if f.is_file()) if path.is_dir() else [path]
+    for f in files:
+        digest.update(f.name.encode() + b"\0" if path.is_dir() else b"")
+        with open(f, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def source_stat(path: str | Path) -> list[int]:
+    """Size, mtime, ctime and inode of a source (summed over a folder's files):
+    while these stay, its content is taken as unchanged."""
+    path = Path(path)
+    files = [f for f in path.iterdir() if f.is_file()] if path.is_dir() else [path]
+    stats = [f.stat() for f in files]
+    return [sum(s.st_size for s in stats), sum(s.st_mtime_ns for s in stats),
+            sum(s.st_ctime_ns for s in stats), sum(s.st_ino for s in stats)]
+
+
+def outdate_changed(videos: Mapping[str, str | Path], probe_dir: str | Path) -> list[str]:
+    """Make Snakemake split again each video whose content changed since its
+    split, whatever its time stamps say (a copy that kept an older mtime): its
+    probe, which records the content's hash, gets mtime 0. Hashes only the
+    sources whose size, times or inode moved. Returns the names outdated."""
+    changed = []
+    for name, path in videos.items():
+        probe_path = Path(probe_dir) / f"{name}.json"
+        if not probe_path.exists() or not Path(path).exists():
+            continue
+        probe = Probe.load(probe_path)
+        if probe.source_hash is None or source_stat(path) == probe.source_stat:
+            continue
+        if content_hash(path) != probe.source_hash:
+            os.utime(probe_path, ns=(0, 0))
+            changed.append(name)
+    return changed
+
+
 @dataclass
 class Probe:
     """What the split stage learnt about a video; stored as probe JSON."""
@@ -64,6 +108,8 @@ class Probe:
     first_decode_error: str | None = None
     sar: str = "1/1"  # sample (pixel) aspect ratio of the frames; merge writes it back
     video_start: float = 0.0  # seconds from the file's start (its earliest stream) to the first frame
+    source_hash: str | None = None  # content_hash of the source when it was split
+    source_stat: list[int] | None = None  # source_stat of it then (a cheap "unchanged" test)
 
     @classmethod
     def load(cls, path: str | Path) -> "Probe":
@@ -177,6 +223,7 @@ def split(video: str | Path, out_dir: str | Path, probe_path: str | Path,
             probe = _split_stills(video, tmp, Path(out_dir), c)
         else:
             probe = _split_video(video, tmp, Path(out_dir), c)
+        probe.source_stat, probe.source_hash = source_stat(video), content_hash(video)
         probe.save(probe_path)
     return probe
 
@@ -362,6 +409,10 @@ def merge(frame_dirs: Sequence[str | Path], probe: Probe, out_path: str | Path,
     ``synthetic_tag`` is false; ``watermark`` draws that text on every frame.
     """
     c = from_mapping(MergeConfig, cfg)
+    if (probe.audio is not None and probe.source_hash is not None and Path(probe.source).is_file()
+            and content_hash(probe.source) != probe.source_hash):
+        raise VideoError(f"{probe.source}: not the file that was split (its content changed since); "
+                         "run the workflow again: it splits it anew")
     frames = sorted((f for folder in frame_dirs for f in list_frames(folder)), key=frame_index)
     if [frame_index(f) for f in frames] != list(range(probe.frames)):
         raise VideoError(f"{', '.join(map(str, frame_dirs))}: {len(frames)} frames, but the "

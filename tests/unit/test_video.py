@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
@@ -201,3 +203,21 @@ def test_a_video_stream_without_frames_says_so(tmp_path):
            "-c:v", "copy", "-bsf:v", "noise=drop=1", str(src))  # every video packet dropped
     with pytest.raises(VideoError, match=rf"{src}: its video stream holds no frames"):
         video.split(src, tmp_path / "frames", tmp_path / "probe.json")
+
+
+def test_merge_refuses_a_source_that_is_not_the_one_split(demo_dir, tmp_path):
+    """The source is replaced after its split (an older mtime kept): merge,
+    which reads its sound from it, refuses; the workflow's next parse marks its
+    probe out of date so the video is split again."""
+    src = tmp_path / "clip.mp4"
+    shutil.copyfile(demo_dir / "single_face.mp4", src)
+    probe = video.split(src, tmp_path / "frames", tmp_path / "probes" / "clip.json")
+    assert video.outdate_changed({"clip": src}, tmp_path / "probes") == []
+    before = src.stat().st_mtime_ns
+    shutil.copyfile(demo_dir / "WolfgangLanger_Pexels.mp4", src)
+    os.utime(src, ns=(before, before))
+    with pytest.raises(VideoError, match=rf"{src}: not the file that was split \(its content changed since\)"):
+        video.merge([tmp_path / "frames"], probe, tmp_path / "out.mp4", {"preset": "ultrafast"})
+    assert not (tmp_path / "out.mp4").exists()
+    assert video.outdate_changed({"clip": src}, tmp_path / "probes") == ["clip"]
+    assert (tmp_path / "probes" / "clip.json").stat().st_mtime_ns == 0

@@ -10,6 +10,7 @@ from omegaconf import OmegaConf
 from swapflow import demo
 from swapflow.config import check_config, check_videos
 from swapflow.io import read_json
+from swapflow.video import outdate_changed
 from swapflow.settings import (
     AlignConfig,
     ConfigError,
@@ -52,6 +53,8 @@ def unchecked_videos():
 
 
 check_videos(unchecked_videos())
+# a source whose content changed since its split is split again, whatever its mtime
+outdate_changed(config["videos"], "results/probe")
 
 
 # ---- training configs and models, composed once at parse time ----------------
