@@ -46,3 +46,4 @@ rule all:
     default_target: True
     input:
         all_outputs(),
+        convert_side_outputs,

@@ -34,6 +34,23 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+@contextmanager
+def scratch_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """A scratch folder beside ``path`` for the work of writing it, not in the
+    shared temporary folder: removed when done, and one that a killed writer
+    left is removed by the next write of ``path`` (it is named like its
+    temporaries)."""
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(final)
+    work = final.with_name(f".{final.name}.tmp{os.getpid()}.work")
+    work.mkdir()
+    try:
+        yield work
+    finally:
+        _remove(work)
+
+
 def remove_stale_temporaries(final: Path) -> None:
     """Remove what killed writers of ``final`` left (``.<name>.tmp<pid>...`` of a
     process that is gone, or of this one)."""

@@ -16,7 +16,6 @@ import os
 import re
 import signal
 import subprocess
-import tempfile
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -29,7 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from swapflow.frames import frame_index, frame_name, list_frames, name_pattern, read_image, write_frame
-from swapflow.io import InputError, atomic_path, read_json, write_json
+from swapflow.io import InputError, atomic_path, read_json, scratch_folder, write_json
 from swapflow.settings import FramesConfig, MergeConfig, from_mapping
 
 log = logging.getLogger(__name__)
@@ -418,7 +417,7 @@ def merge(frame_dirs: Sequence[str | Path], probe: Probe, out_path: str | Path,
         raise VideoError(f"{', '.join(map(str, frame_dirs))}: {len(frames)} frames, but the "
                          f"probe of {probe.source} says {probe.frames}")
     out_path = Path(out_path)
-    with atomic_path(out_path) as tmp, tempfile.TemporaryDirectory(prefix="swapflow-merge-") as work:
+    with atomic_path(out_path) as tmp, scratch_folder(out_path) as work:
         # ffmpeg runs in ``work`` (the watermark file is read from there); every path is absolute
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "level+error", "-y",
                *_frame_input(frames, probe, Path(work) / "frames.ffconcat")]
@@ -506,8 +505,8 @@ CLIP_SECONDS, CLIP_HEIGHT = 10, 480  # the report's excerpt of an output video
 def clip_page(path: str | Path, out_html: str | Path) -> None:
     """An HTML page that plays the first CLIP_SECONDS of a video, at most
     CLIP_HEIGHT pixels high, embedded (so the report shows the swap moving)."""
-    with tempfile.TemporaryDirectory(prefix="swapflow-clip-") as work:
-        clip = Path(work) / "clip.mp4"
+    with scratch_folder(out_html) as work:
+        clip = work / "clip.mp4"
         res = subprocess.run(
             [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", _local(path),
              "-t", str(CLIP_SECONDS), "-vf", f"scale=-2:'2*trunc(min({CLIP_HEIGHT},ih)/2)'", "-c:v", "libx264",

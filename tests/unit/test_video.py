@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from fractions import Fraction
 from pathlib import Path
 
@@ -221,3 +222,16 @@ def test_merge_refuses_a_source_that_is_not_the_one_split(demo_dir, tmp_path):
     assert not (tmp_path / "out.mp4").exists()
     assert video.outdate_changed({"clip": src}, tmp_path / "probes") == ["clip"]
     assert (tmp_path / "probes" / "clip.json").stat().st_mtime_ns == 0
+
+
+def test_merge_works_beside_its_output_and_clears_what_a_killed_one_left(demo_dir, tmp_path):
+    """merge's scratch folder (frame links, watermark file) lies beside the output,
+    not in the shared temporary folder; a killed merge's is removed by the next."""
+    probe = video.split(demo_dir / "single_face.mp4", tmp_path / "frames", tmp_path / "probe.json")
+    out = tmp_path / "swap" / "out.mp4"
+    left = out.parent / ".out.mp4.tmp999999999.work"  # a merge whose process is gone
+    (left / "frames").mkdir(parents=True)
+    shared = set(Path(tempfile.gettempdir()).glob("swapflow-*"))
+    video.merge([tmp_path / "frames"], probe, out, {"preset": "ultrafast", "watermark": "x"})
+    assert sorted(p.name for p in out.parent.iterdir()) == ["out.mp4"]
+    assert set(Path(tempfile.gettempdir()).glob("swapflow-*")) == shared

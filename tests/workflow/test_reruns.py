@@ -54,6 +54,20 @@ def test_nothing_to_do_after_a_run(swapped):
     assert planned_jobs(swapped) == {}
 
 
+@pytest.mark.parametrize("lost", ["results/patches/w2m/man/1", "results/outlines/w2m/noface/2.parquet"])
+def test_a_lost_side_output_of_convert_is_made_again(swapped, tmp_path, lost):
+    """A shard's patches or outlines gone (a run cut off after --forcerun convert
+    had removed them): that shard's convert runs again, and what follows it."""
+    aside = tmp_path / "aside"
+    shutil.move(swapped / lost, aside)
+    try:
+        planned = planned_jobs(swapped)
+    finally:
+        shutil.move(aside, swapped / lost)
+    assert planned["convert"] == 1 and planned["merge"] == 1
+    assert not {"split_frames", "detect", "train"} & set(planned)
+
+
 def test_moved_project_plans_nothing(swapped, tmp_path):
     """The project folder and the workflow copied elsewhere (times kept): nothing to do."""
     project = tmp_path / "elsewhere"

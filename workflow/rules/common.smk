@@ -4,6 +4,7 @@ import re
 from dataclasses import fields
 from functools import cache
 from pathlib import Path
+from types import SimpleNamespace
 
 from omegaconf import OmegaConf
 
@@ -185,6 +186,21 @@ def merge_frames(wildcards):
         video=wildcards.video,
         shard=shards(wildcards.video, convert_shard_size(wildcards)),
     )
+
+
+def convert_side_outputs(wildcards):
+    """The patches and outlines of every convert shard of every swap: targets of
+    their own (nothing after convert reads the patches), so a run cut off after
+    a --forcerun removed them makes them again."""
+    outputs = []
+    for name in swap_video_names():
+        swap, video = name.split("/")
+        for shard in shards(video, convert_shard_size(SimpleNamespace(swap=swap))):
+            outputs += [
+                f"results/patches/{swap}/{video}/{shard}",
+                f"results/outlines/{swap}/{video}/{shard}.parquet",
+            ]
+    return outputs
 
 
 def convert_outlines(wildcards):
