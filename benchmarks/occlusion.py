@@ -150,11 +150,12 @@ def paste(image: np.ndarray, matrix: np.ndarray, occ: Occluder, at: np.ndarray) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, help="project folder, kept (default: a temporary one)")
+    parser.add_argument("--iterations", type=int, help="training iterations (default: the lite preset's)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         if not (work / "config.yaml").exists():
-            project(work, [SWAP])
+            project(work, [SWAP | ({"train": {"iterations": args.iterations}} if args.iterations else {})])
         snakemake(work, "--until", "train")
         measure(work)
 
