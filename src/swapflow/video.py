@@ -65,22 +65,35 @@ def source_stat(path: str | Path) -> list[int]:
             sum(s.st_ctime_ns for s in stats), sum(s.st_ino for s in stats)]
 
 
+OUTDATED = ".outdated"  # beside a probe: its mtime before outdate_changed set it to 0
+
+
 def outdate_changed(videos: Mapping[str, str | Path], probe_dir: str | Path) -> list[str]:
     """Make Snakemake split again each video whose content changed since its
     split, whatever its time stamps say (a copy that kept an older mtime): its
-    probe, which records the content's hash, gets mtime 0. Hashes only the
-    sources whose size, times or inode moved. Returns the names outdated."""
+    probe, which records the content's hash, gets mtime 0 (the old mtime is
+    kept beside it, and given back if the old content returns before the next
+    split). Hashes only the sources whose size, times or inode moved. Returns
+    the names outdated."""
     changed = []
     for name, path in videos.items():
         probe_path = Path(probe_dir) / f"{name}.json"
+        marker = probe_path.with_name(probe_path.name + OUTDATED)
         if not probe_path.exists() or not Path(path).exists():
             continue
         probe = Probe.load(probe_path)
-        if probe.source_hash is None or source_stat(path) == probe.source_stat:
+        if probe.source_hash is None or (source_stat(path) == probe.source_stat and not marker.exists()):
             continue
-        if content_hash(path) != probe.source_hash:
-            os.utime(probe_path, ns=(0, 0))
+        same = content_hash(path) == probe.source_hash
+        if not same:
+            if not marker.exists():
+                marker.write_text(str(probe_path.stat().st_mtime_ns))
+                os.utime(probe_path, ns=(0, 0))
             changed.append(name)
+        elif marker.exists():  # the split content is back: nothing to redo
+            mtime = int(marker.read_text())
+            os.utime(probe_path, ns=(mtime, mtime))
+            marker.unlink()
     return changed
 
 
@@ -224,6 +237,7 @@ def split(video: str | Path, out_dir: str | Path, probe_path: str | Path,
             probe = _split_video(video, tmp, Path(out_dir), c)
         probe.source_stat, probe.source_hash = source_stat(video), content_hash(video)
         probe.save(probe_path)
+        Path(probe_path).with_name(Path(probe_path).name + OUTDATED).unlink(missing_ok=True)
     return probe
 
 

@@ -220,8 +220,16 @@ def test_merge_refuses_a_source_that_is_not_the_one_split(demo_dir, tmp_path):
     with pytest.raises(VideoError, match=rf"{src}: not the file that was split \(its content changed since\)"):
         video.merge([tmp_path / "frames"], probe, tmp_path / "out.mp4", {"preset": "ultrafast"})
     assert not (tmp_path / "out.mp4").exists()
+    probe_path = tmp_path / "probes" / "clip.json"
+    mtime = probe_path.stat().st_mtime_ns
     assert video.outdate_changed({"clip": src}, tmp_path / "probes") == ["clip"]
-    assert (tmp_path / "probes" / "clip.json").stat().st_mtime_ns == 0
+    assert probe_path.stat().st_mtime_ns == 0
+    assert video.outdate_changed({"clip": src}, tmp_path / "probes") == ["clip"]  # twice: still
+    assert probe_path.stat().st_mtime_ns == 0
+    # the old content back before any split: the probe's mtime is given back
+    shutil.copyfile(demo_dir / "single_face.mp4", src)
+    assert video.outdate_changed({"clip": src}, tmp_path / "probes") == []
+    assert probe_path.stat().st_mtime_ns == mtime
 
 
 def test_merge_works_beside_its_output_and_clears_what_a_killed_one_left(demo_dir, tmp_path):
