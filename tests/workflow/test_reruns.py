@@ -54,17 +54,19 @@ def test_nothing_to_do_after_a_run(swapped):
     assert planned_jobs(swapped) == {}
 
 
-@pytest.mark.parametrize("lost", ["results/patches/w2m/man/1", "results/outlines/w2m/noface/2.parquet"])
-def test_a_lost_side_output_of_convert_is_made_again(swapped, tmp_path, lost):
+@pytest.mark.parametrize("lost, shards", [("results/patches/w2m/man/1", 2),
+                                          ("results/outlines/w2m/noface/2.parquet", 4)])
+def test_a_lost_side_output_of_convert_is_made_again(swapped, tmp_path, lost, shards):
     """A shard's patches or outlines gone (a run cut off after --forcerun convert
-    had removed them): that shard's convert runs again, and what follows it."""
+    had removed them): convert runs again, and what follows it; for every shard
+    of that video, as merge needs all their frames, which it had deleted."""
     aside = tmp_path / "aside"
     shutil.move(swapped / lost, aside)
     try:
         planned = planned_jobs(swapped)
     finally:
         shutil.move(aside, swapped / lost)
-    assert planned["convert"] == 1 and planned["merge"] == 1
+    assert planned["convert"] == shards and planned["merge"] == 1
     assert not {"split_frames", "detect", "train"} & set(planned)
 
 
