@@ -239,10 +239,10 @@ def swap_facesets(role):
 
 
 def sealed(settings):
-    """Params of a rule whose outputs go into the report: the script reads them as
-    a dict, Snakemake's report and rerun check see only their digest (the report
-    writes params unescaped into its HTML). ``settings``: a dict or an input
-    function giving one."""
+    """Params for the report's rules (those whose outputs go into it): the script
+    reads a dict, Snakemake's report page shows only a digest (it writes params
+    unescaped into its HTML); the rerun check compares their repr, unchanged.
+    ``settings``: a dict or an input function giving one."""
     if callable(settings):
         return lambda wildcards: Sealed(settings(wildcards))
     return Sealed(settings)
