@@ -294,7 +294,8 @@ def test_model_learns_faces_it_never_saw(facesets, tmp_path):
     faces, at the crop convert uses, far better than her mean face does; the
     recipe that shrank every input (it trained the model to enlarge) reached
     13.7 dB on the demo's held-out faces after 600 iterations."""
-    out = _train(facesets, tmp_path, "lite", ["iterations=600", "batch_size=8"])
+    # with the warp: on these 59 faces it is what generalises (without it 19.8 dB)
+    out = _train(facesets, tmp_path, "lite", ["iterations=600", "batch_size=8", "data.warp_strength=0.02"])
     model, _ = load_model(out)
     held = holdout(out, "a", [facesets[0]])
     measured = reconstruction(model, [facesets[0]], held, "a", 64)
