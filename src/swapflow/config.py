@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from swapflow.settings import ConfigError
+from swapflow.settings import ConfigError, cut
 from swapflow.video import VideoError, read_header
 
 # What a user's own config (``--configfile``) defines alone: the demo's are not mixed in.
@@ -88,7 +88,6 @@ def validate_config(config: dict, schema: Mapping) -> None:
 # A config holds a few hundred values; YAML aliases can make a 650-byte file
 # stand for billions, which validation and its messages would walk and print.
 MAX_CONFIG_VALUES = 100_000
-MAX_SHOWN = 200  # characters of a value a message shows
 
 
 def check_size(config: Any) -> None:
@@ -111,10 +110,6 @@ def check_size(config: Any) -> None:
                           f"are expanded, more than {MAX_CONFIG_VALUES}: write the values out")
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN]}... ({len(text)} characters)"
-
-
 def _problem(err: jsonschema.ValidationError, where: Iterable[Any] | None = None) -> str:
     """``key.path: what is wrong (what is allowed)`` in one line."""
     where = ".".join(map(str, err.absolute_path if where is None else where)) or "config"
@@ -122,13 +117,13 @@ def _problem(err: jsonschema.ValidationError, where: Iterable[Any] | None = None
     if err.validator == "additionalProperties":
         allowed = list(schema.get("properties", {}))
         unknown = sorted(set(err.instance) - set(allowed))
-        return (f"{where}: unknown key {_cut(', '.join(map(repr, unknown)))}"
+        return (f"{where}: unknown key {cut(', '.join(map(repr, unknown)))}"
                 + (f" (allowed: {', '.join(allowed)})" if allowed else ""))
     if err.validator == "enum":
-        return f"{where}: {_cut(repr(err.instance))} is not allowed (one of: {', '.join(map(str, err.validator_value))})"
+        return f"{where}: {cut(repr(err.instance))} is not allowed (one of: {', '.join(map(str, err.validator_value))})"
     if err.validator == "pattern":
-        return f"{where}: {_cut(repr(err.instance))} does not match {err.validator_value}"
-    return f"{where}: {_cut(err.message)}"
+        return f"{where}: {cut(repr(err.instance))} does not match {err.validator_value}"
+    return f"{where}: {cut(err.message)}"
 
 
 def _without_defaults(schema: Any) -> Any:
@@ -163,7 +158,7 @@ def check_name(where: str, name: Any) -> None:
              "workflow's own files" if name.lower().endswith(FILE_SUFFIXES)
         else None)
     if problem:
-        raise ConfigError(f"{where}: the name {_cut(repr(name))} {problem}")
+        raise ConfigError(f"{where}: the name {cut(repr(name))} {problem}")
 
 
 def check_config(config: Mapping, configfiles: Iterable[str | Path] = ()) -> None:

@@ -26,6 +26,11 @@ class ConfigError(InputError):
     """Settings or a config that cannot run; the message names the file or key."""
 
 
+def cut(text: str, limit: int = 200) -> str:
+    """``text`` for a message: at most ``limit`` characters, saying how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 class Sealed(dict):
     """Settings a rule passes its script: a plain dict to the script, and only
     their digest as text. Snakemake writes a job's params as text, unescaped,

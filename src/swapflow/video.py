@@ -65,6 +65,13 @@ def source_stat(path: str | Path) -> list[int]:
             sum(s.st_ctime_ns for s in stats), sum(s.st_ino for s in stats)]
 
 
+def source_changed(probe: "Probe") -> bool:
+    """Whether ``probe``'s source no longer holds what was split: hashed again only
+    when its size, times or inode moved (False when the probe records no hash)."""
+    return (probe.source_hash is not None and source_stat(probe.source) != probe.source_stat
+            and content_hash(probe.source) != probe.source_hash)
+
+
 OUTDATED = ".outdated"  # beside a probe: its mtime before outdate_changed set it to 0
 
 
@@ -82,10 +89,10 @@ def outdate_changed(videos: Mapping[str, str | Path], probe_dir: str | Path) -> 
         if not probe_path.exists() or not Path(path).exists():
             continue
         probe = Probe.load(probe_path)
+        probe.source = str(path)  # as the config names it now
         if probe.source_hash is None or (source_stat(path) == probe.source_stat and not marker.exists()):
             continue
-        same = content_hash(path) == probe.source_hash
-        if not same:
+        if source_changed(probe):
             if not marker.exists():
                 marker.write_text(str(probe_path.stat().st_mtime_ns))
                 os.utime(probe_path, ns=(0, 0))
@@ -317,8 +324,6 @@ def _split_video(video: Path, out: Path, dest: Path, c: FramesConfig) -> Probe:
         code = proc.wait()
         logged.result()
     pts = pts[:count]
-    if code == 0 and not pts and not errors:
-        raise VideoError(f"{video}: its video stream holds no frames")
     if code != 0 or not pts:
         raise VideoError(f"{video}: ffmpeg could not decode it: "
                          + (errors[-1] if errors else f"exit status {code}"))
@@ -427,8 +432,7 @@ def merge(frame_dirs: Sequence[str | Path], probe: Probe, out_path: str | Path,
     ``synthetic_tag`` is false; ``watermark`` draws that text on every frame.
     """
     c = from_mapping(MergeConfig, cfg)
-    if (probe.audio is not None and probe.source_hash is not None and Path(probe.source).is_file()
-            and content_hash(probe.source) != probe.source_hash):
+    if probe.audio is not None and Path(probe.source).is_file() and source_changed(probe):
         raise VideoError(f"{probe.source}: not the file that was split (its content changed since); "
                          "run the workflow again: it splits it anew")
     frames = sorted((f for folder in frame_dirs for f in list_frames(folder)), key=frame_index)

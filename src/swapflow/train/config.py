@@ -13,7 +13,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 
-from swapflow.settings import ConfigError
+from swapflow.settings import ConfigError, cut
 
 PRIMARY = "train"
 
@@ -81,7 +81,7 @@ def compose_config(config_dir: str | Path, preset: str, overrides: list[str] = (
         raise ConfigError(f"{config_dir} has no {PRIMARY}.yaml (pass the repository's config/ folder)")
     for override in overrides:
         if "${" in override:  # ${oc.env:...} would copy the environment into the model's record
-            raise ConfigError(f"override {_cut(override)} does not apply: interpolations and resolvers "
+            raise ConfigError(f"override {cut(repr(override))} does not apply: interpolations and resolvers "
                               "(${...}) are not taken; write the value itself")
     presets = list_presets(config_dir)
     if preset not in presets:
@@ -123,17 +123,16 @@ def check_ranges(cfg: DictConfig) -> None:
             number = isinstance(item, (int, float)) and not isinstance(item, bool)
             if not (number and (kind is float or isinstance(item, int))
                     and (item > 0 if low is None else item >= low) and item <= high):
-                raise ConfigError(f"training setting {key} is {_cut(value)}; it takes "
+                raise ConfigError(f"training setting {key} is {_shown(value)}; it takes "
                                   f"{'a list, each item ' if listed else ''}{_range_text(kind, low, high)}")
     for key, allowed in CHOICES.items():
         value = OmegaConf.select(cfg, key)
         if value not in allowed:
-            raise ConfigError(f"training setting {key} is {_cut(value)}; it takes one of {', '.join(allowed)}")
+            raise ConfigError(f"training setting {key} is {_shown(value)}; it takes one of {', '.join(allowed)}")
 
 
-def _cut(value: object, limit: int = 80) -> str:
-    text = repr(OmegaConf.to_container(value) if OmegaConf.is_config(value) else value)
-    return text if len(text) <= limit else text[:limit] + "..."
+def _shown(value: object) -> str:
+    return cut(repr(OmegaConf.to_container(value) if OmegaConf.is_config(value) else value))
 
 
 def _kind(value: object) -> str:
