@@ -6,7 +6,9 @@
 - ``config.yaml``    the composed training config
 - ``manifest.json``  identities, facesets (path, faces, content hash, held-out
   face indices), preset, iterations, seed, device, versions, times
-- ``losses.csv``, ``preview.jpg``, ``loss.png``  for people to look at
+- ``curve.tsv``      the learning curve: held-out reconstruction and the swap's
+  identity distance and sharpness every ``curve.every`` iterations
+- ``losses.csv``, ``preview.jpg``, ``loss.png``, ``curve.png``  for people to look at
 
 This module reads and writes all but the weights, and needs no torch.
 """
@@ -31,6 +33,8 @@ MANIFEST = "manifest.json"
 LOSSES = "losses.csv"
 PREVIEW = "preview.jpg"
 LOSS_PLOT = "loss.png"
+CURVE = "curve.tsv"
+CURVE_PLOT = "curve.png"
 
 
 def write_manifest(folder: PathLike, manifest: dict[str, Any]) -> None:

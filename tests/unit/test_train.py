@@ -50,7 +50,8 @@ def _train(facesets, tmp: Path, preset: str, overrides: list[str], name: str = "
 def test_preset_trains_and_swaps(facesets, tmp_path, preset):
     out = _train(facesets, tmp_path, preset, ["iterations=2", "batch_size=2"])
     assert sorted(p.name for p in out.iterdir()) == [
-        "config.yaml", "loss.png", "losses.csv", "manifest.json", "model.pt", "preview.jpg"]
+        "config.yaml", "curve.png", "curve.tsv", "loss.png", "losses.csv", "manifest.json", "model.pt",
+        "preview.jpg"]
     manifest = read_json(out / "manifest.json")
     assert manifest["iterations"] == 2 and manifest["identities"] == {"a": "woman", "b": "man"}
     a = manifest["facesets"]["a"][0]

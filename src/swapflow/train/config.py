@@ -20,8 +20,10 @@ PRIMARY = "train"
 # What each training setting may be, the one definition: checked when a config is
 # composed (a dry run stops on a bad override) and when a trainer starts (a
 # config file given to swapflow-train). key -> (kind, lowest, highest); a
-# lowest of None means "above 0". A list setting has each item checked.
+# lowest of None means "above 0". A list setting has each item checked; those of
+# TAKES_AUTO may also be the word auto.
 INF = float("inf")
+TAKES_AUTO = ("iterations",)
 RANGES: dict[str, tuple[type, float | None, float]] = {
     "seed": (int, 0, 2 ** 63 - 1),
     "iterations": (int, 1, INF),
@@ -33,6 +35,12 @@ RANGES: dict[str, tuple[type, float | None, float]] = {
     "checkpoint_every": (int, 1, INF),
     "preview_every": (int, 1, INF),
     "log_every_s": (float, 0, INF),
+    "curve.every": (int, 1, INF),
+    "curve.holdout_faces": (int, 1, 4096),
+    "curve.swap_faces": (int, 0, 256),
+    "stop.max_iterations": (int, 1, INF),
+    "stop.window": (int, 1, 1000),
+    "stop.min_delta": (float, 0, INF),
     "model.size": (int, 16, 1024),
     "model.coverage": (float, None, 1),
     "model.encoder": (int, 1, INF),
@@ -118,13 +126,16 @@ def check_ranges(cfg: DictConfig) -> None:
     """Raise ConfigError naming the first setting of ``cfg`` outside ``RANGES``/``CHOICES``."""
     for key, (kind, low, high) in RANGES.items():
         value = OmegaConf.select(cfg, key)
+        if key in TAKES_AUTO and value == "auto":
+            continue
         listed = OmegaConf.is_list(value) or isinstance(value, (list, tuple))
         for item in value if listed else [value]:
             number = isinstance(item, (int, float)) and not isinstance(item, bool)
             if not (number and (kind is float or isinstance(item, int))
                     and (item > 0 if low is None else item >= low) and item <= high):
                 raise ConfigError(f"training setting {key} is {_shown(value)}; it takes "
-                                  f"{'a list, each item ' if listed else ''}{_range_text(kind, low, high)}")
+                                  f"{'a list, each item ' if listed else ''}{_range_text(kind, low, high)}"
+                                  + (" or auto" if key in TAKES_AUTO else ""))
     for key, allowed in CHOICES.items():
         value = OmegaConf.select(cfg, key)
         if value not in allowed:
@@ -150,7 +161,8 @@ def _check_types(base: DictConfig, cfg: DictConfig, overrides: list[str]) -> Non
     Hydra would take ``model.lr=fast``); raises ConfigError naming the override."""
     for path, old, new in _changed_leaves(OmegaConf.to_container(base, resolve=True),
                                           OmegaConf.to_container(cfg, resolve=True)):
-        if _kind(old) != _kind(new) and old != "auto":  # `auto` keys also take true/false
+        # `auto` keys also take true/false; TAKES_AUTO keys the word auto
+        if _kind(old) != _kind(new) and old != "auto" and not (path in TAKES_AUTO and new == "auto"):
             which = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] == path]
             raise ConfigError(f"override {(which or [path])[-1]!r} does not apply: {path} takes "
                               f"{_kind(old)}, not {new!r}")

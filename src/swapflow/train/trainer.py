@@ -2,8 +2,11 @@
 
 ``train`` writes one model folder (see swapflow.model_folder) atomically at
 the end. While it runs, ``checkpoint_dir`` holds checkpoint.pt (every
-``checkpoint_every`` iterations and on SIGTERM/SIGINT), losses.csv and
-preview.jpg; a later call with the same config and facesets resumes there.
+``checkpoint_every`` iterations and on SIGTERM/SIGINT) with checkpoint.json
+(what it continues), losses.csv, curve.tsv and preview.jpg. A later call with
+the same config and facesets resumes there; one that differs only in how long
+it trains continues from the furthest checkpoint beside it that is not past
+its own end (a longer run goes on from a shorter one's state).
 
 Started by torchrun, each process trains on its share of every batch
 (swapflow.train.distributed); process 0 writes the files.
@@ -12,7 +15,9 @@ Started by torchrun, each process trains on its share of every batch
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import json
 import logging
 import math
 import os
@@ -35,10 +40,11 @@ from omegaconf import DictConfig, OmegaConf
 from swapflow import model_folder as folder
 from swapflow.faceset import Faceset, faceset_hash, load_faceset
 from swapflow.frames import spread, write_jpeg
-from swapflow.io import InputError, atomic_path
+from swapflow.io import InputError, atomic_path, read_json, write_json
 from swapflow.settings import ConfigError
 from swapflow.train import distributed
 from swapflow.train.config import check_ranges
+from swapflow.train.curve import CurveProbe, plot_curve, stop_reason
 from swapflow.train.data import SIDES, Batch, FaceBank, FacesetError, Sampler, split_holdout
 from swapflow.train.losses import face_loss
 from swapflow.train.models import FaceSwapModel, build_model
@@ -48,9 +54,11 @@ from matplotlib import pyplot as plt  # noqa: E402  (backend chosen first)
 
 log = logging.getLogger("swapflow.train")
 CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_INFO = "checkpoint.json"  # beside it: its fingerprint's digest and iteration
 PREVIEW_FACES = 6
-# Config keys a resumed run may change without invalidating its checkpoint.
-RUN_ONLY_KEYS = ("iterations", "device", "precision", "channels_last", "compile",
+# Config keys a resumed run may change without invalidating its checkpoint: how
+# long it runs (unless the learning rate depends on it) and how it runs.
+RUN_ONLY_KEYS = ("iterations", "stop", "device", "precision", "channels_last", "compile",
                  "checkpoint_every", "preview_every", "log_every_s")
 RUN_ONLY_DATA_KEYS = ("device_memory_gib",)
 
@@ -100,13 +108,26 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
 
 
 def _training_keys(cfg: DictConfig) -> dict:
-    """The config without the keys that may change between a run and its resume."""
+    """What the state at an iteration depends on: the config without the keys
+    that may change between a run and its resume or continuation. How long a
+    run lasts stays out while the learning rate does not depend on it (a
+    constant schedule); with a schedule its length is in. ``iterations: auto``
+    runs continue only each other, with the same stop rule."""
     keys = OmegaConf.to_container(cfg, resolve=True)
     for name in RUN_ONLY_KEYS:
         keys.pop(name, None)
     for name in RUN_ONLY_DATA_KEYS:
         keys["data"].pop(name, None)
+    if cfg.lr_schedule != "constant":
+        keys["schedule_length"] = schedule_length(cfg)
+    if cfg.iterations == "auto":
+        keys["stop"] = {k: v for k, v in OmegaConf.to_container(cfg.stop).items() if k != "max_iterations"}
     return keys
+
+
+def schedule_length(cfg: DictConfig) -> int:
+    """The last iteration a run may reach: ``iterations``, or ``stop.max_iterations`` when auto."""
+    return int(cfg.stop.max_iterations if cfg.iterations == "auto" else cfg.iterations)
 
 
 class _BothSides(torch.nn.Module):
@@ -162,8 +183,13 @@ class Trainer:
                               else bool(cfg.channels_last))
         self.facesets: dict[str, list[dict]] = {}
         self.loaded: dict[str, list[Faceset]] = {}
-        for side, paths in (("a", facesets_a), ("b", facesets_b)):
+        self.paths = {"a": [Path(p) for p in facesets_a], "b": [Path(p) for p in facesets_b]}
+        for side, paths in self.paths.items():
             self.loaded[side], self.facesets[side] = self._load_side(side, paths)
+        self.auto = cfg.iterations == "auto"
+        if self.auto and not all(e["holdout_indices"] for es in self.facesets.values() for e in es):
+            raise ConfigError("iterations: auto stops on held-out faces, and a faceset has none "
+                              "(raise holdout or holdout_min)")
         self.seed = int(cfg.seed)
         random.seed(self.seed)
         np.random.seed(self.seed)
@@ -191,11 +217,17 @@ class Trainer:
                                           loaded[0].faces.shape[1], self.channels_last)
         self.iteration = 0
         self.history: list[dict[str, float]] = []
+        self.curve: list[dict[str, float]] = []  # learning-curve points, carried in checkpoints
+        self.curve_seconds = 0.0
+        self.stopped = ""  # why fit ended
+        self.continued_from: str | None = None  # another run's checkpoint this one went on from
+        self._probe: CurveProbe | None = None
         # steps whose losses are still on the device: (iteration, lr, losses); read at log time
         self.pending: list[tuple[int, float, torch.Tensor]] = []
         self.loss_names: list[str] = []
         self.fingerprint = {"config": _training_keys(cfg),
                             "facesets": {s: [e["hash"] for e in es] for s, es in self.facesets.items()}}
+        self.digest = hashlib.sha256(json.dumps(self.fingerprint, sort_keys=True).encode()).hexdigest()
 
     def _load_side(self, side: str, paths: list[str | Path]) -> tuple[list[Faceset], list[dict]]:
         name = self.identities[side]
@@ -231,7 +263,7 @@ class Trainer:
             return
         state = {"fingerprint": self.fingerprint, "iteration": self.iteration,
                  "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                 "scaler": self.scaler.state_dict(), "history": self.history,
+                 "scaler": self.scaler.state_dict(), "history": self.history, "curve": self.curve,
                  # tensors and plain values only: it is read back with weights_only
                  # (batches are a pure function of seed and iteration; nothing in
                  # training draws from numpy's or Python's generators)
@@ -240,6 +272,8 @@ class Trainer:
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.checkpoint_dir / CHECKPOINT) as tmp:
             save_tensors(state, tmp, self.checkpoint_dir / CHECKPOINT)
+        write_json(self.checkpoint_dir / CHECKPOINT_INFO, {"fingerprint": self.digest,
+                                                           "iteration": self.iteration})
         with atomic_path(self.checkpoint_dir / folder.LOSSES) as tmp:
             pd.DataFrame(self.history).to_csv(tmp, index=False)
         log.info("checkpoint at iteration %d -> %s", self.iteration, self.checkpoint_dir / CHECKPOINT)
@@ -255,9 +289,27 @@ class Trainer:
                                f"at iteration {self.iteration}")
         log.info("weights identical in all %d processes at iteration %d", self.group.size, self.iteration)
 
+    def resume_candidate(self) -> Path | None:
+        """The checkpoint to go on from: of all checkpoints in this one's folder and
+        the folders beside it whose fingerprint is this run's, the furthest not
+        past this run's end (this run's own first among equals); else this run's
+        own, whatever it holds (checked when loaded)."""
+        own = self.checkpoint_dir / CHECKPOINT
+        found: list[tuple[int, bool, Path]] = []
+        for info in self.checkpoint_dir.parent.glob(f"*/{CHECKPOINT_INFO}"):
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                record = read_json(info)
+                checkpoint = info.with_name(CHECKPOINT)
+                if (record["fingerprint"] == self.digest and record["iteration"] <= schedule_length(self.cfg)
+                        and checkpoint.exists()):
+                    found.append((int(record["iteration"]), checkpoint == own, checkpoint))
+        if found:
+            return max(found)[2]
+        return own if own.exists() else None
+
     def try_resume(self) -> bool:
-        path = self.checkpoint_dir / CHECKPOINT
-        if not path.exists():
+        path = self.resume_candidate()
+        if path is None:
             return False
         try:  # weights_only: a checkpoint holds tensors and plain values, never code
             state = torch.load(path, map_location=self.device, weights_only=True)
@@ -272,11 +324,17 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.iteration = state["iteration"]
         self.history = state["history"]
+        self.curve = state["curve"]
         rng = state["rng"]
         torch.set_rng_state(rng["torch"].cpu())
         if rng["cuda"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
-        log.info("resumed from %s at iteration %d", path, self.iteration)
+        if path.parent == self.checkpoint_dir:
+            log.info("resumed from %s at iteration %d", path, self.iteration)
+        else:
+            self.continued_from = _project_path(path)
+            log.info("continuing from %s at iteration %d (a shorter run of the same training; "
+                     "it stays as it is)", path, self.iteration)
         return True
 
     # ---- one step ----------------------------------------------------
@@ -285,7 +343,7 @@ class Trainer:
         base = float(self.cfg.model.lr)
         if self.cfg.lr_schedule == "constant":
             return base
-        progress = min(self.iteration / max(int(self.cfg.iterations), 1), 1.0)
+        progress = min(self.iteration / schedule_length(self.cfg), 1.0)
         final = float(self.cfg.lr_final)
         return base * (final + (1 - final) * (1 + math.cos(math.pi * progress)) / 2)
 
@@ -339,8 +397,10 @@ class Trainer:
 
     # ---- the loop ----------------------------------------------------
     def fit(self) -> dict[str, float]:
-        """Train up to ``cfg.iterations``; returns speed figures of this call."""
-        total = int(self.cfg.iterations)
+        """Train up to ``iterations``, or with ``iterations: auto`` until the stop rule
+        fires on the learning curve (at most ``stop.max_iterations``); measure the
+        curve every ``curve.every`` iterations. Returns speed figures of this call."""
+        total = schedule_length(self.cfg)
         bs = int(self.cfg.batch_size)
         start_iter = self.iteration
         t_start = last_log = time.perf_counter()
@@ -351,7 +411,12 @@ class Trainer:
                  f"; process {self.group.rank} of {self.group.size}: faces {self.samples.start}.."
                  f"{self.samples.stop - 1} of each batch of {bs}" if self.group.joined else "")
         with _catch_signals() as caught:
-            while self.iteration < total:
+            while True:
+                if self.iteration % self.cfg.curve.every == 0 and self._curve_point():
+                    break
+                if self.iteration >= total:
+                    self.stopped = f"reached {'stop.max_iterations' if self.auto else 'iterations'} ({total})"
+                    break
                 signum = self.step(self.batches(), caught[0] if caught else 0)
                 self.iteration += 1
                 now = time.perf_counter()
@@ -370,8 +435,42 @@ class Trainer:
         self._read_losses()
         wall = time.perf_counter() - t_start
         done = self.iteration - start_iter
-        return {"seconds": wall, "iterations": done,
-                "samples_per_s": 2 * bs * done / wall if wall > 0 else 0.0}
+        log.info("stopped at iteration %d: %s; the curve took %.1f s of %.1f s (%.1f %%)", self.iteration,
+                 self.stopped, self.curve_seconds, wall, 100 * self.curve_seconds / max(wall, 1e-9))
+        return {"seconds": wall, "iterations": done, "curve_seconds": self.curve_seconds,
+                "samples_per_s": 2 * bs * (done / (wall - self.curve_seconds) if wall > self.curve_seconds else 0.0)}
+
+    def _curve_point(self) -> bool:
+        """Measure the learning curve at this iteration (process 0, once: a resumed
+        run keeps the points its checkpoint carries) and say whether ``iterations:
+        auto`` stops here; every process gets process 0's answer."""
+        reason = None
+        if self.group.main:
+            if not self.curve or self.curve[-1]["iteration"] < self.iteration:
+                started = time.perf_counter()
+                if self._probe is None:
+                    holdout = {side: [(Path(p), np.array(e["holdout_indices"], int))
+                                      for p, e in zip(self.paths[side], self.facesets[side])]
+                               for side in self.paths}
+                    self._probe = CurveProbe(self.cfg.curve, self.paths, holdout)
+                self.curve.append({"iteration": self.iteration} | self._probe.measure(self.model))
+                self.curve_seconds += time.perf_counter() - started
+                self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+                with atomic_path(self.checkpoint_dir / folder.CURVE) as tmp:
+                    pd.DataFrame(self.curve).to_csv(tmp, sep="\t", index=False)
+                row = self.curve[-1]
+                log.info("curve at it %d: held-out masked PSNR A %.2f dB, B %.2f dB; swap distance to A "
+                         "%.3f, sharpness %.2f (%.1f s)", self.iteration, row["recon_a_psnr_masked"],
+                         row["recon_b_psnr_masked"], row["swap_distance_a"], row["swap_sharpness"],
+                         time.perf_counter() - started)
+            if self.auto:
+                reason = stop_reason(self.curve, int(self.cfg.stop.window), float(self.cfg.stop.min_delta))
+        if self.auto and self.group.size > 1:
+            flag = distributed.gather(torch.tensor([float(reason is not None)], device=self.device), self.group)
+            reason = reason or ("stopped by process 0's curve" if flag[0, 0] else None)
+        if reason:
+            self.stopped = reason
+        return reason is not None
 
     def _log_progress(self, row: dict[str, float], elapsed: float, done: int, total: int) -> None:
         rate = done / elapsed
@@ -397,7 +496,8 @@ class Trainer:
                 "facesets": {side: [{k: v for k, v in e.items() if k != "train_indices"}
                                     | {"identity": self.identities[side]} for e in entries]
                              for side, entries in self.facesets.items()},
-                "preset": self.cfg.preset, "iterations": self.iteration, "seed": self.seed,
+                "preset": self.cfg.preset, "iterations": self.iteration, "stopped": self.stopped,
+                "continued_from": self.continued_from, "seed": self.seed,
                 "device": str(self.device), "processes": self.group.size, "autocast": str(self.dtype),
                 "channels_last": self.channels_last, "compile": bool(self.cfg.compile),
                 "torch": torch.__version__, "started": started,
@@ -415,8 +515,11 @@ class Trainer:
             folder.write_manifest(tmp, self.manifest(speed, started))
             losses = pd.DataFrame(self.history)
             losses.to_csv(tmp / folder.LOSSES, index=False)
+            curve = pd.DataFrame(self.curve)
+            curve.to_csv(tmp / folder.CURVE, sep="\t", index=False)
             write_jpeg(tmp / folder.PREVIEW, self.preview())
             plot_losses(losses, tmp / folder.LOSS_PLOT)
+            plot_curve(curve, tmp / folder.CURVE_PLOT, self.iteration if self.auto else None)
         return Path(out)
 
 
@@ -477,7 +580,7 @@ def train(cfg: DictConfig, facesets_a: list[str | Path], facesets_b: list[str | 
     speed = trainer.fit()
     log.info("done: %d iterations in %.1f s, %.1f samples/s",
              speed["iterations"], speed["seconds"], speed["samples_per_s"])
-    if trainer.iteration > 0 and trainer.iteration % cfg.checkpoint_every:
+    if trainer.iteration > 0:  # the end state, its curve complete: a longer run goes on from it
         trainer.save_checkpoint()
     if trainer.group.main:
         trainer.write_output(out, speed, started)

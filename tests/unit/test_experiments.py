@@ -1,0 +1,104 @@
+"""Experiment tables, differences against seed noise and figures, on small hand-made grids."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from swapflow.experiments import aggregate, differences, plot_metric, write_experiment
+
+SETTINGS = ["iterations", "lr"]
+# recon_a_psnr_masked per (iterations, lr, video), one value per seed 0, 1, 2. The
+# grid appears as 600 before 2400 ("2400" < "600" as text) and lr 0.001 before 0.0005.
+PSNR = {
+    (600, 0.001, "man"): [20.0, 24.0, 22.0],     # mean 22, sd 2
+    (600, 0.0005, "man"): [20.0, 21.0, 23.0],    # mean 21.3333, sd 1.5275
+    (2400, 0.001, "man"): [23.0, 20.0, None],    # mean 21.5, sd 2.1213, n 2
+    (2400, 0.0005, "man"): [25.0, 25.5, 26.0],   # mean 25.5, sd 0.5
+}
+
+
+def _rows(psnr: dict) -> pd.DataFrame:
+    """One row per (swap, video), metric columns in no particular order, and a text column."""
+    return pd.DataFrame([
+        {"swap": f"i{iterations}_lr{lr}_s{seed}", "video": video, "zeta_extra": 1.0, "iterations": iterations,
+         "model_iterations": iterations, "lr": lr, "seed": seed, "face": "woman", "sharpness_ratio": 0.5 + seed,
+         "alpha_extra": None if seed else 3.0, "recon_a_psnr_masked": value}
+        for (iterations, lr, video), values in psnr.items() for seed, value in enumerate(values)])
+
+
+def _point(table: pd.DataFrame, metric: str, iterations: int, lr: float) -> pd.Series:
+    found = table[(table.metric == metric) & (table.iterations == iterations) & (table.lr == lr)]
+    assert len(found) == 1
+    return found.iloc[0]
+
+
+def test_aggregate_mean_sd_n_and_order():
+    table = aggregate(_rows(PSNR), SETTINGS)
+    assert list(table.columns) == [*SETTINGS, "video", "metric", "mean", "sd", "n", "seeds"]
+    assert list(pd.unique(table.metric)) == ["recon_a_psnr_masked", "sharpness_ratio", "model_iterations",
+                                             "alpha_extra", "zeta_extra"]  # "face" is text: not a metric
+    psnr = table[table.metric == "recon_a_psnr_masked"]
+    assert list(zip(psnr.iterations, psnr.lr)) == [(600, 0.001), (600, 0.0005), (2400, 0.001), (2400, 0.0005)]
+    point = _point(table, "recon_a_psnr_masked", 600, 0.0005)
+    assert (point["mean"], point["sd"], point["n"], point["seeds"]) == (
+        pytest.approx(21.333333), pytest.approx(1.527525), 3, "0 1 2")
+    missing = _point(table, "recon_a_psnr_masked", 2400, 0.001)  # seed 2 has None: skipped, not counted
+    assert (missing["mean"], missing["sd"], missing["n"], missing["seeds"]) == (
+        pytest.approx(21.5), pytest.approx(2.121320), 2, "0 1")
+    single = _point(table, "alpha_extra", 600, 0.001)
+    assert single["mean"] == 3.0 and single["n"] == 1 and math.isnan(single["sd"])
+
+
+def test_differences_against_seed_noise():
+    diffs = differences(aggregate(_rows(PSNR), SETTINGS), SETTINGS)
+    assert set(diffs.metric) == {"recon_a_psnr_masked", "sharpness_ratio", "model_iterations"}  # HEADLINE only
+    psnr = diffs[(diffs.metric == "recon_a_psnr_masked") & (diffs.setting == "iterations")].set_index("others")
+    assert list(psnr.index) == ["lr=0.001", "lr=0.0005"]
+    assert list(psnr["from"]) == [600, 600] and list(psnr["to"]) == [2400, 2400]
+    clear = psnr.loc["lr=0.0005"]  # 21.333 -> 25.5, seeds agree
+    assert clear["difference"] == pytest.approx(4.166667)
+    assert clear["noise"] == pytest.approx(2 * math.sqrt(1.527525 ** 2 / 3 + 0.5 ** 2 / 3))
+    assert (clear["seed_sd"], clear["beyond_noise"]) == (pytest.approx(1.527525), "yes")
+    noisy = psnr.loc["lr=0.001"]  # 22 -> 21.5, seeds spread by about 2
+    assert noisy["difference"] == pytest.approx(-0.5)
+    assert noisy["noise"] == pytest.approx(2 * math.sqrt(2.0 ** 2 / 3 + 2.121320 ** 2 / 2))
+    assert noisy["beyond_noise"] == "no"
+    lr = diffs[(diffs.metric == "recon_a_psnr_masked") & (diffs.setting == "lr")]
+    assert list(zip(lr["from"], lr["to"], lr["others"])) == [(0.001, 0.0005, "iterations=600"),
+                                                             (0.001, 0.0005, "iterations=2400")]
+    assert list(lr["difference"]) == pytest.approx([21.333333 - 22.0, 25.5 - 21.5])
+
+
+def test_single_seed_has_no_spread_and_no_verdict():
+    one_seed = {key: values[:1] for key, values in PSNR.items()}
+    table = aggregate(_rows(one_seed), SETTINGS)
+    assert (table.n == 1).all() and table.sd.isna().all() and (table.seeds == "0").all()
+    diffs = differences(table, SETTINGS)
+    assert len(diffs) == 2 * 2 * 3  # 2 settings x 2 others' values x 3 HEADLINE metrics
+    assert diffs.noise.isna().all() and (diffs.beyond_noise == "n/a").all()
+
+
+def test_plot_metric_writes_a_png(tmp_path):
+    table = aggregate(_rows(PSNR), SETTINGS)
+    plot_metric(table, SETTINGS, "recon_a_psnr_masked", tmp_path / "psnr.png")
+    with Image.open(tmp_path / "psnr.png") as image:
+        assert image.format == "PNG" and image.size == (900, 350)  # two panels of 4.5 x 3.5 inches at 100 dpi
+
+
+def test_write_experiment(tmp_path):
+    two_videos = {**PSNR, **{(i, lr, "woman"): [30.0, 31.0, 32.0] for i, lr, _ in PSNR}}
+    write_experiment(_rows(two_videos), SETTINGS, tmp_path / "table.tsv", tmp_path / "differences.tsv",
+                     tmp_path / "figures")
+    table = pd.read_csv(tmp_path / "table.tsv", sep="\t")
+    assert len(table) == 4 * 2 * 5  # grid points x videos x metrics
+    woman = table[(table.video == "woman") & (table.metric == "recon_a_psnr_masked")]
+    assert list(woman["mean"]) == pytest.approx([31.0] * 4) and list(woman["sd"]) == pytest.approx([1.0] * 4)
+    diffs = pd.read_csv(tmp_path / "differences.tsv", sep="\t", keep_default_na=False)
+    assert set(diffs.video) == {"man", "woman"} and set(diffs.beyond_noise) <= {"yes", "no", "n/a"}
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
+        "model_iterations.png", "recon_a_psnr_masked.png", "sharpness_ratio.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["differences.tsv", "figures", "table.tsv"]
