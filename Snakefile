@@ -2,7 +2,7 @@ import os
 
 from snakemake.utils import min_version
 
-from swapflow.config import use_own_inputs, validate_config
+from swapflow.config import expand_experiments, use_own_inputs, validate_config
 from swapflow.io import load_yaml
 
 min_version("9.0")
@@ -28,10 +28,11 @@ configfile: "config/config.yaml"
 
 # a config given with --configfile brings its own videos, identities and swaps
 use_own_inputs(config, workflow.config_settings.overwrite_config)
+SCHEMA = load_yaml(workflow.source_path("workflow/schemas/config.schema.yaml"))
 # one line per problem (Snakemake's validate() prints the whole schema), then defaults
-validate_config(
-    config, load_yaml(workflow.source_path("workflow/schemas/config.schema.yaml"))
-)
+validate_config(config, SCHEMA)
+# each experiment's grid points and seeds become swaps (marked `experiment`)
+EXPERIMENTS = expand_experiments(config, SCHEMA)
 
 
 include: "workflow/rules/common.smk"
@@ -40,6 +41,7 @@ include: "workflow/rules/extract.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/convert.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/experiments.smk"
 
 
 rule all:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import itertools
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -21,7 +23,9 @@ SWAP_SECTIONS = ("train", "convert", "merge")
 # Names become folder and file names: a plain word, not too long for a path, not
 # ending like a file the workflow writes next to it (a swap "summary.tsv" would be
 # the folder of results/evaluate/summary.tsv), not a reserved name.
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.~-]*")
+NAME_LIMIT = 64  # characters; an experiment's swap names (made, not typed) may be longer
+POINT_NAME_LIMIT = 128
 FILE_SUFFIXES = (".json", ".tsv", ".jpg", ".png", ".parquet", ".npz", ".mp4", ".yaml", ".log")
 RESERVED = {"passthrough"}
 
@@ -72,14 +76,9 @@ def validate_config(config: dict, schema: Mapping) -> None:
     """
     check_size(config)
     problems = [_problem(err) for err in jsonschema.Draft202012Validator(schema).iter_errors(config)]
-    for i, swap in enumerate(config.get("swaps") or []):
-        if not isinstance(swap, Mapping):
-            continue
-        for section in SWAP_SECTIONS:
-            rules = _without_defaults(schema["properties"][section])
-            for err in jsonschema.Draft202012Validator(rules).iter_errors(swap.get(section) or {}):
-                where = ["swaps", swap.get("name", i), section, *err.absolute_path]
-                problems.append(_problem(err, where))
+    for swap in config.get("swaps") or []:
+        if isinstance(swap, Mapping):
+            problems += _swap_problems(swap, schema, "swaps")
     if problems:
         raise ConfigError("\n".join(dict.fromkeys(problems)))
     _Defaults(schema).validate(config)
@@ -146,13 +145,13 @@ _Defaults = jsonschema.validators.extend(jsonschema.Draft202012Validator,
                                          {"properties": _set_defaults})
 
 
-def check_name(where: str, name: Any) -> None:
+def check_name(where: str, name: Any, limit: int = NAME_LIMIT) -> None:
     """A video, identity or swap name that is safe as a folder and file name."""
     problem = (
         "is not text" if not isinstance(name, str)
         else "is reserved" if name in RESERVED
-        else "is longer than 64 characters" if len(name) > 64
-        else "may hold only letters, digits, '_', '.', '-' and must start with a letter or digit"
+        else f"is longer than {limit} characters" if len(name) > limit
+        else "may hold only letters, digits, '_', '.', '~', '-' and must start with a letter or digit"
         if not NAME.fullmatch(name)
         else f"ends like a file name ({name[name.rfind('.'):]}) and would clash with the "
              "workflow's own files" if name.lower().endswith(FILE_SUFFIXES)
@@ -182,7 +181,7 @@ def check_config(config: Mapping, configfiles: Iterable[str | Path] = ()) -> Non
     for name in {n for n in names if names.count(n) > 1}:
         raise ConfigError(f"swaps: the name '{name}' is used by more than one swap")
     for swap in config["swaps"]:
-        check_name("swaps", swap["name"])
+        check_name("swaps", swap["name"], POINT_NAME_LIMIT if "experiment" in swap else NAME_LIMIT)
         for role in ("face", "target"):
             if swap[role] not in identities:
                 raise ConfigError(f"swaps.{swap['name']}.{role}: '{swap[role]}' is not in "
@@ -196,6 +195,105 @@ def check_config(config: Mapping, configfiles: Iterable[str | Path] = ()) -> Non
             if name in face_videos:  # the face onto itself: what face == target refuses
                 raise ConfigError(f"swaps.{swap['name']}.videos: '{name}' is a video of the face "
                                   f"identity '{swap['face']}'; a swap puts that face onto other videos")
+
+
+def expand_experiments(config: dict, schema: Mapping) -> dict[str, list[dict[str, Any]]]:
+    """Add to ``config["swaps"]`` one swap per grid point and seed of each
+    experiment: a copy of its base swap with the experiment's own train, convert
+    and merge keys on top (train overrides added) and the grid's values set, named like
+    Snakemake's Paramspace (``<experiment>_<key>~<value>..._seed~<n>``, the key
+    being the setting's last word unless two share it), marked ``experiment``.
+
+    A grid key is ``train.<key>`` (a key of the train section, or of the training
+    config: it becomes an override ``<key>=<value>``), ``convert.<key>`` or
+    ``merge.<key>``; values are checked as the sections are. Returns {experiment:
+    [{"swap", "seed", "settings": {label: value}}]} in the grid's order."""
+    swaps = {swap["name"]: swap for swap in config["swaps"]}
+    expanded = {}
+    for experiment in config["experiments"]:
+        where = f"experiments.{experiment['name']}"
+        check_name("experiments", experiment["name"])
+        if experiment["swap"] not in swaps:
+            raise ConfigError(f"{where}.swap: '{experiment['swap']}' is not in swaps "
+                              f"(known: {', '.join(swaps)})")
+        grid = experiment["grid"]
+        for key in grid:
+            _check_grid_key(f"{where}.grid", key, schema)
+        labels = _grid_labels(list(grid))
+        points = []
+        for values in itertools.product(*grid.values()):
+            for seed in experiment["seeds"]:
+                swap = copy.deepcopy(swaps[experiment["swap"]])
+                swap["name"] = "_".join([experiment["name"], *(f"{label}~{_value_text(value)}"
+                                         for label, value in zip(labels, values)), f"seed~{seed}"])
+                swap["experiment"] = experiment["name"]
+                for section in SWAP_SECTIONS:
+                    for key, value in (experiment.get(section) or {}).items():
+                        _set_grid_value(swap, f"{section}.{key}", value, schema)
+                for key, value in zip(grid, values):
+                    _set_grid_value(swap, key, value, schema)
+                swap.setdefault("train", {})["overrides"] = [*swap["train"].get("overrides", []), f"seed={seed}"]
+                problems = _swap_problems(swap, schema, where)
+                if problems:
+                    raise ConfigError("\n".join(problems))
+                config["swaps"].append(swap)
+                points.append({"swap": swap["name"], "seed": seed, "settings": dict(zip(labels, values))})
+        expanded[experiment["name"]] = points
+    return expanded
+
+
+def _check_grid_key(where: str, key: str, schema: Mapping) -> None:
+    section, _, name = key.partition(".")
+    if section not in SWAP_SECTIONS or not name:
+        raise ConfigError(f"{where}: '{key}' is not a setting a grid can sweep (train.<key>, "
+                          "convert.<key> or merge.<key>)")
+    if name == "seed":
+        raise ConfigError(f"{where}: '{key}': give seeds as the experiment's seeds")
+    known = schema["properties"][section]["properties"]
+    if section != "train" and name not in known:
+        raise ConfigError(f"{where}: unknown key '{key}' (allowed: "
+                          f"{', '.join(f'{section}.{k}' for k in known)})")
+
+
+def _grid_labels(keys: list[str]) -> list[str]:
+    """Each key's last word, or the whole key (without its section) where two share it."""
+    last = [key.rsplit(".", 1)[-1] for key in keys]
+    return [word if last.count(word) == 1 else key.partition(".")[2] for key, word in zip(keys, last)]
+
+
+def _value_text(value: Any) -> str:
+    """A grid value as a part of a name: numbers as %g, lists joined by '+',
+    anything but letters, digits and _ . - as '-'."""
+    if isinstance(value, list):
+        return "+".join(map(_value_text, value))
+    text = (str(value).lower() if isinstance(value, bool) or value is None
+            else f"{value:g}" if isinstance(value, float) else str(value))
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", text)
+
+
+def _set_grid_value(swap: dict, key: str, value: Any, schema: Mapping) -> None:
+    """Set a grid value in a swap: a section key directly (train.overrides added to
+    the swap's), any other train.<key> as a training-config override."""
+    section, _, name = key.partition(".")
+    own = swap.setdefault(section, {})
+    if section == "train" and name == "overrides":
+        own["overrides"] = [*own.get("overrides", []), *(value if isinstance(value, list) else [value])]
+    elif section != "train" or name in schema["properties"]["train"]["properties"]:
+        own[name] = value
+    else:
+        text = json.dumps(value) if isinstance(value, (list, dict, bool)) or value is None else str(value)
+        own["overrides"] = [*own.get("overrides", []), f"{name}={text}"]
+
+
+def _swap_problems(swap: Mapping, schema: Mapping, where: str) -> list[str]:
+    """One line per value of a swap's own sections that the global section's
+    schema refuses (its defaults not filled in: the global values apply)."""
+    problems = []
+    for section in SWAP_SECTIONS:
+        rules = _without_defaults(schema["properties"][section])
+        for err in jsonschema.Draft202012Validator(rules).iter_errors(swap.get(section) or {}):
+            problems.append(_problem(err, [where, swap.get("name"), section, *err.absolute_path]))
+    return problems
 
 
 def check_videos(videos: Mapping[str, str]) -> None:

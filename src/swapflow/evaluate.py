@@ -47,6 +47,7 @@ METRICS: dict[str, str] = {
     "face": "identity put in (A), from the model's manifest",
     "target": "identity of the target video (B), from the model's manifest",
     "model_iterations": "training iterations of the model",
+    "model_stopped": "why its training stopped (iterations reached, or iterations: auto's plateau)",
     # coverage
     "frames_total": "frames in the original video",
     "frames_with_face": "frames where alignments hold at least one face",
@@ -353,7 +354,8 @@ def evaluate_swap(original_frames: Sequence[PathLike], output: Frames,
     model_dir = Path(model_dir)
     manifest = read_manifest(model_dir)
     metrics: dict[str, Any] = {"face": manifest["identities"]["a"], "target": manifest["identities"]["b"],
-                               "model_iterations": manifest.get("iterations")}
+                               "model_iterations": manifest.get("iterations"),
+                               "model_stopped": manifest.get("stopped")}
     measured, faces = frame_metrics(original_frames, output, alignments, facesets_a, facesets_b, c)
     split, faces = by_coverage(faces, coverage)
     metrics |= measured | split

@@ -72,6 +72,16 @@ def source_changed(probe: "Probe") -> bool:
             and content_hash(probe.source) != probe.source_hash)
 
 
+def source_digest(path: str | Path, probe_path: str | Path) -> str:
+    """The content hash of a source: the one its probe recorded while the source's
+    size, times and inode are what the probe saw, else hashed now."""
+    if Path(probe_path).exists():
+        probe = Probe.load(probe_path)
+        if probe.source_hash is not None and source_stat(path) == probe.source_stat:
+            return probe.source_hash
+    return content_hash(path)
+
+
 OUTDATED = ".outdated"  # beside a probe: its mtime before outdate_changed set it to 0
 
 

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from swapflow import demo
 from swapflow.config import check_config, check_videos
 from swapflow.io import read_json
-from swapflow.video import outdate_changed
+from swapflow.video import content_hash, outdate_changed, source_digest
 from swapflow.settings import (
     AlignConfig,
     ConfigError,
@@ -26,7 +26,7 @@ from swapflow.settings import (
     MergeConfig,
     Sealed,
 )
-from swapflow.train.config import compose_config, model_name
+from swapflow.train.config import compose_config, model_name, schedule_length
 
 check_config(config, workflow.configfiles)
 
@@ -109,34 +109,6 @@ def train_config_dir(preset):
         raise ConfigError(f"unknown preset {preset!r}: there is no {model}")
     workflow.sourcecache.get_path(WORKFLOW_DIR.join("config/train.yaml"))
     return Path(workflow.sourcecache.get_path(model)).parents[1]
-
-
-def plan_models():
-    """{model: identities, composed config, swaps} and {swap: model}: swaps with the
-    same identities, training videos and composed config share one model."""
-    models, by_swap = {}, {}
-    for swap in config["swaps"]:
-        cfg = compose_training(swap)
-        ids = (swap["face"], swap["target"])
-        videos = {i: config["identities"][i]["videos"] for i in ids}
-        name = model_name(ids, videos, cfg)
-        models.setdefault(name, {"identities": ids, "config": cfg, "swaps": []})
-        models[name]["swaps"].append(swap["name"])
-        by_swap[swap["name"]] = name
-    return models, by_swap
-
-
-MODELS, SWAP_MODEL = plan_models()
-
-
-wildcard_constraints:
-    video="|".join(map(re.escape, config["videos"])) or "^$",
-    shard=r"\d+",
-    swap="|".join(
-        map(re.escape, ["passthrough"] + [s["name"] for s in config["swaps"]])
-    ),
-    model="|".join(map(re.escape, MODELS)) or "^$",
-    identity="|".join(map(re.escape, config["identities"])) or "^$",
 
 
 # ---- inputs -------------------------------------------------------------------
@@ -362,6 +334,65 @@ def swap_settings(name):
     }
 
 
+# ---- models: planned once every setting is known ------------------------------
+
+
+@cache
+def video_provenance(video):
+    """What the faceset of a video is made from: the source's content (not its
+    file name) and every setting from split to curation, with the content of the
+    reference stills that pick its face. Models are named by these."""
+    path = config["videos"][video]
+    if Path(path).parent == Path(DEMO_DIR) and not Path(path).exists():
+        source = demo.SHA256[Path(path).name]  # fetched by demo_data: known content
+    else:
+        source = source_digest(path, f"results/probe/{video}.json")
+    w = SimpleNamespace(video=video)
+    stills = [
+        content_hash(still) if Path(still).is_file() else still
+        for ident in config["identities"].values()
+        if video in ident["videos"]
+        for still in ident["references"]
+    ]
+    return {
+        "source": source,
+        "frames": frames_settings(w),
+        "extract": detect_settings(w) | align_settings(w),
+        "mask": mask_settings(w) | faceset_settings(w),
+        "curate": curate_settings(w),
+        "references": stills,
+    }
+
+
+def plan_models():
+    """{model: identities, composed config, swaps} and {swap: model}: swaps with the
+    same identities, training data (by content and settings) and composed config
+    share one model; a changed video or faceset setting names a new one."""
+    models, by_swap = {}, {}
+    for swap in config["swaps"]:
+        cfg = compose_training(swap)
+        ids = (swap["face"], swap["target"])
+        data = {i: [video_provenance(v) for v in config["identities"][i]["videos"]] for i in ids}
+        name = model_name(ids, data, cfg)
+        models.setdefault(name, {"identities": ids, "config": cfg, "swaps": []})
+        models[name]["swaps"].append(swap["name"])
+        by_swap[swap["name"]] = name
+    return models, by_swap
+
+
+MODELS, SWAP_MODEL = plan_models()
+
+
+wildcard_constraints:
+    video="|".join(map(re.escape, config["videos"])) or "^$",
+    shard=r"\d+",
+    swap="|".join(
+        map(re.escape, ["passthrough"] + [s["name"] for s in config["swaps"]])
+    ),
+    model="|".join(map(re.escape, MODELS)) or "^$",
+    identity="|".join(map(re.escape, config["identities"])) or "^$",
+
+
 # ---- job resources: what a job needs anywhere (the site's: profiles/slurm) ------
 
 
@@ -413,7 +444,38 @@ def all_outputs():
     if config["evaluate"]["enabled"]:
         outputs += expand("results/evaluate/{name}.json", name=names)
         outputs += ["results/evaluate/summary.tsv"]
+        outputs += expand("results/experiments/{name}.tsv", name=EXPERIMENTS)
     return outputs + curation_outputs()
+
+
+def experiment_metrics(wildcards):
+    """The evaluation of every grid point, seed and video of an experiment."""
+    return [
+        f"results/evaluate/{row['swap']}/{row['video']}.json"
+        for row in experiment_points(wildcards)["rows"]
+    ]
+
+
+def experiment_points(wildcards):
+    """{rows: one per swap and video (swap, video, seed, the swept settings, a
+    list as text), settings: the swept settings' labels}."""
+    rows = []
+    for point in EXPERIMENTS[wildcards.experiment]:
+        settings = {
+            label: " ".join(map(str, value)) if isinstance(value, list) else value
+            for label, value in point["settings"].items()
+        }
+        for video in swap_videos(swap_by_name(point["swap"])):
+            rows.append(
+                {"swap": point["swap"], "video": video, "seed": point["seed"]} | settings
+            )
+    first = EXPERIMENTS[wildcards.experiment][0]["settings"]
+    return {"rows": rows, "settings": list(first)}
+
+
+def given_config():
+    """The config as given: without the swaps that experiments made."""
+    return config | {"swaps": [s for s in config["swaps"] if "experiment" not in s]}
 
 
 def swap_videos(swap):

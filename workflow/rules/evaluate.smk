@@ -155,6 +155,6 @@ rule config_used:
     conda:
         "../envs/swapflow.yaml"
     params:
-        config=sealed(config),
+        config=sealed(given_config()),
     script:
         "../scripts/config_used.py"

@@ -17,6 +17,9 @@ rule train:
     conda:
         "../envs/swapflow.yaml"
     threads: model_resources("threads")
+    # shorter runs first: a longer one of the same training then goes on from
+    # their checkpoint instead of training those iterations again
+    priority: lambda wildcards: -schedule_length(MODELS[wildcards.model]["config"])
     resources:
         gpu=model_resources("gpus"),
         # each retry (after a time-limit kill, resuming from the checkpoint) gets longer

@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -198,11 +199,17 @@ def _explain(err: Exception, overrides: list[str]) -> str:
     return f"override {which!r} does not apply: {reason}"
 
 
-def model_name(identities: Sequence[str], videos: Mapping[str, Sequence[str]], cfg: Mapping) -> str:
+def schedule_length(cfg: Mapping) -> int:
+    """The last iteration a run may reach: ``iterations``, or ``stop.max_iterations`` when auto."""
+    return int(cfg["stop"]["max_iterations"] if cfg["iterations"] == "auto" else cfg["iterations"])
+
+
+def model_name(identities: Sequence[str], data: Mapping[str, Sequence[Any]], cfg: Mapping) -> str:
     """``<face>-<target>-<preset>-<hash>``: a model named by what it is trained on
-    (the identities and their videos) and with (the composed config ``cfg``), so
-    swaps that differ only after training share it and any change names a new one."""
-    what = {"identities": list(identities), "videos": {k: list(v) for k, v in videos.items()},
+    (the identities and, per identity, what its facesets are made from: ``data``)
+    and with (the composed config ``cfg``), so swaps that differ only after
+    training share it and any change names a new one."""
+    what = {"identities": list(identities), "data": {k: list(v) for k, v in data.items()},
             "config": cfg}
     digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:10]
     return f"{'-'.join(identities)}-{cfg['preset']}-{digest}"

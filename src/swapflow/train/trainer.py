@@ -43,7 +43,7 @@ from swapflow.frames import spread, write_jpeg
 from swapflow.io import InputError, atomic_path, read_json, write_json
 from swapflow.settings import ConfigError
 from swapflow.train import distributed
-from swapflow.train.config import check_ranges
+from swapflow.train.config import check_ranges, schedule_length
 from swapflow.train.curve import CurveProbe, plot_curve, stop_reason
 from swapflow.train.data import SIDES, Batch, FaceBank, FacesetError, Sampler, split_holdout
 from swapflow.train.losses import face_loss
@@ -123,11 +123,6 @@ def _training_keys(cfg: DictConfig) -> dict:
     if cfg.iterations == "auto":
         keys["stop"] = {k: v for k, v in OmegaConf.to_container(cfg.stop).items() if k != "max_iterations"}
     return keys
-
-
-def schedule_length(cfg: DictConfig) -> int:
-    """The last iteration a run may reach: ``iterations``, or ``stop.max_iterations`` when auto."""
-    return int(cfg.stop.max_iterations if cfg.iterations == "auto" else cfg.iterations)
 
 
 class _BothSides(torch.nn.Module):

@@ -1,0 +1,13 @@
+"""Snakemake adapter of the experiment rule: the metrics of every grid point,
+seed and video -> the experiment's table, differences and figures."""
+
+import pandas as pd
+
+from swapflow.experiments import write_experiment
+from swapflow.io import log_to, read_json
+
+log_to(snakemake.log[0])
+points = snakemake.params.points
+rows = pd.DataFrame([row | read_json(path) for row, path in zip(points["rows"], snakemake.input.metrics)])
+write_experiment(rows, points["settings"], snakemake.output.table, snakemake.output.differences,
+                 snakemake.output.figures)
