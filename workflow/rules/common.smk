@@ -372,7 +372,10 @@ def plan_models():
     for swap in config["swaps"]:
         cfg = compose_training(swap)
         ids = (swap["face"], swap["target"])
-        data = {i: [video_provenance(v) for v in config["identities"][i]["videos"]] for i in ids}
+        data = {
+            i: [video_provenance(v) for v in config["identities"][i]["videos"]]
+            for i in ids
+        }
         name = model_name(ids, data, cfg)
         models.setdefault(name, {"identities": ids, "config": cfg, "swaps": []})
         models[name]["swaps"].append(swap["name"])
@@ -467,7 +470,8 @@ def experiment_points(wildcards):
         }
         for video in swap_videos(swap_by_name(point["swap"])):
             rows.append(
-                {"swap": point["swap"], "video": video, "seed": point["seed"]} | settings
+                {"swap": point["swap"], "video": video, "seed": point["seed"]}
+                | settings
             )
     first = EXPERIMENTS[wildcards.experiment][0]["settings"]
     return {"rows": rows, "settings": list(first)}

@@ -14,12 +14,12 @@ rule train:
         "logs/train/{model}.log",
     benchmark:
         "benchmarks/out/train/{model}.tsv"
-    conda:
-        "../envs/swapflow.yaml"
-    threads: model_resources("threads")
     # shorter runs first: a longer one of the same training then goes on from
     # their checkpoint instead of training those iterations again
     priority: lambda wildcards: -schedule_length(MODELS[wildcards.model]["config"])
+    conda:
+        "../envs/swapflow.yaml"
+    threads: model_resources("threads")
     resources:
         gpu=model_resources("gpus"),
         # each retry (after a time-limit kill, resuming from the checkpoint) gets longer
