@@ -256,9 +256,9 @@ def _check_grid_key(where: str, key: str, schema: Mapping) -> None:
 
 
 def _grid_labels(keys: list[str]) -> list[str]:
-    """Each key's last word, or the whole key (without its section) where two share it."""
+    """Each key's last word, or the whole key where two share it."""
     last = [key.rsplit(".", 1)[-1] for key in keys]
-    return [word if last.count(word) == 1 else key.partition(".")[2] for key, word in zip(keys, last)]
+    return [word if last.count(word) == 1 else key for key, word in zip(keys, last)]
 
 
 def _value_text(value: Any) -> str:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from PIL import Image
 
+from swapflow.config import expand_experiments
 from swapflow.experiments import aggregate, differences, plot_metric, write_experiment
+from swapflow.io import load_yaml
+from swapflow.settings import ConfigError
 
 SETTINGS = ["iterations", "lr"]
 # recon_a_psnr_masked per (iterations, lr, video), one value per seed 0, 1, 2. The
@@ -102,3 +106,56 @@ def test_write_experiment(tmp_path):
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
         "model_iterations.png", "recon_a_psnr_masked.png", "sharpness_ratio.png"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["differences.tsv", "figures", "table.tsv"]
+
+
+# ---- expanding an experiment into swaps (swapflow.config) -------------------------------
+
+SCHEMA = load_yaml(Path(__file__).resolve().parents[2] / "workflow/schemas/config.schema.yaml")
+
+
+def _config(**experiment) -> dict:
+    config = {"swaps": [{"name": "w2m", "face": "woman", "target": "man",
+                         "train": {"overrides": ["batch_size=8"]}, "convert": {}, "merge": {}}],
+              "experiments": [{"name": "e", "swap": "w2m", "seeds": [0]} | experiment]}
+    return config
+
+
+def test_a_grid_expands_into_named_swaps():
+    config = _config(grid={"train.iterations": [600, 2400], "train.model.lr": [2e-4],
+                           "convert.color": ["rct", "none"]}, seeds=[0, 3],
+                     train={"overrides": ["lr_schedule=constant"]})
+    points = expand_experiments(config, SCHEMA)["e"]
+    made = config["swaps"][1:]
+    assert [s["name"] for s in made][:3] == ["e_iterations~600_lr~0.0002_color~rct_seed~0",
+                                             "e_iterations~600_lr~0.0002_color~rct_seed~3",
+                                             "e_iterations~600_lr~0.0002_color~none_seed~0"]
+    assert len(made) == len(points) == 8 and all(s["experiment"] == "e" for s in made)
+    last = made[-1]
+    assert last["train"]["iterations"] == 2400 and last["convert"]["color"] == "none"
+    # the swap's overrides, the experiment's, the grid's, the seed: in that order
+    assert last["train"]["overrides"] == ["batch_size=8", "lr_schedule=constant", "model.lr=0.0002", "seed=3"]
+    assert points[-1] == {"swap": last["name"], "seed": 3,
+                          "settings": {"iterations": 2400, "lr": 2e-4, "color": "none"}}
+    assert config["swaps"][0]["train"]["overrides"] == ["batch_size=8"], "the base swap is left as it was"
+
+
+def test_keys_that_share_a_last_word_keep_their_path():
+    config = _config(grid={"train.batch_size": [8], "train.data.zoom": [0.1], "convert.batch_size": [4]})
+    expand_experiments(config, SCHEMA)
+    assert config["swaps"][1]["name"] == "e_train.batch_size~8_zoom~0.1_convert.batch_size~4_seed~0"
+    config = _config(grid={"train.overrides": [["loss.gradient=1", "data.flip=false"]]})
+    expand_experiments(config, SCHEMA)
+    assert config["swaps"][1]["name"] == "e_overrides~loss.gradient-1+data.flip-false_seed~0"
+
+
+@pytest.mark.parametrize("experiment, message", [
+    ({"grid": {"convert.colour": ["rct"]}}, "experiments.e.grid: unknown key 'convert.colour' (allowed: convert.mask,"),
+    ({"grid": {"colour": ["rct"]}}, "experiments.e.grid: 'colour' is not a setting a grid can sweep"),
+    ({"grid": {"train.seed": [1]}}, "experiments.e.grid: 'train.seed': give seeds as the experiment's seeds"),
+    ({"grid": {"convert.color": ["sepia"]}}, "experiments.e.e_color~sepia_seed~0.convert.color: 'sepia' is not allowed"),
+    ({"swap": "w2n"}, "experiments.e.swap: 'w2n' is not in swaps (known: w2m)"),
+])
+def test_a_bad_experiment_is_named(experiment, message):
+    with pytest.raises(ConfigError) as err:
+        expand_experiments(_config(**experiment), SCHEMA)
+    assert message in str(err.value)
