@@ -3,6 +3,7 @@ project, change one thing and check exactly what ``snakemake -n`` plans."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from contextlib import contextmanager
@@ -216,9 +217,14 @@ def test_replaced_target_video_reruns_its_chain_only(swapped):
                     "libx264", "-crf", "30", "-c:a", "copy", str(clip)], check=True)
     try:
         jobs = planned_jobs(swapped)
+        dry = run_snakemake(swapped, "-n").stdout
     finally:
         shutil.copy2(kept, clip)
         kept.unlink()
+    # the model is named by the clip's content: a new name, the trained model stays
+    (trained,) = [p.name for p in (swapped / "results/model").iterdir()]
+    planned = re.findall(r"output: results/model/(\S+)", dry)
+    assert len(planned) == 1 and planned[0] != trained
     # the woman's extraction is not planned; detect's and convert's shards of the man
     # (and with them his hands) are planned again once split_frames (a checkpoint) has
     # rerun: now only the cartoon clip's 4 convert shards
