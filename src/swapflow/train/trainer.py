@@ -397,7 +397,7 @@ class Trainer:
         curve every ``curve.every`` iterations. Returns speed figures of this call."""
         total = schedule_length(self.cfg)
         bs = int(self.cfg.batch_size)
-        start_iter = self.iteration
+        start_iter, curve_before = self.iteration, self.curve_seconds
         t_start = last_log = time.perf_counter()
         log.info("training %s (%s) on %s, %s, channels_last %s, %d torch threads, iterations %d..%d%s",
                  self.cfg.preset, self.cfg.model.arch, self.device,
@@ -430,10 +430,12 @@ class Trainer:
         self._read_losses()
         wall = time.perf_counter() - t_start
         done = self.iteration - start_iter
+        curve = self.curve_seconds - curve_before
         log.info("stopped at iteration %d: %s; the curve took %.1f s of %.1f s (%.1f %%)", self.iteration,
-                 self.stopped, self.curve_seconds, wall, 100 * self.curve_seconds / max(wall, 1e-9))
-        return {"seconds": wall, "iterations": done, "curve_seconds": self.curve_seconds,
-                "samples_per_s": 2 * bs * (done / (wall - self.curve_seconds) if wall > self.curve_seconds else 0.0)}
+                 self.stopped, curve, wall, 100 * curve / max(wall, 1e-9))
+        # samples/s of the training steps: the curve's time is apart
+        return {"seconds": wall, "iterations": done, "curve_seconds": curve,
+                "samples_per_s": 2 * bs * done / (wall - curve) if wall > curve else 0.0}
 
     def _curve_point(self) -> bool:
         """Measure the learning curve at this iteration (process 0, once: a resumed
