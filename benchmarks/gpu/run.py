@@ -32,6 +32,7 @@ from swapflow.alignments import kept_faces
 from swapflow.convert import convert_frames
 from swapflow.frames import frame_index, list_frames
 from swapflow.train.config import compose_config
+from swapflow.train.curve import stop_reason
 from swapflow.train.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,8 +119,12 @@ def main() -> None:
             t = trainer(preset, [*VARIANTS[best], f"iterations={iterations}"], f"{preset}-train")
             run = t.fit()
             model_dir = t.write_output(tmp / f"{preset}-model", run, time.strftime("%Y-%m-%dT%H:%M:%S"))
+            # where iterations: auto (its maximum this run's length) would have stopped
+            stops = [row["iteration"] for k, row in enumerate(t.curve, 1)
+                     if stop_reason(t.curve[:k], int(t.cfg.stop.window), float(t.cfg.stop.min_delta))]
             speeds["training"] = {"variant": best, **run,
-                                  "final_loss": {s: t.history[-1][f"loss_{s}"] for s in "ab"}}
+                                  "final_loss": {s: t.history[-1][f"loss_{s}"] for s in "ab"},
+                                  "curve": t.curve, "auto_would_stop_at": stops[0] if stops else None}
             converted = tmp / f"{preset}-converted"
             start = time.perf_counter()
             # no hand tracking: mediapipe is not on the GPU machine (and the man shows no hands)
@@ -130,7 +135,7 @@ def main() -> None:
                 for frame in list_frames(converted):
                     if frame_index(frame) in with_faces:
                         tar.add(frame, f"frames/{frame.name}")
-                for name in ("preview.jpg", "loss.png", "losses.csv", "manifest.json"):
+                for name in ("preview.jpg", "loss.png", "losses.csv", "manifest.json", "curve.tsv", "curve.png"):
                     tar.add(model_dir / name, name)
             save()
             del t

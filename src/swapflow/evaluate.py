@@ -31,12 +31,12 @@ import pandas as pd
 from swapflow.align import blur_score, head_pose, transform_points
 from swapflow.alignments import BOX, kept_faces
 from swapflow.anatomy import interocular
-from swapflow.faceset import load_faceset
 from swapflow.frames import frame_index, placeholder, read_frame, spread, tile_grid, write_jpeg
-from swapflow.identity import Embedder
+from swapflow.identity import Embedder, faceset_embedding
 from swapflow.io import read_json
 from swapflow.landmarks import DlibLandmarker
 from swapflow.model_folder import holdout, read_manifest
+from swapflow.reconstruction import psnr, reconstruction
 from swapflow.settings import EvaluateConfig, from_mapping
 
 log = logging.getLogger(__name__)
@@ -127,18 +127,6 @@ def _matched(original_frames: Sequence[PathLike], output: Frames) -> FrameFiles:
     return orig
 
 
-def faceset_embedding(faceset_dirs: Sequence[PathLike], n: int, embedder: Embedder) -> np.ndarray:
-    """Mean dlib embedding of at most ``n`` faces spread over the facesets,
-    computed on the aligned crops with their stored crop landmarks."""
-    sets = [load_faceset(d) for d in faceset_dirs]
-    owners = [(k, i) for k, fs in enumerate(sets) for i in range(len(fs))]
-    if not owners:
-        raise ValueError(f"no faces in facesets {[str(d) for d in faceset_dirs]}")
-    embs = [embedder.embed(np.ascontiguousarray(sets[k].faces[i]), np.asarray(sets[k].landmarks[i], np.float64))
-            for k, i in (owners[j] for j in spread(len(owners), n))]
-    return np.mean(embs, axis=0)
-
-
 def _face_table(orig: Frames, conv: Frames, kept: pd.DataFrame, ref_a: np.ndarray,
                 ref_b: np.ndarray, n: int, landmarker: DlibLandmarker, embedder: Embedder) -> pd.DataFrame:
     """Identity, pose and sharpness of ``n`` evenly spread kept faces, original vs converted.
@@ -210,46 +198,6 @@ def flicker(orig: Frames, conv: Frames, kept: pd.DataFrame) -> tuple[float, int]
     return float(change[0] / change[1]), pairs
 
 
-def reconstruction(model, faceset_dirs: Sequence[PathLike], holdout: Sequence[tuple[Path, np.ndarray]],
-                   side: str, n: int) -> dict[str, float]:
-    """PSNR / SSIM of ``model.swap(face, to=side)`` on at most ``n`` held-out faces,
-    against the face's coverage square resized to the model's size (INTER_AREA,
-    as swap does). ``psnr`` and ``ssim`` cover the whole square; ``psnr_masked``
-    and ``ssim_masked`` weigh pixels by the faceset's face mask (the models'
-    loss is weighted to the face too, so the masked figures are the telling ones)."""
-    import torch
-
-    from swapflow.train.losses import ssim_map
-
-    picks = [(d, int(i)) for d, idx in holdout for i in idx]
-    picks = [picks[j] for j in spread(len(picks), n)]
-    prefix = f"recon_{side}_"
-    if not picks:
-        return {prefix + "faces": 0} | dict.fromkeys(
-            [prefix + k for k in ("psnr", "psnr_masked", "ssim", "ssim_masked")], float("nan"))
-    sets = {d: load_faceset(d) for d, _ in holdout}
-    faces = np.stack([np.asarray(sets[d].faces[i]) for d, i in picks])
-    masks = np.stack([np.asarray(sets[d].masks[i]) for d, i in picks])
-    out, _ = model.swap(faces, to=side)
-    target = model.coverage_crop(faces)
-    mask = model.coverage_crop(masks).astype(np.float32) / 255
-    err = (out.astype(np.float64) - target.astype(np.float64)) ** 2
-    mse = err.mean(axis=(1, 2, 3))
-    mse_masked = (err.mean(-1) * mask).sum(axis=(1, 2)) / np.maximum(mask.sum(axis=(1, 2)), 1e-6)
-    with torch.no_grad():
-        x = torch.from_numpy(out).permute(0, 3, 1, 2).float() / 255
-        y = torch.from_numpy(target).permute(0, 3, 1, 2).float() / 255
-        smap = ssim_map(x, y)[:, 0].numpy().astype(np.float64)
-    ssim_masked = (smap * mask).sum(axis=(1, 2)) / np.maximum(mask.sum(axis=(1, 2)), 1e-6)
-    return {prefix + "faces": len(picks), prefix + "psnr": _psnr(mse), prefix + "psnr_masked": _psnr(mse_masked),
-            prefix + "ssim": float(smap.mean()), prefix + "ssim_masked": float(ssim_masked.mean())}
-
-
-def _psnr(mse: np.ndarray) -> float:
-    """Mean PSNR (dB) of 8-bit images with these mean squared errors (148 for 0)."""
-    return float(np.mean(10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-10))))
-
-
 def coverage(orig: Frames, conv: Frames, alignments: pd.DataFrame, n: int) -> dict[str, Any]:
     """The coverage metrics; ``frames_passed_psnr`` on at most ``n`` passed-through frames."""
     frames = range(len(orig))
@@ -263,7 +211,7 @@ def coverage(orig: Frames, conv: Frames, alignments: pd.DataFrame, n: int) -> di
         "frames_with_face": len(set(alignments.loc[alignments["face"] >= 0, "frame"]) & set(frames)),
         "frames_swapped": len(swapped),
         "frames_passed_through": len(passed),
-        "frames_passed_psnr": _psnr(mse) if sample else float("nan"),
+        "frames_passed_psnr": psnr(mse) if sample else float("nan"),
         "faces_swapped": int(kept["frame"].isin(frames).sum()),
     }
 

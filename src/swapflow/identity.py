@@ -11,6 +11,8 @@ import face_recognition_models
 import numpy as np
 import pandas as pd
 
+from swapflow.faceset import load_faceset
+from swapflow.frames import spread
 from swapflow.io import read_json, write_json
 
 
@@ -28,6 +30,18 @@ class Embedder:
         parts = dlib.points([dlib.point(int(round(x)), int(round(y))) for x, y in landmarks])
         shape = dlib.full_object_detection(rect, parts)
         return np.array(self._model.compute_face_descriptor(image_rgb, shape), dtype=np.float32)
+
+
+def faceset_embedding(faceset_dirs: Sequence[str | os.PathLike], n: int, embedder: Embedder) -> np.ndarray:
+    """Mean dlib embedding of at most ``n`` faces spread over the facesets,
+    computed on the aligned crops with their stored crop landmarks."""
+    sets = [load_faceset(d) for d in faceset_dirs]
+    owners = [(k, i) for k, fs in enumerate(sets) for i in range(len(fs))]
+    if not owners:
+        raise ValueError(f"no faces in facesets {[str(d) for d in faceset_dirs]}")
+    embs = [embedder.embed(np.ascontiguousarray(sets[k].faces[i]), np.asarray(sets[k].landmarks[i], np.float64))
+            for k, i in (owners[j] for j in spread(len(owners), n))]
+    return np.mean(embs, axis=0)
 
 
 @dataclass

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -121,3 +117,11 @@ def test_auto_stops_at_the_same_iteration_when_resumed(facesets, tmp_path):
     assert _same_weights(resumed, straight)
     pd.testing.assert_frame_equal(pd.read_csv(resumed / "curve.tsv", sep="\t"),
                                   pd.read_csv(straight / "curve.tsv", sep="\t"))
+
+
+def test_a_curve_without_dlib(facesets, tmp_path, monkeypatch):
+    """The GPU image has no dlib: the curve keeps reconstruction and sharpness."""
+    monkeypatch.setitem(sys.modules, "swapflow.identity", None)  # importing it raises ImportError
+    curve = pd.read_csv(_train(facesets, tmp_path, "run", ["iterations=5"]) / "curve.tsv", sep="\t")
+    assert curve["swap_distance_a"].isna().all() and curve["swap_sharpness"].notna().all()
+    assert curve["recon_a_psnr_masked"].notna().all()

@@ -11,6 +11,7 @@ pure function of the weights: it draws nothing at random.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import cv2
@@ -20,15 +21,15 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from swapflow.align import blur_score
-from swapflow.evaluate import faceset_embedding, reconstruction
 from swapflow.faceset import load_faceset
 from swapflow.frames import spread
-from swapflow.identity import Embedder
+from swapflow.reconstruction import reconstruction
 from swapflow.train.models import FaceSwapModel
 
 matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # noqa: E402  (backend chosen first)
 
+log = logging.getLogger(__name__)
 REFERENCE_FACES = 16  # faces of A whose mean embedding is A's reference
 SCORE = ("recon_a_psnr_masked", "recon_b_psnr_masked")  # what the stop rule watches (their mean)
 
@@ -48,9 +49,19 @@ class CurveProbe:
         sets = {d: load_faceset(d) for d, _ in picks}
         self.faces = np.stack([np.asarray(sets[d].faces[i]) for d, i in picks]) if picks else None
         self.landmarks = [np.asarray(sets[d].landmarks[i], np.float64) for d, i in picks]
-        self.embedder = Embedder() if picks else None
-        self.reference = (faceset_embedding(facesets["a"], REFERENCE_FACES, self.embedder)
-                          if picks else None)
+        self.embedder, self.reference = self._identity(facesets["a"]) if picks else (None, None)
+
+    @staticmethod
+    def _identity(facesets_a: list[Path]) -> tuple[object | None, np.ndarray | None]:
+        """dlib's embedder and A's reference; (None, None) where dlib is not
+        installed (a GPU image without it): the curve then has no distance."""
+        try:
+            from swapflow.identity import Embedder, faceset_embedding
+        except ImportError as err:
+            log.warning("no identity distance in the learning curve: %s", err)
+            return None, None
+        embedder = Embedder()
+        return embedder, faceset_embedding(facesets_a, REFERENCE_FACES, embedder)
 
     def measure(self, model: FaceSwapModel) -> dict[str, float]:
         """Held-out reconstruction of both sides, then the swap of B's sample to A."""
@@ -72,11 +83,13 @@ class CurveProbe:
         x0, y0, side = model.coverage_box(self.faces.shape[1])
         distances, sharpness = [], []
         for face, swapped, original, points in zip(self.faces, out, source, self.landmarks):
-            pasted = face.copy()
-            pasted[y0:y0 + side, x0:x0 + side] = cv2.resize(swapped, (side, side), interpolation=cv2.INTER_CUBIC)
-            distances.append(float(np.linalg.norm(self.embedder.embed(pasted, points) - self.reference)))
+            if self.embedder is not None:
+                pasted = face.copy()
+                pasted[y0:y0 + side, x0:x0 + side] = cv2.resize(swapped, (side, side),
+                                                                interpolation=cv2.INTER_CUBIC)
+                distances.append(float(np.linalg.norm(self.embedder.embed(pasted, points) - self.reference)))
             sharpness.append(blur_score(swapped) / max(blur_score(original), 1e-6))
-        return {"swap_faces": len(out), "swap_distance_a": float(np.mean(distances)),
+        return {"swap_faces": len(out), "swap_distance_a": float(np.mean(distances)) if distances else float("nan"),
                 "swap_sharpness": float(np.median(sharpness))}
 
 
