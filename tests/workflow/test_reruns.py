@@ -81,7 +81,7 @@ def test_moved_project_plans_nothing(swapped, tmp_path):
 def test_detection_setting_reruns_from_detect(swapped):
     with changed(swapped, with_sections(extract={"threshold": 0.8})):
         assert planned_jobs(swapped) == {
-            "detect": 3, "align": 3, "mask": 2, "hands": 2, "faceset": 2, "coverage": 2, "train": 1,
+            "detect": 3, "align": 3, "mask": 2, "hands": 2, "faceset": 2, "coverage": 2, "train": 1, "models": 1,
             **AFTER_TRAIN,
             "config_used": 1, "all": 1}
 
@@ -91,14 +91,14 @@ def test_detection_setting_reruns_from_detect(swapped):
 def test_align_setting_reruns_from_align_not_detect(swapped, setting):
     with changed(swapped, with_sections(extract=setting)):
         assert planned_jobs(swapped) == {
-            "align": 3, "mask": 2, "hands": 2, "faceset": 2, "coverage": 2, "train": 1, **AFTER_TRAIN,
+            "align": 3, "mask": 2, "hands": 2, "faceset": 2, "coverage": 2, "train": 1, "models": 1, **AFTER_TRAIN,
             "config_used": 1, "all": 1}
 
 
 def test_mask_types_rerun_mask_and_after(swapped):
     config = with_sections(mask={"types": ["components", "extended", "mesh"]})
     with changed(swapped, config):
-        assert planned_jobs(swapped) == {"mask": 2, "faceset": 2, "coverage": 2, "train": 1, **AFTER_TRAIN,
+        assert planned_jobs(swapped) == {"mask": 2, "faceset": 2, "coverage": 2, "train": 1, "models": 1, **AFTER_TRAIN,
                                          "config_used": 1, "all": 1}
 
 
@@ -106,7 +106,7 @@ def test_mask_types_rerun_mask_and_after(swapped):
                                      {"duplicate_distance": 0.002}, {"max_per_pose_bin": 20}])
 def test_curation_setting_reruns_faceset_and_after_not_before(swapped, setting):
     with changed(swapped, with_sections(curate=setting)):
-        assert planned_jobs(swapped) == {"faceset": 2, "coverage": 2, "train": 1, **AFTER_TRAIN,
+        assert planned_jobs(swapped) == {"faceset": 2, "coverage": 2, "train": 1, "models": 1, **AFTER_TRAIN,
                                          "config_used": 1, "all": 1}
         # what training would see, without training: `snakemake curate`
         assert planned_jobs(swapped, "curate") == {"faceset": 2, "coverage": 2, "curate": 1}
@@ -120,7 +120,7 @@ def test_coverage_setting_reruns_coverage_and_evaluate_only(swapped):
 
 def test_faceset_mask_reruns_faceset_not_mask(swapped):
     with changed(swapped, with_sections(mask={"faceset_mask": "components"})):
-        assert planned_jobs(swapped) == {"faceset": 2, "coverage": 2, "train": 1, **AFTER_TRAIN,
+        assert planned_jobs(swapped) == {"faceset": 2, "coverage": 2, "train": 1, "models": 1, **AFTER_TRAIN,
                                          "config_used": 1, "all": 1}
 
 
@@ -228,7 +228,7 @@ def test_replaced_target_video_reruns_its_chain_only(swapped):
     # the woman's extraction is not planned; detect's and convert's shards of the man
     # (and with them his hands) are planned again once split_frames (a checkpoint) has
     # rerun: now only the cartoon clip's 4 convert shards
-    assert jobs == {"split_frames": 1, "align": 1, "mask": 1, "faceset": 1, "coverage": 1, "train": 1,
+    assert jobs == {"split_frames": 1, "align": 1, "mask": 1, "faceset": 1, "coverage": 1, "train": 1, "models": 1,
                     **AFTER_TRAIN, "convert": 4, "all": 1}
     assert planned_jobs(swapped) == {}, "restoring the clip should leave nothing to do"
 
@@ -283,7 +283,7 @@ def test_reference_stills_are_read_once_by_their_own_rule(swapped):
     config["identities"]["man"]["references"] = ["resources/demo/single_face.jpg"]
     with changed(swapped, config):
         assert planned_jobs(swapped) == {"reference": 1, "detect": 1, "align": 1, "mask": 1, "hands": 1,
-                                         "faceset": 1, "coverage": 1, "train": 1, **AFTER_TRAIN,
+                                         "faceset": 1, "coverage": 1, "train": 1, "models": 1, **AFTER_TRAIN,
                                          "config_used": 1, "all": 1}
         plan = run_snakemake(swapped, "-n", "results/align/man.parquet").stdout
     align = plan[plan.index("rule align:"):]
