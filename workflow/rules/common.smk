@@ -276,6 +276,15 @@ def coverage_settings(wildcards):
     return pick(CoverageConfig, config["coverage"])
 
 
+def faceset_recipe(wildcards):
+    """Every setting from detection to curation that shapes a video's faceset."""
+    return {
+        "extract": detect_settings(wildcards) | align_settings(wildcards),
+        "mask": mask_settings(wildcards) | faceset_settings(wildcards),
+        "curate": curate_settings(wildcards),
+    }
+
+
 def model_config(wildcards):
     """The composed training config of a model (what ``train`` depends on)."""
     return MODELS[wildcards.model]["config"]
@@ -347,19 +356,17 @@ def video_provenance(video):
         source = demo.SHA256[Path(path).name]  # fetched by demo_data: known content
     else:
         source = source_digest(path, f"results/probe/{video}.json")
-    w = SimpleNamespace(video=video)
     stills = [
         content_hash(still) if Path(still).is_file() else still
         for ident in config["identities"].values()
         if video in ident["videos"]
         for still in ident["references"]
     ]
+    w = SimpleNamespace(video=video)
     return {
         "source": source,
         "frames": frames_settings(w),
-        "extract": detect_settings(w) | align_settings(w),
-        "mask": mask_settings(w) | faceset_settings(w),
-        "curate": curate_settings(w),
+        **faceset_recipe(w),
         "references": stills,
     }
 

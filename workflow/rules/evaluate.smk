@@ -97,9 +97,7 @@ rule provenance:
                 "swap": wildcards.swap,
                 "video": wildcards.video,
                 **swap_settings(wildcards.swap),
-                "extract": detect_settings(wildcards) | align_settings(wildcards),
-                "mask": mask_settings(wildcards) | faceset_settings(wildcards),
-                "curate": curate_settings(wildcards),
+                **faceset_recipe(wildcards),
             }
         ),
     script:
