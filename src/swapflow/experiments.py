@@ -11,15 +11,12 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from swapflow.evaluate import HEADLINE
 from swapflow.io import atomic_path
 
 matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # noqa: E402  (backend chosen first)
 
-HEADLINE: tuple[str, ...] = (
-    "recon_a_psnr_masked", "recon_a_ssim_masked", "recon_b_psnr_masked", "recon_b_ssim_masked",
-    "sharpness_ratio", "id_distance_a", "id_retrieval", "flicker_ratio", "landmark_nme", "model_iterations",
-)
 DIFFERENCE_COLUMNS = ["setting", "from", "to", "others", "video", "metric",
                       "difference", "seed_sd", "noise", "beyond_noise"]
 

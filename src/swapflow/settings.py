@@ -35,12 +35,15 @@ class Sealed(dict):
     """Settings a rule passes its script: a plain dict to the script, and only
     their digest as text. Snakemake writes a job's params as text, unescaped,
     into the report's HTML, so a user string there (a path, a watermark) could
-    run as script in the report. ``repr`` stays the dict's: Snakemake compares
-    it to decide reruns, so sealing params reruns nothing."""
+    run as script in the report. ``repr`` is the digest too: Snakemake records
+    it to decide reruns and prints it in a rerun's reason ("Params have
+    changed"), which would otherwise hold the whole settings twice per job."""
 
     def __str__(self) -> str:
         text = json.dumps(self, sort_keys=True, default=repr)
         return f"sealed:{hashlib.sha256(text.encode()).hexdigest()[:20]}"
+
+    __repr__ = __str__
 
 
 def from_mapping(cls: type[T], values: Mapping[str, Any] | T | None) -> T:

@@ -15,7 +15,7 @@ import pytest
 from swapflow import video
 from swapflow.convert import ConvertConfig, convert_frames
 from swapflow.coverage import pose_coverage, source_faces, target_faces
-from swapflow.evaluate import METRICS, FrameFiles, before_after_strip, by_coverage, evaluate_swap, summarize
+from swapflow.evaluate import FACE_COUNTS, HEADLINE, METRICS, FrameFiles, before_after_strip, by_coverage, evaluate_swap, summarize
 from swapflow.settings import CoverageConfig
 from swapflow.alignments import kept_faces
 from swapflow.frames import list_frames, read_frame
@@ -158,7 +158,7 @@ def test_sharpness_sees_blur_that_identity_does_not(swap):
 def test_summarize(evaluated, tmp_path):
     metrics, _ = evaluated
     write_json(tmp_path / "one.json", metrics)
-    write_json(tmp_path / "two.json", metrics | {"flicker_ratio": None})
+    write_json(tmp_path / "two.json", metrics | {"flicker_ratio": None, "recon_b_faces": 2})
     settings = {"woman_on_man/man": {"model": "m", "convert": {"occlusion": ["hands", "reconstruction"]}},
                 "woman_on_man/man2": {"model": "m", "convert": {"occlusion": []}}}
     table = summarize({"woman_on_man/man": tmp_path / "one.json", "woman_on_man/man2": tmp_path / "two.json"},
@@ -167,6 +167,11 @@ def test_summarize(evaluated, tmp_path):
         ("woman_on_man", "man"), ("woman_on_man", "man2")]
     assert table["convert.occlusion"].tolist() == ["[hands, reconstruction]", "[]"]
     assert set(METRICS) <= set(table.columns)
+    # quality first (held-out reconstruction, sharpness, identity), the settings last
+    assert table.columns[2:2 + len(HEADLINE)].tolist() == list(HEADLINE)
+    assert table.columns[2 + len(HEADLINE)] == "few_faces" and table.columns[-1] == "convert.occlusion"
+    assert table["few_faces"][0] == " ".join(f"{c}={metrics[c]}" for c in FACE_COUNTS if metrics[c] < 8)
+    assert "recon_b_faces=2" in table["few_faces"][1].split()
     assert table["frames_total"].tolist() == [MAN_FRAMES, MAN_FRAMES] and np.isnan(table["flicker_ratio"][1])
     assert summarize({}).columns.tolist() == ["swap", "video"]
 

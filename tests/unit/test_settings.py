@@ -127,3 +127,17 @@ def test_a_swap_onto_a_video_of_its_own_face_is_refused():
 def test_merge_codec_is_one_that_honours_crf_and_preset(codec):
     with pytest.raises(ConfigError, match=rf"merge.codec: '{codec}' is not allowed \(one of: libx264, libx265\)"):
         validate_config(minimal() | {"merge": {"codec": codec}}, SCHEMA)
+
+
+def test_sealed_settings_show_a_short_digest_that_follows_their_content():
+    """Snakemake records a param's repr to decide reruns and prints it in the reason:
+    a whole config there made every "Params have changed" reason pages long."""
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    validate_config(config, SCHEMA)
+    sealed = settings.Sealed(config)
+    assert len(repr(sealed)) < 40 and str(sealed) == repr(sealed)
+    assert dict(sealed) == config  # the script still gets the settings
+    assert repr(settings.Sealed(dict(reversed(list(config.items()))))) == repr(sealed)  # order is no change
+    changed = config | {"train": config["train"] | {"iterations": 4001}}
+    assert repr(settings.Sealed(changed)) != repr(sealed)
+    assert repr(settings.Sealed({"x": 1})) != repr(settings.Sealed({"x": 1.5}))
