@@ -2,8 +2,10 @@
 
 A target face is *covered* when at least ``min_faces`` of A's training faces
 lie within ``radius`` degrees of its (yaw, pitch); roll does not count, the
-aligned crop undoes it. Where A has no face near a pose the model has never
-been shown that pose, and that is where a swap fails. Expressions are
+aligned crop undoes it. When training flips faces (``data.flip``), it is shown
+each face's mirror image too (yaw negated), so those count as A's faces. Where
+A has no face near a pose the model has never been shown that pose, and that
+is where a swap fails. Expressions are
 compared as shares from the landmarks: lips apart (inner-lip gap over 10 % of
 the mouth width: an open mouth or bared teeth) and eyes closed (eye aspect
 ratio under 0.2, Soukupova and Cech 2016).
@@ -49,15 +51,21 @@ def expressions(points: np.ndarray) -> pd.DataFrame:
     })
 
 
-def source_faces(faceset_dirs: Sequence[PathLike]) -> pd.DataFrame:
-    """Yaw, pitch and expressions of the faces training sees (the curated facesets)."""
+def source_faces(faceset_dirs: Sequence[PathLike], mirror: bool = False) -> pd.DataFrame:
+    """Yaw, pitch and expressions of the faces training sees (the curated facesets),
+    with ``mirrored`` False; with ``mirror`` (training flips faces: ``data.flip``)
+    each face again as its mirror image shows it, yaw negated, ``mirrored`` True."""
     parts = []
     for d in faceset_dirs:
         fs = load_faceset(d)
         parts.append(pd.concat([fs.index[["frame", "yaw", "pitch"]].reset_index(drop=True),
                                 expressions(np.asarray(fs.landmarks, float))], axis=1))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+    faces = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["frame", "yaw", "pitch", "mouth_open", "eyes_closed"])
+    faces["mirrored"] = False
+    if not mirror:
+        return faces
+    return pd.concat([faces, faces.assign(yaw=-faces["yaw"], mirrored=True)], ignore_index=True)
 
 
 def target_faces(alignments: pd.DataFrame) -> pd.DataFrame:
@@ -85,14 +93,15 @@ def pose_coverage(source: pd.DataFrame, targets: pd.DataFrame,
     def share(faces: pd.DataFrame, column: str) -> float | None:
         return round(float(faces[column].mean()), 4) if len(faces) else None
 
+    own = source[~source["mirrored"]] if "mirrored" in source else source
     figures = {
-        "source_faces": len(source), "target_faces": len(targets),
+        "source_faces": len(own), "mirrored": bool(len(own) < len(source)), "target_faces": len(targets),
         "pose_coverage": round(float(table["covered"].mean()), 4) if len(table) else None,
         "uncovered_faces": int(len(uncovered)),
         "uncovered_frames": sorted({int(f) for f in uncovered}),
         "nearest_median": round(float(np.median(nearest)), 2) if len(table) and len(src) else None,
         **{f"{c}_{side}": share(faces, c) for c in ("mouth_open", "eyes_closed")
-           for side, faces in (("face", source), ("target", targets))},
+           for side, faces in (("face", own), ("target", targets))},
     }
     return table, figures
 
@@ -110,8 +119,9 @@ def frame_ranges(frames: Sequence[int]) -> str:
 
 def coverage_chart(source: pd.DataFrame, table: pd.DataFrame, figures: dict[str, Any],
                    names: tuple[str, str], cfg: CoverageConfig, out_png: PathLike) -> None:
-    """Yaw x pitch of A's training faces over B's target faces (uncovered ones in
-    red), and the expression shares of both, as one PNG."""
+    """Yaw x pitch of A's training faces (and their mirror images, lighter, when
+    training flips) over B's target faces (uncovered ones in red), and the
+    expression shares of both, as one PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -119,7 +129,12 @@ def coverage_chart(source: pd.DataFrame, table: pd.DataFrame, figures: dict[str,
 
     face, target = names
     fig, (ax, bars) = plt.subplots(1, 2, figsize=(10, 4.5), gridspec_kw={"width_ratios": [2.2, 1]})
-    ax.scatter(source["yaw"], source["pitch"], s=8, c="tab:blue", alpha=0.4, label=f"{face} (training faces)")
+    mirrored = source["mirrored"].astype(bool) if "mirrored" in source else pd.Series(False, source.index)
+    ax.scatter(source.loc[~mirrored, "yaw"], source.loc[~mirrored, "pitch"], s=8, c="tab:blue", alpha=0.4,
+               label=f"{face} (training faces)")
+    if mirrored.any():
+        ax.scatter(source.loc[mirrored, "yaw"], source.loc[mirrored, "pitch"], s=8, c="tab:cyan", alpha=0.3,
+                   label=f"{face} mirrored (data.flip)")
     covered = table[table["covered"]]
     ax.scatter(covered["yaw"], covered["pitch"], s=14, marker="x", c="tab:green", label=f"{target}: covered")
     missed = table[~table["covered"]]
@@ -127,7 +142,8 @@ def coverage_chart(source: pd.DataFrame, table: pd.DataFrame, figures: dict[str,
     share = figures["pose_coverage"]
     nearest = figures["nearest_median"]
     ax.set_title(f"pose coverage {'n/a' if share is None else f'{share:.0%}'} "
-                 f"(≥{cfg.min_faces} faces within {cfg.radius:g}°)"
+                 f"(≥{cfg.min_faces} faces within {cfg.radius:g}°"
+                 f"{', mirror images counted' if figures.get('mirrored') else ''})"
                  + ("" if nearest is None else f"\nnearest {face} face: median {nearest:g}° away"), fontsize=10)
     ax.set_xlabel("yaw (degrees)")
     ax.set_ylabel("pitch (degrees)")

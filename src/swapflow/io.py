@@ -99,11 +99,18 @@ class InputError(ValueError):
     and says what is wrong; a rule that stops on one prints just that message."""
 
 
+# the logger of a long job's progress lines (training's iteration, loss, speed
+# and ETA): they go to the log and, in a local run, to the terminal as well
+PROGRESS = "swapflow.progress"
+
+
 def log_to(path: str | os.PathLike) -> None:
     """Send logging and stderr (tqdm's bars, native libraries' messages) to ``path``.
 
-    An InputError that ends the script is written as one line, to the log and to
-    the terminal, without a traceback.
+    Lines of the PROGRESS logger also reach the terminal, after the log's name
+    without ``logs/`` (``train/<model>: it 500/4000 ...``), except in a SLURM job,
+    whose terminal is a file beside the log. An InputError that ends the script
+    is written as one line, to the log and to the terminal, without a traceback.
     """
     import logging
     import sys
@@ -115,6 +122,11 @@ def log_to(path: str | os.PathLike) -> None:
     sys.stderr = stream
     logging.basicConfig(stream=stream, level=logging.INFO, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if "SLURM_JOB_ID" not in os.environ:
+        echo = logging.StreamHandler(terminal)
+        job = Path(path).with_suffix("").as_posix().removeprefix("logs/")
+        echo.setFormatter(logging.Formatter(f"{job}: %(message)s"))
+        logging.getLogger(PROGRESS).addHandler(echo)
 
     def one_line(kind, error, trace):
         if not issubclass(kind, InputError):

@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from swapflow.align import head_pose
 from swapflow.alignments import aligned_landmarks, kept_faces
+from swapflow.anatomy import MIRROR
 from swapflow.coverage import coverage_chart, expressions, frame_ranges, pose_coverage, source_faces, target_faces
 from swapflow.curate import KEEP_ALL, counts, curate, removed_sheet
 from swapflow.faceset import load_faceset
@@ -138,3 +140,32 @@ def test_pose_coverage(man, woman, tmp_path):
     coverage_chart(women, table, figures, ("woman", "man"), cfg, tmp_path / "chart.png")
     assert read_frame(tmp_path / "chart.png").shape[:2] == (450, 1000)
     assert frame_ranges([1, 2, 3, 7, 9, 10]) == "1-3, 7, 9-10"
+
+
+def test_pose_coverage_counts_mirror_images_when_training_flips(man, tmp_path):
+    """Training with data.flip shows the model each face mirrored: the mirror image's
+    pose is the yaw negated (checked on the man's landmarks, flipped as an image
+    flip moves them), so a target turned the other way is covered by those."""
+    faces = kept_faces(man.alignments)
+    height, width = read_frame(man.frames[0]).shape[:2]
+    size = width, height
+    for _, row in faces.iloc[::6].iterrows():
+        points = np.asarray(row["landmarks"], float).reshape(68, 2)
+        flipped = np.column_stack([size[0] - points[:, 0], points[:, 1]])[MIRROR]
+        yaw, pitch, _ = head_pose(flipped, size)
+        assert yaw == pytest.approx(-row["yaw"], abs=1.0) and pitch == pytest.approx(row["pitch"], abs=1.0)
+    cfg = CoverageConfig(radius=5.0)
+    targets = target_faces(man.alignments)
+    turned = targets.assign(yaw=-targets["yaw"])  # the man's clip mirrored
+    plain = source_faces([man.faceset])
+    both = source_faces([man.faceset], mirror=True)
+    assert len(both) == 2 * len(plain) and both["mirrored"].sum() == len(plain)
+    _, unmirrored = pose_coverage(plain, turned, cfg)
+    table, mirrored = pose_coverage(both, turned, cfg)
+    assert unmirrored["pose_coverage"] < 0.5, "the man looks to one side: his mirror image is a pose he never shows"
+    assert mirrored["pose_coverage"] == 1.0 and mirrored["mirrored"] and mirrored["source_faces"] == len(plain)
+    # the same as the plain coverage of the unmirrored targets: mirroring is symmetric
+    assert table["covered"].tolist() == pose_coverage(both, targets, cfg)[0]["covered"].tolist()
+    assert mirrored["mouth_open_face"] == unmirrored["mouth_open_face"]
+    coverage_chart(both, table, mirrored, ("man", "man mirrored"), cfg, tmp_path / "chart.png")
+    assert read_frame(tmp_path / "chart.png").shape[:2] == (450, 1000)

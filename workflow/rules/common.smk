@@ -276,6 +276,17 @@ def coverage_settings(wildcards):
     return pick(CoverageConfig, config["coverage"])
 
 
+def coverage_mirror(wildcards):
+    """Whether A's mirrored faces count: every model that swaps the identity onto
+    the video trains with ``data.flip`` (then each sees those poses)."""
+    flips = [
+        MODELS[SWAP_MODEL[s["name"]]]["config"]["data"]["flip"]
+        for s in config["swaps"]
+        if s["face"] == wildcards.identity and wildcards.video in swap_videos(s)
+    ]
+    return bool(flips) and all(flips)
+
+
 def faceset_recipe(wildcards):
     """Every setting from detection to curation that shapes a video's faceset."""
     return {

@@ -161,6 +161,8 @@ rule coverage:
         "logs/coverage/{identity}/{video}.log",
     benchmark:
         "benchmarks/out/coverage/{identity}/{video}.tsv"
+    # a cheap warning before the long jobs: it runs before train when both could
+    priority: 100
     conda:
         "../envs/swapflow.yaml"
     resources:
@@ -168,6 +170,7 @@ rule coverage:
         mem_mb=4000,
     params:
         cfg=sealed(coverage_settings),
+        mirror=coverage_mirror,
     script:
         "../scripts/coverage.py"
 

@@ -40,7 +40,7 @@ from omegaconf import DictConfig, OmegaConf
 from swapflow import model_folder as folder
 from swapflow.faceset import Faceset, faceset_hash, load_faceset
 from swapflow.frames import spread, write_jpeg
-from swapflow.io import InputError, atomic_path, read_json, write_json
+from swapflow.io import PROGRESS, InputError, atomic_path, read_json, write_json
 from swapflow.settings import ConfigError
 from swapflow.train import distributed
 from swapflow.train.config import check_ranges, schedule_length
@@ -53,6 +53,7 @@ matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # noqa: E402  (backend chosen first)
 
 log = logging.getLogger("swapflow.train")
+progress = logging.getLogger(PROGRESS)  # also on the terminal of a local run
 CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_INFO = "checkpoint.json"  # beside it: its fingerprint's digest and iteration
 PREVIEW_FACES = 6
@@ -399,7 +400,7 @@ class Trainer:
         bs = int(self.cfg.batch_size)
         start_iter, curve_before = self.iteration, self.curve_seconds
         t_start = last_log = time.perf_counter()
-        log.info("training %s (%s) on %s, %s, channels_last %s, %d torch threads, iterations %d..%d%s",
+        progress.info("training %s (%s) on %s, %s, channels_last %s, %d torch threads, iterations %d..%d%s",
                  self.cfg.preset, self.cfg.model.arch, self.device,
                  f"autocast {self.dtype}" if self.dtype else "fp32",
                  self.channels_last, torch.get_num_threads(), self.iteration + 1, total,
@@ -431,7 +432,7 @@ class Trainer:
         wall = time.perf_counter() - t_start
         done = self.iteration - start_iter
         curve = self.curve_seconds - curve_before
-        log.info("stopped at iteration %d: %s; the curve took %.1f s of %.1f s (%.1f %%)", self.iteration,
+        progress.info("stopped at iteration %d: %s; the curve took %.1f s of %.1f s (%.1f %%)", self.iteration,
                  self.stopped, curve, wall, 100 * curve / max(wall, 1e-9))
         # samples/s of the training steps: the curve's time is apart
         return {"seconds": wall, "iterations": done, "curve_seconds": curve,
@@ -456,7 +457,7 @@ class Trainer:
                 with atomic_path(self.checkpoint_dir / folder.CURVE) as tmp:
                     pd.DataFrame(self.curve).to_csv(tmp, sep="\t", index=False)
                 row = self.curve[-1]
-                log.info("curve at it %d: held-out masked PSNR A %.2f dB, B %.2f dB; swap distance to A "
+                progress.info("curve at it %d: held-out masked PSNR A %.2f dB, B %.2f dB; swap distance to A "
                          "%.3f, sharpness %.2f (%.1f s)", self.iteration, row["recon_a_psnr_masked"],
                          row["recon_b_psnr_masked"], row["swap_distance_a"], row["swap_sharpness"],
                          time.perf_counter() - started)
@@ -472,7 +473,7 @@ class Trainer:
     def _log_progress(self, row: dict[str, float], elapsed: float, done: int, total: int) -> None:
         rate = done / elapsed
         eta = (total - self.iteration) / rate if rate > 0 else float("inf")
-        log.info("it %d/%d  loss_a %.4f  loss_b %.4f  %.1f samples/s  ETA %s",
+        progress.info("it %d/%d  loss_a %.4f  loss_b %.4f  %.1f samples/s  ETA %s",
                  self.iteration, total, row["loss_a"], row["loss_b"],
                  rate * 2 * self.cfg.batch_size, _hms(eta))
 
@@ -575,7 +576,7 @@ def train(cfg: DictConfig, facesets_a: list[str | Path], facesets_b: list[str | 
     trainer = Trainer(cfg, facesets_a, facesets_b, checkpoint_dir, identities, threads)
     trainer.try_resume()
     speed = trainer.fit()
-    log.info("done: %d iterations in %.1f s, %.1f samples/s",
+    progress.info("done: %d iterations in %.1f s, %.1f samples/s",
              speed["iterations"], speed["seconds"], speed["samples_per_s"])
     if trainer.iteration > 0:  # the end state, its curve complete: a longer run goes on from it
         trainer.save_checkpoint()
