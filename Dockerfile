@@ -1,11 +1,13 @@
 # swapflow's software in one image, for clusters where conda is not an option:
-# Snakemake runs every job in it with `--sdm apptainer` (README, "Running in a
-# container"). Build from the repository root, CPU or CUDA torch:
+# Snakemake runs every job in it with `--sdm apptainer` and SWAPFLOW_IMAGE naming
+# it (README, "Running in a container"). No image is published; build from the
+# repository root at a release tag, CPU or CUDA torch, and make a .sif of it:
 #
 #   docker build --label org.opencontainers.image.revision=$(git rev-parse HEAD) \
-#       -t ghcr.io/OWNER/swapflow:0.1.0 .
+#       -t swapflow:0.1.0 .
 #   docker build --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu12X \
-#       -t ghcr.io/OWNER/swapflow:0.1.0-cu12X .
+#       -t swapflow:0.1.0-cu12X .
+#   apptainer build swapflow-0.1.0.sif docker-daemon://swapflow:0.1.0
 #
 # cu12X: a CUDA 12 index that PyTorch's install page lists for the torch pin
 # (the GPU nodes' driver must support that CUDA); TORCH_INDEX_URL=pypi takes

@@ -1,17 +1,36 @@
 import os
+import sys
+from importlib.metadata import version
 
+from snakemake.settings.types import DeploymentMethod
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
-from swapflow.config import expand_experiments, use_own_inputs, validate_config
+from swapflow.config import (
+    expand_experiments,
+    other_run,
+    use_own_inputs,
+    validate_config,
+)
 from swapflow.io import load_yaml
 
 min_version("9.0")
 
 
-# The image every job runs in with `--sdm apptainer` (README, "Running in a
-# container"), built from Dockerfile or workflow/container/swapflow.def;
-# SWAPFLOW_IMAGE names another (a CUDA tag, a local .sif). Unused without it.
-containerized: os.environ.get("SWAPFLOW_IMAGE", "docker://ghcr.io/swapflow/swapflow:0.1.0")
+# The image every job runs in with `--sdm apptainer`: one the user builds from
+# Dockerfile or workflow/container/swapflow.def and names with SWAPFLOW_IMAGE (a
+# .sif file, or docker:// of a registry they pushed it to; README, "Running in a
+# container"). No image is published, so none is named without it.
+if os.environ.get("SWAPFLOW_IMAGE"):
+
+    containerized: os.environ["SWAPFLOW_IMAGE"]
+
+elif DeploymentMethod.APPTAINER in workflow.deployment_settings.deployment_method:
+    raise WorkflowError(
+        "--sdm apptainer runs every job in swapflow's image, which you build once and "
+        f"name with SWAPFLOW_IMAGE, e.g. SWAPFLOW_IMAGE=swapflow-{version('swapflow')}.sif "
+        '(README, "Running in a container")'
+    )
 
 
 # The folder of this Snakefile: the schema and the training presets are found from
@@ -33,6 +52,9 @@ SCHEMA = load_yaml(workflow.source_path("workflow/schemas/config.schema.yaml"))
 validate_config(config, SCHEMA)
 # each experiment's grid points and seeds become swaps (marked `experiment`)
 EXPERIMENTS = expand_experiments(config, SCHEMA)
+# a report shows what this config plans: after a run of another, say which to pass
+if "--report" in sys.argv and (hint := other_run(config, "results/config.yaml")):
+    print(f"swapflow: {hint}", file=sys.stderr)
 
 
 include: "workflow/rules/common.smk"

@@ -22,7 +22,8 @@ def swap_config() -> dict:
 def swapped(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("swap")
     project(workdir, "swap")
-    run_snakemake(workdir)
+    res = run_snakemake(workdir)
+    (workdir / "terminal.txt").write_text(res.stdout + res.stderr)  # what the user saw
     return workdir
 
 

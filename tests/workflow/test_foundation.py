@@ -7,11 +7,12 @@ import shutil
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 
 import pytest
 
 from swapflow import video
-from tests.conftest import load_config, planned_jobs, run_snakemake, write_config
+from tests.conftest import REPO, SNAKEMAKE, load_config, planned_jobs, run_snakemake, write_config
 
 
 def passthrough_config(**extra) -> dict:
@@ -216,3 +217,15 @@ def test_killed_merge_leftovers_are_removed_by_the_rerun(finished):
     out.unlink()
     run_snakemake(finished, PASSTHROUGH)
     assert out.exists() and not left.exists()
+
+
+def test_apptainer_without_an_image_says_how_to_name_one(tmp_path):
+    """No image is published: `--sdm apptainer` needs SWAPFLOW_IMAGE, and says so
+    before anything runs (else Snakemake would run every job outside a container)."""
+    write_config(tmp_path, passthrough_config())
+    env = {k: v for k, v in os.environ.items() if k != "SWAPFLOW_IMAGE"}
+    res = subprocess.run([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile",
+                          str(tmp_path / "config.yaml"), "-n", "--sdm", "apptainer"],
+                         capture_output=True, text=True, env=env)
+    assert res.returncode != 0 and not (tmp_path / "results").exists()
+    assert f"name with SWAPFLOW_IMAGE, e.g. SWAPFLOW_IMAGE=swapflow-{version('swapflow')}.sif" in res.stdout + res.stderr

@@ -24,7 +24,7 @@ from swapflow.frames import list_frames, read_frame
 from swapflow.io import read_json
 from swapflow.mask import make_mask
 from swapflow.occlusion import hand_mask, hands_by_frame
-from tests.conftest import run_snakemake, write_config
+from tests.conftest import REPO, SNAKEMAKE, run_snakemake, write_config
 from tests.workflow.conftest import swap_config
 
 
@@ -130,6 +130,36 @@ def test_report(swapped):
                   "woman.jpg", "Before | after", "models.tsv", "Provenance", "man.html",
                   "woman.removed.jpg", "woman.curation.tsv", "Pose coverage"):
         assert shown in html, f"{shown} missing from the report"
+
+
+def test_report_after_a_run_of_another_config_says_which_to_pass(swapped):
+    """`snakemake --report` reports on what the config it is given plans: given the
+    demo's config after a run of another (the user left out --configfile), it
+    says to pass the run's config; with it (test_report) the report builds."""
+    res = subprocess.run([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(swapped), "--cores", "1",
+                          "--configfile", str(REPO / "config/config.yaml"), "--report", "other.html"],
+                         capture_output=True, text=True)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and not (swapped / "other.html").exists()
+    assert "results/config.yaml records a run of other videos or swaps (swaps: w2m)" in out
+    assert "--configfile <the run's file>" in out
+
+
+def test_the_terminal_shows_training_and_cheap_checks_first(swapped):
+    """What a local run prints: the train job names its log and live preview,
+    training's progress lines (iteration, losses, speed, ETA) come through, and
+    coverage, a cheap warning, ran before the training."""
+    out = (swapped / "terminal.txt").read_text()
+    (model,) = (p.name for p in (swapped / "results/model").iterdir())
+    started = out.index(f"train {model}: progress below and in logs/train/{model}.log, a live preview in "
+                        f"results/checkpoints/{model}/preview.jpg")
+    lines = re.findall(rf"^train/{model}: it (\d+)/20  loss_a [\d.]+  loss_b [\d.]+  [\d.]+ samples/s  ETA \S+$",
+                       out, re.M)
+    assert lines and lines[-1] == "20"
+    assert re.search(rf"^train/{model}: done: 20 iterations in ", out, re.M)
+    log = (swapped / f"logs/train/{model}.log").read_text()
+    assert all(f"it {n}/20" in log for n in lines)  # the same lines, in the log
+    assert out.index("output: results/coverage/woman/man.png") < started
 
 
 # Each part runs script if a page writes it raw: the first closes a <script>

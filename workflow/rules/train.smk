@@ -14,9 +14,6 @@ rule train:
         "logs/train/{model}.log",
     benchmark:
         "benchmarks/out/train/{model}.tsv"
-    message:
-        "train {wildcards.model}: progress below and in {log}, a live preview in "
-        "{params.checkpoint_dir}/preview.jpg, the model in {output.model}"
     # shorter runs first: a longer one of the same training then goes on from
     # their checkpoint instead of training those iterations again
     priority: lambda wildcards: -schedule_length(MODELS[wildcards.model]["config"])
@@ -35,5 +32,8 @@ rule train:
         identities=lambda wildcards: MODELS[wildcards.model]["identities"],
         # outside the declared output: kept when a killed job's output is removed
         checkpoint_dir="results/checkpoints/{model}",
+    message:
+        "train {wildcards.model}: progress below and in {log}, a live preview in "
+        "{params.checkpoint_dir}/preview.jpg, the model in {output.model}"
     script:
         "../scripts/train.py"
