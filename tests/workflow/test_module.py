@@ -1,7 +1,9 @@
-"""swapflow used as a Snakemake module by a project of its own, with the Snakefile
-that `snakedeploy deploy-workflow` writes: the schema and the training presets
-are the workflow's own (next to its Snakefile, or on the git host it is read
-from), never looked up in the other project."""
+"""swapflow used as a Snakemake module by a project of its own, deployed by
+`snakedeploy deploy-workflow` as the README says, from a tagged release on a git
+host (its URL redirected to a local copy: no network) and from a local clone:
+the schema and the training presets are the workflow's own (next to its
+Snakefile, or on the git host it is read from), never looked up in the other
+project, and the workflow profile comes along."""
 
 from __future__ import annotations
 
@@ -9,40 +11,17 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO, SNAKEMAKE, load_config, run_snakemake, write_config
 
-# workflow/Snakefile of a project deployed by snakedeploy (its template, 2025)
-DEPLOYED = """from snakemake.utils import min_version
-
-
-min_version("6.10.0")
-
-
-configfile: "config/config.yaml"
-
-
-module swapflow:
-    snakefile:
-        {snakefile}
-    config:
-        config
-
-
-use rule * from swapflow
-"""
-
-
-def deployed_project(folder: Path, snakefile: str) -> Path:
-    """A project that uses swapflow as a module: workflow/Snakefile and
-    config/config.yaml (tests/configs/short.yaml), no presets of its own."""
-    (folder / "workflow").mkdir(parents=True)
-    (folder / "workflow" / "Snakefile").write_text(DEPLOYED.format(snakefile=snakefile))
-    write_config(folder / "config", load_config("short"))
-    return folder
+SNAKEDEPLOY = str(Path(sys.executable).with_name("snakedeploy"))
+TAG = f"v{version('swapflow')}"  # how releases are tagged (README, "Using swapflow from another project")
+PROFILE_USED = "Using workflow specific profile profiles/default"
 
 
 def run_project(folder: Path, *args: str, env: dict | None = None) -> str:
@@ -68,36 +47,80 @@ def plain_models(tmp_path_factory) -> set[str]:
     return models
 
 
-def test_local_module(tmp_path, plain_models):
-    project = deployed_project(tmp_path / "project", repr(str(REPO / "Snakefile")))
-    # the dry run composes the training config from the workflow's own presets
-    assert planned_models(run_project(project, "-n")) == plain_models
-    run_project(project, "results/faceset/man.jpg")
-    assert (project / "results/faceset/man.jpg").stat().st_size > 0
-    assert (project / "logs/faceset/man.log").exists()
-    assert not (project / "config" / "model").exists()
-
-
-def test_module_from_a_git_host(tmp_path, plain_models):
-    """`github("swapflow/swapflow", path="Snakefile", tag="v1")`, as snakedeploy writes
-    it: Snakemake reads the workflow from its clone of the repository, which is made
-    here beforehand from this working tree (no network)."""
-    source = tmp_path / "source"
+@pytest.fixture(scope="module")
+def release(tmp_path_factory) -> Path:
+    """A git repository of this working tree's workflow files, tagged as a release."""
+    source = tmp_path_factory.mktemp("release") / "swapflow"
     source.mkdir()
-    shutil.copy2(REPO / "Snakefile", source / "Snakefile")
-    for part in ("workflow", "config"):
+    for name in ("Snakefile", "LICENSE"):
+        shutil.copy2(REPO / name, source / name)
+    for part in ("workflow", "config", "profiles"):
         shutil.copytree(REPO / part, source / part)
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-C", str(source)]
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "v1"], ["tag", "v1"]):
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "release"], ["tag", TAG]):
         subprocess.run([*git, *args], check=True)
+    return source
+
+
+def deploy(source: str, project: Path, *args: str, env: dict | None = None) -> None:
+    subprocess.run([SNAKEDEPLOY, "deploy-workflow", source, str(project), *args], check=True,
+                   capture_output=True, env=os.environ | (env or {}))
+
+
+def use_config(project: Path) -> None:
+    """The user's edit of the deployed config/config.yaml: here tests/configs/short.yaml."""
+    write_config(project / "config", load_config("short"))
+
+
+def test_deployed_from_a_release(tmp_path, release, plain_models):
+    """`snakedeploy deploy-workflow https://github.com/<owner>/swapflow . --tag <tag>`:
+    the project's Snakefile reads the workflow at that tag from the git host."""
+    github = tmp_path / "github"
+    subprocess.run(["git", "clone", "-q", "--bare", str(release), str(github / "swapflow/swapflow.git")], check=True)
+    # git (snakedeploy's clone) and Snakemake's source cache find the release here
     cache = tmp_path / "cache"
     clone = cache / "snakemake/snakemake/source-cache/snakemake-git-cache/github.com/swapflow"
     clone.mkdir(parents=True)
-    subprocess.run(["git", "clone", "-q", "--bare", str(source), str(clone / "swapflow")],
-                   check=True)
-    project = deployed_project(tmp_path / "project",
-                               'github("swapflow/swapflow", path="Snakefile", tag="v1")')
-    env = {"XDG_CACHE_HOME": str(cache)}
-    assert planned_models(run_project(project, "-n", env=env)) == plain_models
+    subprocess.run(["git", "clone", "-q", "--bare", str(release), str(clone / "swapflow")], check=True)
+    env = {"XDG_CACHE_HOME": str(cache), "GIT_CONFIG_COUNT": "1",
+           "GIT_CONFIG_KEY_0": f"url.{github.as_uri()}/.insteadOf", "GIT_CONFIG_VALUE_0": "https://github.com/"}
+    project = tmp_path / "project"
+    deploy("https://github.com/swapflow/swapflow", project, "--tag", TAG, env=env)
+    assert f'github("swapflow/swapflow", path="Snakefile", tag="{TAG}")' in (project / "workflow/Snakefile").read_text()
+    use_config(project)
+    out = run_project(project, "-n", env=env)
+    assert planned_models(out) == plain_models and PROFILE_USED in out
     run_project(project, "results/probe/man.json", env=env)
     assert (project / "results/probe/man.json").stat().st_size > 0
+
+
+def readme_lines(starting: str) -> list[str]:
+    """The README's command lines that start with ``starting``."""
+    text = (REPO / "README.md").read_text().split("## Using swapflow from another project")[1]
+    return [line for line in text.splitlines() if line.startswith(starting)]
+
+
+def test_deployed_from_a_local_clone(release, plain_models):
+    """From a local clone (checked out at the tag: snakedeploy copies the folder as
+    it is), snakedeploy writes the Snakefile's path relative to the clone; the
+    README's commands, run as written beside the clone, make it the clone's path."""
+    project = release.parent / "project"
+    project.mkdir()
+    (deploy_line,) = [line for line in readme_lines(".venv/bin/snakedeploy") if "../swapflow" in line]
+    (edit_line,) = readme_lines("sed -i")
+    assert f"--tag {TAG}" in deploy_line
+    for line in (deploy_line, edit_line):
+        command = line.replace(".venv/bin/snakedeploy", SNAKEDEPLOY)
+        subprocess.run(["bash", "-c", command], cwd=project, check=True, capture_output=True)
+    assert f'"{release}/Snakefile"' in (project / "workflow/Snakefile").read_text()
+    use_config(project)
+    out = run_project(project, "-n")
+    assert planned_models(out) == plain_models and PROFILE_USED in out
+    # the profile's settings hold: here rerun-incomplete and show-failed-logs
+    assert (project / "profiles/default/config.yaml").read_text() == (REPO / "profiles/default/config.yaml").read_text()
+    run_project(project, "results/faceset/man.jpg")
+    assert (project / "results/faceset/man.jpg").stat().st_size > 0
+    assert (project / "logs/faceset/man.log").exists()
+    # the presets are read from the workflow's own files, not the project's copy
+    shutil.rmtree(project / "config/model")
+    assert planned_models(run_project(project, "-n")) == plain_models
