@@ -320,7 +320,8 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.iteration = state["iteration"]
         self.history = state["history"]
-        self.curve = state["curve"]
+        # a shorter run's point at its own end is off the grid: this run measures on it
+        self.curve = [p for p in state["curve"] if p["iteration"] % self.cfg.curve.every == 0]
         rng = state["rng"]
         torch.set_rng_state(rng["torch"].cpu())
         if rng["cuda"] is not None and torch.cuda.is_available():
@@ -408,7 +409,9 @@ class Trainer:
                  f"{self.samples.stop - 1} of each batch of {bs}" if self.group.joined else "")
         with _catch_signals() as caught:
             while True:
-                if self.iteration % self.cfg.curve.every == 0 and self._curve_point():
+                # every curve.every iterations, and at the end: the last point is the model's
+                if ((self.iteration % self.cfg.curve.every == 0 or self.iteration >= total)
+                        and self._curve_point()):
                     break
                 if self.iteration >= total:
                     self.stopped = f"reached {'stop.max_iterations' if self.auto else 'iterations'} ({total})"
