@@ -21,9 +21,10 @@ min_version("9.0")
 # Dockerfile or workflow/container/swapflow.def and names with SWAPFLOW_IMAGE (a
 # .sif file, or docker:// of a registry they pushed it to; README, "Running in a
 # container"). No image is published, so none is named without it.
-if os.environ.get("SWAPFLOW_IMAGE"):
+IMAGE = os.environ.get("SWAPFLOW_IMAGE")
+if IMAGE:
 
-    containerized: os.environ["SWAPFLOW_IMAGE"]
+    containerized: IMAGE
 
 elif DeploymentMethod.APPTAINER in workflow.deployment_settings.deployment_method:
     raise WorkflowError(
