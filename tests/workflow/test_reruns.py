@@ -116,6 +116,11 @@ def test_coverage_setting_reruns_coverage_and_evaluate_only(swapped):
     with changed(swapped, with_sections(coverage={"radius": 15})):
         assert planned_jobs(swapped) == {"coverage": 2, "evaluate": 2, "summary": 1,
                                          "config_used": 1, "all": 1}
+        # each reason names the changed settings by digest, not the whole config twice
+        res = run_snakemake(swapped, "-n")
+        reasons = [line[line.index("Params have changed"):] for line in (res.stdout + res.stderr).splitlines()
+                   if "Params have changed" in line]
+        assert len(reasons) >= 2 and max(map(len, reasons)) < 200, max(reasons, key=len)
 
 
 def test_faceset_mask_reruns_faceset_not_mask(swapped):
@@ -223,7 +228,7 @@ def test_replaced_target_video_reruns_its_chain_only(swapped):
         kept.unlink()
     # the model is named by the clip's content: a new name, the trained model stays
     (trained,) = [p.name for p in (swapped / "results/model").iterdir()]
-    planned = re.findall(r"output: results/model/(\S+)", dry)
+    planned = re.findall(r"the model in results/model/(\S+)", dry)  # the train job's message
     assert len(planned) == 1 and planned[0] != trained
     # the woman's extraction is not planned; detect's and convert's shards of the man
     # (and with them his hands) are planned again once split_frames (a checkpoint) has
