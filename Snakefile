@@ -29,7 +29,7 @@ if IMAGE:
 elif DeploymentMethod.APPTAINER in workflow.deployment_settings.deployment_method:
     raise WorkflowError(
         "--sdm apptainer runs every job in swapflow's image, which you build once and "
-        f"name with SWAPFLOW_IMAGE, e.g. SWAPFLOW_IMAGE=swapflow-{version('swapflow')}.sif "
+        f"name with SWAPFLOW_IMAGE, e.g. SWAPFLOW_IMAGE=$PWD/swapflow-{version('swapflow')}.sif "
         '(README, "Running in a container")'
     )
 
@@ -54,7 +54,8 @@ validate_config(config, SCHEMA)
 # each experiment's grid points and seeds become swaps (marked `experiment`)
 EXPERIMENTS = expand_experiments(config, SCHEMA)
 # a report shows what this config plans: after a run of another, say which to pass
-if "--report" in sys.argv and (hint := other_run(config, "results/config.yaml")):
+reporting = any(arg.split("=")[0] == "--report" for arg in sys.argv)
+if reporting and (hint := other_run(config, "results/config.yaml")):
     print(f"swapflow: {hint}", file=sys.stderr)
 
 

@@ -311,17 +311,18 @@ def check_videos(videos: Mapping[str, str]) -> None:
 def other_run(config: Mapping[str, Any], record: str | Path) -> str | None:
     """For ``snakemake --report``, which reports on what ``config`` plans: a line
     saying that ``record`` (results/config.yaml, the config of the last run)
-    holds other videos or swaps, and what to pass instead; None when it holds
-    the same, or there is no record."""
+    differs from ``config`` (without the swaps experiments made), naming the
+    sections that differ and what to pass instead; None when they agree, or
+    there is no record."""
     path = Path(record)
     if not path.is_file():
         return None
     ran = yaml.safe_load(path.read_text()) or {}
-    given = [s for s in config.get("swaps", []) if "experiment" not in s]
-    if ran.get("videos") == config.get("videos") and ran.get("swaps") == given:
+    given = dict(config) | {"swaps": [s for s in config.get("swaps", []) if "experiment" not in s]}
+    given = json.loads(json.dumps(given, default=list))  # tuples as YAML reads them back: lists
+    differ = sorted(k for k in set(ran) | set(given) if ran.get(k) != given.get(k))
+    if not differ:
         return None
-    names = ", ".join(s.get("name", "?") for s in ran.get("swaps") or []) or "none"
-    return (f"{path} records a run of other videos or swaps (swaps: {names}) than this config's "
-            f"({', '.join(s['name'] for s in given) or 'none'}); a report shows what the config it is "
-            "given plans, so pass that run's config again: snakemake --report report.html "
-            "--configfile <the run's file>")
+    return (f"{path} records a run of another config (it differs in: {', '.join(differ)}); a report "
+            "shows what the config it is given plans, so pass that run's config again: "
+            "snakemake --report report.html --configfile <the run's file>")

@@ -108,8 +108,9 @@ def log_to(path: str | os.PathLike) -> None:
     """Send logging and stderr (tqdm's bars, native libraries' messages) to ``path``.
 
     Lines of the PROGRESS logger also reach the terminal, after the log's name
-    without ``logs/`` (``train/<model>: it 500/4000 ...``), except in a SLURM job,
-    whose terminal is a file beside the log. An InputError that ends the script
+    without ``logs/`` (``train/<model>: it 500/4000 ...``), except in a SLURM job
+    writing to a file (a batch job's output beside the log; an interactive
+    ``salloc`` shell is a terminal and gets them). An InputError that ends the script
     is written as one line, to the log and to the terminal, without a traceback.
     """
     import logging
@@ -122,7 +123,7 @@ def log_to(path: str | os.PathLike) -> None:
     sys.stderr = stream
     logging.basicConfig(stream=stream, level=logging.INFO, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if "SLURM_JOB_ID" not in os.environ:
+    if "SLURM_JOB_ID" not in os.environ or terminal.isatty():
         echo = logging.StreamHandler(terminal)
         job = Path(path).with_suffix("").as_posix().removeprefix("logs/")
         echo.setFormatter(logging.Formatter(f"{job}: %(message)s"))

@@ -164,7 +164,7 @@ def test_pose_coverage_counts_mirror_images_when_training_flips(man, tmp_path):
     table, mirrored = pose_coverage(both, turned, cfg)
     assert unmirrored["pose_coverage"] < 0.5, "the man looks to one side: his mirror image is a pose he never shows"
     assert mirrored["pose_coverage"] == 1.0 and mirrored["mirrored"] and mirrored["source_faces"] == len(plain)
-    # the same as the plain coverage of the unmirrored targets: mirroring is symmetric
+    # the mirrored faces cover the mirrored clip as they cover the clip itself: symmetric
     assert table["covered"].tolist() == pose_coverage(both, targets, cfg)[0]["covered"].tolist()
     assert mirrored["mouth_open_face"] == unmirrored["mouth_open_face"]
     coverage_chart(both, table, mirrored, ("man", "man mirrored"), cfg, tmp_path / "chart.png")

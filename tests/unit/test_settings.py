@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from swapflow import settings
-from swapflow.config import check_config, use_own_inputs, validate_config
+from swapflow.config import check_config, other_run, use_own_inputs, validate_config
+from swapflow.io import dump_yaml
 from swapflow.settings import ConfigError, from_mapping
 from tests.conftest import REPO
 
@@ -141,3 +142,19 @@ def test_sealed_settings_show_a_short_digest_that_follows_their_content():
     changed = config | {"train": config["train"] | {"iterations": 4001}}
     assert repr(settings.Sealed(changed)) != repr(sealed)
     assert repr(settings.Sealed({"x": 1})) != repr(settings.Sealed({"x": 1.5}))
+
+
+def test_report_hint_names_what_differs_from_the_last_run(tmp_path):
+    """`--report` after a run of another config: the record of that run
+    (results/config.yaml) differs in the sections named; the same config, or
+    no record, gives no line."""
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    validate_config(config, SCHEMA)
+    record = tmp_path / "config.yaml"
+    assert other_run(config, record) is None
+    record.write_text(dump_yaml(config))
+    assert other_run(config, record) is None
+    quick = config | {"train": config["train"] | {"iterations": 600}}
+    assert "(it differs in: train)" in other_run(quick, record)
+    others = config | {"swaps": [], "merge": config["merge"] | {"crf": 30}}
+    assert "(it differs in: merge, swaps)" in other_run(others, record)

@@ -228,4 +228,4 @@ def test_apptainer_without_an_image_says_how_to_name_one(tmp_path):
                           str(tmp_path / "config.yaml"), "-n", "--sdm", "apptainer"],
                          capture_output=True, text=True, env=env)
     assert res.returncode != 0 and not (tmp_path / "results").exists()
-    assert f"name with SWAPFLOW_IMAGE, e.g. SWAPFLOW_IMAGE=swapflow-{version('swapflow')}.sif" in res.stdout + res.stderr
+    assert f"name with SWAPFLOW_IMAGE, e.g. SWAPFLOW_IMAGE=$PWD/swapflow-{version('swapflow')}.sif" in res.stdout + res.stderr

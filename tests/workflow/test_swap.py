@@ -141,7 +141,7 @@ def test_report_after_a_run_of_another_config_says_which_to_pass(swapped):
                          capture_output=True, text=True)
     out = res.stdout + res.stderr
     assert res.returncode != 0 and not (swapped / "other.html").exists()
-    assert "results/config.yaml records a run of other videos or swaps (swaps: w2m)" in out
+    assert "results/config.yaml records a run of another config (it differs in: " in out
     assert "--configfile <the run's file>" in out
 
 
@@ -151,7 +151,7 @@ def test_the_terminal_shows_training_and_cheap_checks_first(swapped):
     coverage, a cheap warning, ran before the training."""
     out = (swapped / "terminal.txt").read_text()
     (model,) = (p.name for p in (swapped / "results/model").iterdir())
-    started = out.index(f"train {model}: progress below and in logs/train/{model}.log, a live preview in "
+    started = out.index(f"train {model}: progress in logs/train/{model}.log (and below in a local run), a live preview in "
                         f"results/checkpoints/{model}/preview.jpg")
     lines = re.findall(rf"^train/{model}: it (\d+)/20  loss_a [\d.]+  loss_b [\d.]+  [\d.]+ samples/s  ETA \S+$",
                        out, re.M)

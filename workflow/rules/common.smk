@@ -213,7 +213,7 @@ def swap_facesets(role):
 def sealed(settings):
     """Params for the report's rules (those whose outputs go into it): the script
     reads a dict, Snakemake's report page shows only a digest (it writes params
-    unescaped into its HTML); the rerun check compares their repr, unchanged.
+    unescaped into its HTML), and the rerun check records and prints that digest.
     ``settings``: a dict or an input function giving one."""
     if callable(settings):
         return lambda wildcards: Sealed(settings(wildcards))

@@ -33,7 +33,7 @@ rule train:
         # outside the declared output: kept when a killed job's output is removed
         checkpoint_dir="results/checkpoints/{model}",
     message:
-        "train {wildcards.model}: progress below and in {log}, a live preview in "
+        "train {wildcards.model}: progress in {log} (and below in a local run), a live preview in "
         "{params.checkpoint_dir}/preview.jpg, the model in {output.model}"
     script:
         "../scripts/train.py"

@@ -446,6 +446,8 @@ class Trainer:
         run keeps the points its checkpoint carries) and say whether ``iterations:
         auto`` stops here; every process gets process 0's answer."""
         reason = None
+        # the stop rule reads points curve.every apart: the run's last point, off that grid, is not judged
+        judge = self.auto and self.iteration % self.cfg.curve.every == 0
         if self.group.main:
             if not self.curve or self.curve[-1]["iteration"] < self.iteration:
                 started = time.perf_counter()
@@ -464,9 +466,9 @@ class Trainer:
                          "%.3f, sharpness %.2f (%.1f s)", self.iteration, row["recon_a_psnr_masked"],
                          row["recon_b_psnr_masked"], row["swap_distance_a"], row["swap_sharpness"],
                          time.perf_counter() - started)
-            if self.auto:
+            if judge:
                 reason = stop_reason(self.curve, int(self.cfg.stop.window), float(self.cfg.stop.min_delta))
-        if self.auto and self.group.size > 1:
+        if judge and self.group.size > 1:
             flag = distributed.gather(torch.tensor([float(reason is not None)], device=self.device), self.group)
             reason = reason or ("stopped by process 0's curve" if flag[0, 0] else None)
         if reason:
