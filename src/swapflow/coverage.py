@@ -93,7 +93,7 @@ def pose_coverage(source: pd.DataFrame, targets: pd.DataFrame,
     def share(faces: pd.DataFrame, column: str) -> float | None:
         return round(float(faces[column].mean()), 4) if len(faces) else None
 
-    own = source[~source["mirrored"]] if "mirrored" in source else source
+    own = source[~source["mirrored"]]
     figures = {
         "source_faces": len(own), "mirrored": bool(len(own) < len(source)), "target_faces": len(targets),
         "pose_coverage": round(float(table["covered"].mean()), 4) if len(table) else None,
@@ -129,7 +129,7 @@ def coverage_chart(source: pd.DataFrame, table: pd.DataFrame, figures: dict[str,
 
     face, target = names
     fig, (ax, bars) = plt.subplots(1, 2, figsize=(10, 4.5), gridspec_kw={"width_ratios": [2.2, 1]})
-    mirrored = source["mirrored"].astype(bool) if "mirrored" in source else pd.Series(False, source.index)
+    mirrored = source["mirrored"].astype(bool)
     ax.scatter(source.loc[~mirrored, "yaw"], source.loc[~mirrored, "pitch"], s=8, c="tab:blue", alpha=0.4,
                label=f"{face} (training faces)")
     if mirrored.any():

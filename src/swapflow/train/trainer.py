@@ -402,11 +402,11 @@ class Trainer:
         start_iter, curve_before = self.iteration, self.curve_seconds
         t_start = last_log = time.perf_counter()
         progress.info("training %s (%s) on %s, %s, channels_last %s, %d torch threads, iterations %d..%d%s",
-                 self.cfg.preset, self.cfg.model.arch, self.device,
-                 f"autocast {self.dtype}" if self.dtype else "fp32",
-                 self.channels_last, torch.get_num_threads(), self.iteration + 1, total,
-                 f"; process {self.group.rank} of {self.group.size}: faces {self.samples.start}.."
-                 f"{self.samples.stop - 1} of each batch of {bs}" if self.group.joined else "")
+                      self.cfg.preset, self.cfg.model.arch, self.device,
+                      f"autocast {self.dtype}" if self.dtype else "fp32",
+                      self.channels_last, torch.get_num_threads(), self.iteration + 1, total,
+                      f"; process {self.group.rank} of {self.group.size}: faces {self.samples.start}.."
+                      f"{self.samples.stop - 1} of each batch of {bs}" if self.group.joined else "")
         with _catch_signals() as caught:
             while True:
                 # every curve.every iterations, and at the end: the last point is the model's
@@ -436,7 +436,7 @@ class Trainer:
         done = self.iteration - start_iter
         curve = self.curve_seconds - curve_before
         progress.info("stopped at iteration %d: %s; the curve took %.1f s of %.1f s (%.1f %%)", self.iteration,
-                 self.stopped, curve, wall, 100 * curve / max(wall, 1e-9))
+                      self.stopped, curve, wall, 100 * curve / max(wall, 1e-9))
         # samples/s of the training steps: the curve's time is apart
         return {"seconds": wall, "iterations": done, "curve_seconds": curve,
                 "samples_per_s": 2 * bs * done / (wall - curve) if wall > curve else 0.0}
@@ -463,9 +463,9 @@ class Trainer:
                     pd.DataFrame(self.curve).to_csv(tmp, sep="\t", index=False)
                 row = self.curve[-1]
                 progress.info("curve at it %d: held-out masked PSNR A %.2f dB, B %.2f dB; swap distance to A "
-                         "%.3f, sharpness %.2f (%.1f s)", self.iteration, row["recon_a_psnr_masked"],
-                         row["recon_b_psnr_masked"], row["swap_distance_a"], row["swap_sharpness"],
-                         time.perf_counter() - started)
+                              "%.3f, sharpness %.2f (%.1f s)", self.iteration, row["recon_a_psnr_masked"],
+                              row["recon_b_psnr_masked"], row["swap_distance_a"], row["swap_sharpness"],
+                              time.perf_counter() - started)
             if judge:
                 reason = stop_reason(self.curve, int(self.cfg.stop.window), float(self.cfg.stop.min_delta))
         if judge and self.group.size > 1:
@@ -479,8 +479,8 @@ class Trainer:
         rate = done / elapsed
         eta = (total - self.iteration) / rate if rate > 0 else float("inf")
         progress.info("it %d/%d  loss_a %.4f  loss_b %.4f  %.1f samples/s  ETA %s",
-                 self.iteration, total, row["loss_a"], row["loss_b"],
-                 rate * 2 * self.cfg.batch_size, _hms(eta))
+                      self.iteration, total, row["loss_a"], row["loss_b"],
+                      rate * 2 * self.cfg.batch_size, _hms(eta))
 
     def preview(self) -> np.ndarray:
         """Grid of rows A, A reconstructed, A->B, B, B reconstructed, B->A (RGB uint8)."""
@@ -582,7 +582,7 @@ def train(cfg: DictConfig, facesets_a: list[str | Path], facesets_b: list[str | 
     trainer.try_resume()
     speed = trainer.fit()
     progress.info("done: %d iterations in %.1f s, %.1f samples/s",
-             speed["iterations"], speed["seconds"], speed["samples_per_s"])
+                  speed["iterations"], speed["seconds"], speed["samples_per_s"])
     if trainer.iteration > 0:  # the end state, its curve complete: a longer run goes on from it
         trainer.save_checkpoint()
     if trainer.group.main:
