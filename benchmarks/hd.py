@@ -87,8 +87,9 @@ def extraction(clip: Path, work: Path) -> tuple[float, float, object]:
 
 
 def convert_merge(clip: Path, work: Path, alignments, frames: int) -> tuple[float, float, int]:
-    from swapflow.train import compose_config, load_model, train
+    from swapflow.train.config import compose_config
 
+    from swapflow.train.trainer import load_model, train
     faceset = work / "faceset"
     paths = list_frames(work / "frames")[:frames]
     alignments = alignments[alignments["frame"] < frames]

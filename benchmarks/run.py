@@ -89,8 +89,9 @@ def bench_convert(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
     from swapflow.convert import ConvertConfig, convert_frames
     from swapflow.occlusion import track_hands
     from swapflow.settings import HandsConfig
-    from swapflow.train import compose_config, load_model, train
+    from swapflow.train.config import compose_config
 
+    from swapflow.train.trainer import load_model, train
     paths, probe = frames_of(clip, work)
     if not (work / "faceset").exists():
         bench_extract(clip, work, 1)

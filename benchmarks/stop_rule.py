@@ -27,7 +27,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from train_bench import CACHE, demo_facesets  # noqa: E402
 
 from swapflow.io import read_json  # noqa: E402
-from swapflow.train import compose_config, train  # noqa: E402
+from swapflow.train.config import compose_config  # noqa: E402
+from swapflow.train.trainer import train  # noqa: E402
 from swapflow.train.curve import score, stop_reason  # noqa: E402
 
 RULES = [(4, 0.1), (4, 0.2), (2, 0.1), (8, 0.05)]  # (window, min_delta): the default first

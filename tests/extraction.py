@@ -12,8 +12,9 @@ import pandas as pd
 
 from swapflow.extract import align_faces, build_faceset, extract_frames, mask_frames, write_masks
 from swapflow.identity import Reference
-from swapflow.train import compose_config, load_model, train
+from swapflow.train.config import compose_config
 
+from swapflow.train.trainer import load_model, train
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 
 

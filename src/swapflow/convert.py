@@ -53,7 +53,7 @@ class Swapper(Protocol):
 
 def load_swapper(model_dir: str | Path, face: str, target: str, device: str = "auto") -> Swapper:
     """Load a trained model, refusing one trained for other identities than the swap's."""
-    from swapflow.train import load_model  # torch is heavy: only convert needs it
+    from swapflow.train.trainer import load_model  # torch is heavy: only convert needs it
 
     check_identities(model_dir, face, target)
     return load_model(model_dir, device=device)[0]

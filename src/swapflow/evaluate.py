@@ -307,7 +307,7 @@ def evaluate_swap(original_frames: Sequence[PathLike], output: Frames,
     Metrics that cannot be measured (means over no faces, a flicker ratio
     over a static source) are None, so the dict is strict JSON.
     """
-    from swapflow.train import load_model  # torch is heavy: import only when evaluating
+    from swapflow.train.trainer import load_model  # torch is heavy: import only when evaluating
 
     c = from_mapping(EvaluateConfig, cfg)
     model_dir = Path(model_dir)

@@ -13,7 +13,7 @@ import torch
 
 from swapflow.anatomy import LEFT_EYE, MOUTH, RIGHT_EYE
 from swapflow.faceset import load_faceset
-from swapflow.train import compose_config
+from swapflow.train.config import compose_config
 from swapflow.train.data import FIXED_DRAWS, FaceBank, Sampler, uniforms
 from swapflow.train.models import build_model
 

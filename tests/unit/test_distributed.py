@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 from swapflow.io import read_json
 from swapflow.settings import ConfigError
-from swapflow.train import compose_config, train
+from swapflow.train.config import compose_config
+from swapflow.train.trainer import train
 from swapflow.train.distributed import Group
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
@@ -29,7 +30,7 @@ def facesets(woman, man) -> tuple[Path, Path]:
 def _launch_command(facesets, tmp: Path, overrides: list[str]) -> list[str]:
     """A python process that runs swapflow.train.distributed.launch (as the train
     rule does) with two processes of one thread, exiting with its status."""
-    code = ("import sys; from pathlib import Path; from swapflow.train import compose_config; "
+    code = ("import sys; from pathlib import Path; from swapflow.train.config import compose_config; "
             "from swapflow.train.distributed import launch; "
             f"cfg = compose_config({str(CONFIG)!r}, 'lite', {SETTINGS + overrides!r}); "
             f"sys.exit(launch(cfg, [{str(facesets[0])!r}], [{str(facesets[1])!r}], {str(tmp / 'model')!r}, "

@@ -20,7 +20,8 @@ from swapflow.settings import CoverageConfig
 from swapflow.alignments import kept_faces
 from swapflow.frames import list_frames, read_frame
 from swapflow.io import read_json, write_json
-from swapflow.train import compose_config, load_model, train
+from swapflow.train.config import compose_config
+from swapflow.train.trainer import load_model, train
 from swapflow.video import VideoError, VideoFrames
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"

@@ -23,7 +23,9 @@ from swapflow.evaluate import reconstruction
 from swapflow.faceset import load_faceset
 from swapflow.io import read_json
 from swapflow.model_folder import holdout
-from swapflow.train import FacesetError, compose_config, load_model, train
+from swapflow.train.data import FacesetError
+from swapflow.train.config import compose_config
+from swapflow.train.trainer import load_model, train
 from swapflow.train.cli import main
 from swapflow.settings import ConfigError
 from swapflow.train.config import check_ranges, list_presets

@@ -14,7 +14,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from swapflow.io import log_to
-from swapflow.train import TrainingInterrupted, train
+from swapflow.train.trainer import TrainingInterrupted, train
 from swapflow.train.distributed import launch
 
 log_to(snakemake.log[0])
