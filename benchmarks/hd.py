@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from swapflow import demo, extract, video
+from swapflow.mask import write_masks
 from swapflow.align import warp
 from swapflow.alignments import kept_faces, matrices
 from swapflow.convert import convert_frames
@@ -93,7 +94,7 @@ def convert_merge(clip: Path, work: Path, alignments, frames: int) -> tuple[floa
     faceset = work / "faceset"
     paths = list_frames(work / "frames")[:frames]
     alignments = alignments[alignments["frame"] < frames]
-    extract.write_masks(work / "masks.npz", extract.mask_frames(paths, alignments, {}))
+    write_masks(work / "masks.npz", extract.mask_frames(paths, alignments, {}))
     extract.build_faceset(paths, alignments, work / "masks.npz", faceset, {}, KEEP_ALL)
     cfg = compose_config(REPO / "config", "lite", ["iterations=2", "min_faces=2"])
     model = load_model(train(cfg, [faceset], [faceset], work / "model", work / "ckpt"))[0]
@@ -105,7 +106,7 @@ def convert_merge(clip: Path, work: Path, alignments, frames: int) -> tuple[floa
     hands = track_hands(paths, alignments["frame"], HandsConfig())  # rule hands' work, not convert's
 
     def ours():
-        convert_frames(paths, alignments, model, converted, {}, hands=hands)
+        convert_frames(paths, alignments, model, converted, hands=hands)
         video.merge([converted], probe, work / "swapped.mp4", merge)
 
     def floor():

@@ -268,7 +268,7 @@ def measure(work: Path) -> None:
         cfg = ConvertConfig(occlusion=occlusion)
         s = scores(cfg)
         with tempfile.TemporaryDirectory() as out:
-            convert_frames(measured, faces, model, Path(out) / "f", cfg, quality, hands=comp_hands,
+            convert_frames(measured, faces, model, Path(out) / "f", cfg=cfg, frames=quality, hands=comp_hands,
                            video_frames=comp_frames)
             kept, total, tiles = {}, {}, []
             for f in occluded:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from swapflow import demo, extract, video
+from swapflow.mask import write_masks
 from swapflow.frames import list_frames
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,7 +79,7 @@ def bench_extract(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
 
     def ours():
         alignments = extract.align_faces(extract.extract_frames(paths, {}), {})
-        extract.write_masks(work / "masks.npz", extract.mask_frames(paths, alignments, {}))
+        write_masks(work / "masks.npz", extract.mask_frames(paths, alignments, {}))
         extract.build_faceset(paths, alignments, work / "masks.npz", work / "faceset", {})
         alignments.to_parquet(work / "alignments.parquet")
     return best_of(repeat, ours), best_of(repeat, lambda: split_baseline(clip, work))
@@ -103,7 +104,7 @@ def bench_convert(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
     hands = track_hands(paths, alignments["frame"], HandsConfig())  # rule hands' work, not convert's
 
     def ours():
-        convert_frames(paths, alignments, model, work / "converted", ConvertConfig(), hands=hands)
+        convert_frames(paths, alignments, model, work / "converted", cfg=ConvertConfig(), hands=hands)
         video.merge([work / "converted"], probe, work / "swapped.mp4")
     return best_of(repeat, ours), best_of(repeat, lambda: encode_baseline(probe, paths[0].parent, work))
 

@@ -25,14 +25,13 @@ from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # the workflow's extraction steps, as the tests run them
+from swapflow import demo, video
+from swapflow.frames import list_frames
+from swapflow.pipeline import extract
+from swapflow.train.config import compose_config
+from swapflow.train.trainer import Trainer
 
-from swapflow import demo, video  # noqa: E402
-from swapflow.frames import list_frames  # noqa: E402
-from swapflow.train.config import compose_config  # noqa: E402
-from swapflow.train.trainer import Trainer  # noqa: E402
-from tests.extraction import extract  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 sys.path.insert(0, str(REPO / "benchmarks" / "gpu"))
 from kit import floor_speed, trainer_speed  # noqa: E402

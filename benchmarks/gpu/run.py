@@ -128,7 +128,7 @@ def main() -> None:
             converted = tmp / f"{preset}-converted"
             start = time.perf_counter()
             # no hand tracking: mediapipe is not on the GPU machine (and the man shows no hands)
-            convert_frames(frames, alignments, t.model, converted, {"occlusion": []})
+            convert_frames(frames, alignments, t.model, converted, cfg={"occlusion": []})
             speeds["convert_seconds"] = time.perf_counter() - start
             with_faces = set(kept_faces(alignments)["frame"])
             with tarfile.open(args.out / f"{preset}.tar", "w") as tar:

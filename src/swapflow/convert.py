@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
@@ -59,8 +60,39 @@ def load_swapper(model_dir: str | Path, face: str, target: str, device: str = "a
     return load_model(model_dir, device=device)[0]
 
 
+@dataclass
+class ConvertPlan:
+    """What a convert job does, decided before a frame is read: the job's frames,
+    the faces the model runs on in whole batches of ``batch_size`` of the video's
+    faces (counted from its first, so a face comes out the same wherever a
+    shard starts) and the frames those batches read."""
+
+    mine: dict[int, Path]  # the job's frames by index
+    paths: dict[int, Path]  # every frame a batch reads (the video's beyond the job's)
+    faces: pd.DataFrame  # the kept faces in ``paths``, in frame order
+    last: dict[int, int]  # each frame's last face (its position in ``faces``)
+    batches: list[range]  # positions in ``faces`` of the batches holding a face of the job
+
+    @property
+    def unchanged(self) -> list[int]:
+        """The job's frames without a kept face: written as the original files."""
+        return [i for i in self.mine if i not in self.last]
+
+
+def plan_convert(frame_paths: Sequence[Path], alignments: pd.DataFrame, *, batch_size: int,
+                 video_frames: Sequence[Path] | None = None) -> ConvertPlan:
+    """The plan of converting ``frame_paths`` of a video whose frames are
+    ``video_frames`` (default ``frame_paths``)."""
+    mine = {frame_index(p): p for p in frame_paths}
+    paths = {frame_index(p): p for p in video_frames or ()} | mine
+    faces = kept_faces(alignments)
+    faces = faces[faces["frame"].isin(paths)].reset_index(drop=True)
+    return ConvertPlan(mine, paths, faces, dict(zip(faces["frame"], faces.index)),
+                       whole_batches(faces["frame"].isin(mine), batch_size))
+
+
 def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model: Swapper,
-                   out_dir: str | Path, cfg: Mapping[str, Any] | ConvertConfig | None = None,
+                   out_dir: str | Path, *, cfg: Mapping[str, Any] | ConvertConfig | None = None,
                    frames: Mapping[str, Any] | FramesConfig | None = None,
                    patches_dir: str | Path | None = None, hands: pd.DataFrame | None = None,
                    video_frames: Sequence[Path] | None = None, outlines_path: str | Path | None = None
@@ -82,71 +114,102 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
     if cfg.mask == "learned" and not model.predicts_mask:
         raise ValueError("convert.mask is 'learned' but the model predicts no mask; "
                          "use 'landmarks' or 'both', or a preset with a learned mask")
-    mine = {frame_index(p): p for p in frame_paths}
-    paths = {frame_index(p): p for p in video_frames or ()} | mine
-    faces = kept_faces(alignments)
-    faces = faces[faces["frame"].isin(paths)].reset_index(drop=True)
-    matcher = get_color_matcher(cfg.color)
-    landmark_mask = make_mask(cfg.landmark_mask) if cfg.mask != "learned" else None
-    if "hands" in cfg.occlusion and hands is None:  # the whole video's, so shards agree
-        log.info("tracking hands in the kept faces' frames (rule hands' table saves this)")
-        hands = track_hands(list(paths.values()), faces["frame"], HandsConfig())
-    hands_at = hands_by_frame(hands) if "hands" in cfg.occlusion else {}
-    errors = (rebuild_errors(list(paths.values()), faces, frame_paths, model, cfg)
-              if "reconstruction" in cfg.occlusion else {})
-    counts = {"frames": len(frame_paths), "swapped_frames": 0, "swapped_faces": 0}
-    last = dict(zip(faces["frame"], faces.index))  # each frame's last face (faces in frame order)
-    # the model runs on whole batches of the video's faces, so a face comes out the
-    # same wherever a shard starts; reading and writing frames overlap the model
-    # and the blending (cv2 releases the GIL)
+    plan = plan_convert(frame_paths, alignments, batch_size=cfg.batch_size, video_frames=video_frames)
+    masks = FaceMasks(cfg, model, plan, hands)
+    # reading and writing frames overlap the model and the blending (cv2 releases the GIL)
     with atomic_path(out_dir) as tmp, ThreadPoolExecutor(max_workers=2) as io:
         tmp.mkdir()
-        written = [io.submit(_link, path, tmp / path.name) for i, path in mine.items() if i not in last]
+        written = [io.submit(_link, plan.mine[i], tmp / plan.mine[i].name) for i in plan.unchanged]
         bar = tqdm(total=len(frame_paths), initial=len(written), desc="convert", unit="frame",
                    mininterval=2.0)
-        originals: dict[int, np.ndarray] = {}
-        outputs: dict[int, np.ndarray] = {}
-        patches, outlines = [], []
-        for batch in whole_batches(faces["frame"].isin(mine), cfg.batch_size):
-            rows = list(faces.iloc[batch].itertuples())
-            new = sorted({row.frame for row in rows} - originals.keys())
-            originals.update(zip(new, io.map(read_frame, [paths[i] for i in new])))
-            crops = np.stack([warp(originals[row.frame], _matrix(row), int(row.size)) for row in rows])
-            swapped, learned = model.swap(crops, to="a")
-            box = model.coverage_box(crops.shape[1])
-            for k, row in enumerate(rows):
-                i = row.frame
-                if i not in mine:
-                    continue
-                whole = face_mask(row, box, crops.shape[1], landmark_mask,
-                                  None if learned is None else learned[k], cfg)
-                covered = occlusion_mask(row, box, crops.shape[1], whole, cfg, hands_at, errors)
-                mask = blend_mask(whole, covered, cfg)
-                face = _prepare_face(swapped[k], crops[k], mask, box, matcher, cfg)
-                if i not in outputs:  # a copy where a later batch still crops this frame's faces
-                    outputs[i] = originals[i] if last[i] < batch.stop else originals[i].copy()
-                _paste(outputs[i], face, mask, box, _matrix(row), cfg.blend)
-                outlines.append({"frame": i, "face": int(row.face),
-                                 "outline": _outline(mask, box, _matrix(row))})
-                if cfg.patches:
-                    patches.append((i, row.face, face, _matrix(row), box))
-                counts["swapped_faces"] += 1
-                if row.Index == last[i]:
-                    written.append(io.submit(write_frame, tmp / mine[i].name, outputs.pop(i), frames))
-                    counts["swapped_frames"] += 1
-                    bar.update(1)
-            for i in [i for i in originals if last[i] < batch.stop]:
-                del originals[i]  # all its faces are done
+
+        def done(i: int, image: np.ndarray) -> None:
+            written.append(io.submit(write_frame, tmp / plan.mine[i].name, image, frames))
+            bar.update(1)
+
+        swapped = _swap_faces(plan, model, masks, cfg, io, done)
         for job in written:
             job.result()  # raises the first failed write
         bar.close()
     if patches_dir is not None:
-        _write_patches(Path(patches_dir), patches)  # an empty folder unless convert.patches
+        _write_patches(Path(patches_dir), swapped.patches)  # an empty folder unless convert.patches
     if outlines_path is not None:
-        write_parquet(outlines_path, table(outlines, OUTLINE_COLUMNS))
+        write_parquet(outlines_path, table(swapped.outlines, OUTLINE_COLUMNS))
+    counts = {"frames": len(frame_paths), "swapped_frames": swapped.frames, "swapped_faces": swapped.faces}
     log.info("converted %(frames)d frames: %(swapped_faces)d faces swapped in "
              "%(swapped_frames)d frames, the rest copied unchanged", counts)
     return counts
+
+
+class FaceMasks:
+    """The masks convert blends a face with, from ``convert``'s settings: the
+    landmark mask, the learned one, and what covers the face (hands, the
+    reconstruction's occluders)."""
+
+    def __init__(self, cfg: ConvertConfig, model: Swapper, plan: ConvertPlan,
+                 hands: pd.DataFrame | None) -> None:
+        self.cfg = cfg
+        self.landmark_mask = make_mask(cfg.landmark_mask) if cfg.mask != "learned" else None
+        if "hands" in cfg.occlusion and hands is None:  # the whole video's, so shards agree
+            log.info("tracking hands in the kept faces' frames (rule hands' table saves this)")
+            hands = track_hands(list(plan.paths.values()), plan.faces["frame"], HandsConfig())
+        self.hands_at = hands_by_frame(hands) if "hands" in cfg.occlusion else {}
+        self.errors = (rebuild_errors(list(plan.paths.values()), plan.faces, list(plan.mine.values()),
+                                      model, cfg)
+                       if "reconstruction" in cfg.occlusion else {})
+
+    def blend(self, row, box: tuple[int, int, int], crop_side: int, learned: np.ndarray | None) -> np.ndarray:
+        """The mask a face of ``row`` is blended with, over the model's square ``box``."""
+        whole = face_mask(row, box, crop_side, self.landmark_mask, learned, self.cfg)
+        covered = occlusion_mask(row, box, crop_side, whole, self.cfg, self.hands_at, self.errors)
+        return blend_mask(whole, covered, self.cfg)
+
+
+@dataclass
+class Swapped:
+    """What the loop made besides the frames: counts, patches and mask outlines."""
+
+    frames: int = 0
+    faces: int = 0
+    patches: list = field(default_factory=list)
+    outlines: list = field(default_factory=list)
+
+
+def _swap_faces(plan: ConvertPlan, model: Swapper, masks: FaceMasks, cfg: ConvertConfig,
+                io: ThreadPoolExecutor, done: Callable[[int, np.ndarray], None]) -> Swapped:
+    """Run the plan's batches through the model and paste each face of the job's
+    frames into its frame; ``done(i, image)`` takes frame ``i`` once its last face is in."""
+    matcher = get_color_matcher(cfg.color)
+    out = Swapped()
+    originals: dict[int, np.ndarray] = {}
+    outputs: dict[int, np.ndarray] = {}
+    for batch in plan.batches:
+        rows = list(plan.faces.iloc[batch].itertuples())
+        new = sorted({row.frame for row in rows} - originals.keys())
+        originals.update(zip(new, io.map(read_frame, [plan.paths[i] for i in new])))
+        crops = np.stack([warp(originals[row.frame], _matrix(row), int(row.size)) for row in rows])
+        swapped, learned = model.swap(crops, to="a")
+        box = model.coverage_box(crops.shape[1])
+        for k, row in enumerate(rows):
+            i = row.frame
+            if i not in plan.mine:
+                continue
+            mask = masks.blend(row, box, crops.shape[1], None if learned is None else learned[k])
+            face = _prepare_face(swapped[k], crops[k], mask, box, matcher, cfg)
+            if i not in outputs:  # a copy where a later batch still crops this frame's faces
+                outputs[i] = originals[i] if plan.last[i] < batch.stop else originals[i].copy()
+            _paste(outputs[i], face, mask, box, _matrix(row), cfg.blend)
+            out.outlines.append({"frame": i, "face": int(row.face),
+                                 "outline": _outline(mask, box, _matrix(row))})
+            if cfg.patches:
+                out.patches.append((i, row.face, face, _matrix(row), box))
+            out.faces += 1
+            if row.Index == plan.last[i]:
+                done(i, outputs.pop(i))
+                out.frames += 1
+        for i in [i for i in originals if plan.last[i] < batch.stop]:
+            del originals[i]  # all its faces are done
+    return out
 
 
 def _link(source: Path, dest: Path) -> None:

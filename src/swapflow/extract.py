@@ -25,9 +25,9 @@ from swapflow.detect import Detector, make_detector
 from swapflow.faceset import create_faceset
 from swapflow.frames import frame_index, progress, read_frame, read_image
 from swapflow.identity import Embedder, Reference, select_faces
-from swapflow.io import InputError, atomic_path
+from swapflow.io import InputError
 from swapflow.landmarks import Landmarker, make_landmarker
-from swapflow.mask import make_mask
+from swapflow.mask import make_mask, read_masks
 from swapflow.settings import AlignConfig, CurateConfig, DetectConfig, FacesetConfig, MaskConfig, from_mapping
 
 log = logging.getLogger(__name__)
@@ -272,18 +272,6 @@ def mask_frames(
         "size": np.array(size),
         **out,
     }
-
-
-def write_masks(path: PathLike, masks: Mapping[str, np.ndarray]) -> None:
-    """Store mask_frames' arrays as a compressed .npz, atomically."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **masks)
-
-
-def read_masks(path: PathLike) -> dict[str, np.ndarray]:
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files}
 
 
 def build_faceset(

@@ -1,4 +1,6 @@
-"""Atomic file writes: a killed job never leaves a file that looks complete."""
+"""Reading and writing files: atomic writes (a killed job never leaves a file
+that looks complete), JSON, Parquet and plain YAML; and InputError, the error
+for what a user gave."""
 
 from __future__ import annotations
 
@@ -97,46 +99,6 @@ def write_parquet(path: str | os.PathLike, table: "pd.DataFrame") -> None:
 class InputError(ValueError):
     """A problem with what the user gave (a file, a setting): the message names it
     and says what is wrong; a rule that stops on one prints just that message."""
-
-
-# the logger of a long job's progress lines (training's iteration, loss, speed
-# and ETA): they go to the log and, in a local run, to the terminal as well
-PROGRESS = "swapflow.progress"
-
-
-def log_to(path: str | os.PathLike) -> None:
-    """Send logging and stderr (tqdm's bars, native libraries' messages) to ``path``.
-
-    Lines of the PROGRESS logger also reach the terminal, after the log's name
-    without ``logs/`` (``train/<model>: it 500/4000 ...``), except in a SLURM job
-    writing to a file (a batch job's output beside the log; an interactive
-    ``salloc`` shell is a terminal and gets them). An InputError that ends the script
-    is written as one line, to the log and to the terminal, without a traceback.
-    """
-    import logging
-    import sys
-
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    stream = open(path, "a", buffering=1)
-    terminal = os.fdopen(os.dup(2), "w", buffering=1)
-    os.dup2(stream.fileno(), 2)
-    sys.stderr = stream
-    logging.basicConfig(stream=stream, level=logging.INFO, force=True,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if "SLURM_JOB_ID" not in os.environ or terminal.isatty():
-        echo = logging.StreamHandler(terminal)
-        job = Path(path).with_suffix("").as_posix().removeprefix("logs/")
-        echo.setFormatter(logging.Formatter(f"{job}: %(message)s"))
-        logging.getLogger(PROGRESS).addHandler(echo)
-
-    def one_line(kind, error, trace):
-        if not issubclass(kind, InputError):
-            return sys.__excepthook__(kind, error, trace)
-        for out in (stream, terminal):
-            print(f"swapflow: error: {error}", file=out, flush=True)
-        os._exit(1)
-
-    sys.excepthook = one_line
 
 
 def dump_yaml(data: Any) -> str:

@@ -1,4 +1,5 @@
-"""Face masks in aligned-crop space: one protocol, implementations by name.
+"""Face masks in aligned-crop space: one protocol, implementations by name;
+and the masks file (``results/mask/<video>.npz``), whose one owner this is.
 
 A mask is a uint8 ``(size, size)`` array, 255 on the face and 0 elsewhere,
 made from the face's landmarks in aligned-crop pixels (and, for ``mesh``,
@@ -7,12 +8,14 @@ the aligned crop itself).
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+import os
+from typing import Callable, Mapping, Protocol
 
 import cv2
 import numpy as np
 
 from swapflow.anatomy import BROWS, CHIN, LEFT_BROW, LEFT_JAW, NOSE, NOSE_BASE, NOSE_TOP, RIGHT_BROW, RIGHT_JAW
+from swapflow.io import atomic_path
 
 # Parts whose convex hulls, joined, make the "components" mask. The jaw is
 # split at the chin and each half closed by its brow, with the nose and the
@@ -108,3 +111,15 @@ def make_mask(name: str) -> Mask:
         return MASKS[name]()
     except KeyError:
         raise ValueError(f"unknown mask {name!r}; choose from {sorted(MASKS)}") from None
+
+
+def write_masks(path: str | os.PathLike, masks: Mapping[str, np.ndarray]) -> None:
+    """Store mask_frames' arrays as a compressed .npz, atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **masks)
+
+
+def read_masks(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}

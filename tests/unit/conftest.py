@@ -10,7 +10,7 @@ import pytest
 from swapflow import video
 from swapflow.curate import KEEP_ALL
 from swapflow.frames import list_frames
-from tests.extraction import Extracted, extract
+from swapflow.pipeline import Extracted, extract
 
 
 def _split(clip: Path, out: Path) -> list[Path]:

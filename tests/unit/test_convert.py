@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from swapflow.convert import convert_frames
+from swapflow.alignments import kept_faces
+from swapflow.convert import convert_frames, plan_convert
 from swapflow.frames import frame_name, list_frames, read_frame, write_frame
 from swapflow.io import read_json
 from swapflow.settings import FramesConfig
@@ -23,6 +24,24 @@ def model(man, woman, tmp_path_factory):
     return lite_model(tmp_path_factory.mktemp("convert"), woman, man, 30)
 
 
+def test_a_shard_plans_whole_batches_of_the_video(man):
+    """The plan alone (no frame read): a shard's batches are batches of the whole
+    video's, hold every face of the shard, and read frames beyond it."""
+    alignments = man.alignments.copy()
+    alignments.loc[alignments["frame"].isin([11, 12]), "keep"] = False
+    whole = plan_convert(man.frames, alignments, batch_size=4)
+    shard = plan_convert(man.frames[10:21], alignments, batch_size=4, video_frames=man.frames)
+    assert shard.faces.equals(whole.faces) and shard.last == whole.last
+    assert shard.batches and set(map(tuple, shard.batches)) < set(map(tuple, whole.batches))
+    mine = [k for k, frame in enumerate(shard.faces["frame"]) if frame in shard.mine]
+    assert set(mine) <= {k for batch in shard.batches for k in batch}
+    assert all(len(batch) == 4 or batch.stop == len(whole.faces) for batch in shard.batches)
+    assert shard.unchanged == [11, 12]
+    assert sorted(set(kept_faces(alignments)["frame"]) & set(shard.mine)) == sorted(set(shard.mine) - {11, 12})
+    read = {shard.faces["frame"][k] for batch in shard.batches for k in batch}
+    assert read - set(shard.mine) and read <= set(shard.paths)
+
+
 def test_shards_equal_one_run_and_faceless_frames_are_the_originals(man, model, tmp_path):
     alignments = man.alignments.copy()
     alignments.loc[alignments["frame"].isin([5, 6, 20]), "keep"] = False
@@ -31,13 +50,13 @@ def test_shards_equal_one_run_and_faceless_frames_are_the_originals(man, model, 
     second = alignments[alignments["frame"].isin([17, 18])].assign(face=1)
     alignments = pd.concat([alignments, second], ignore_index=True)
     settings = {"patches": True}
-    whole = convert_frames(man.frames, alignments, model, tmp_path / "whole", settings,
+    whole = convert_frames(man.frames, alignments, model, tmp_path / "whole", cfg=settings,
                            patches_dir=tmp_path / "patches")
     # shards cut across the model's batches, one of a single frame; as in rule
     # convert, each shard sees the video's frames
     cuts = [0, 5, 6, 19, 36]
     for n, (start, end) in enumerate(zip(cuts, cuts[1:])):
-        convert_frames(man.frames[start:end], alignments, model, tmp_path / f"shard{n}", settings,
+        convert_frames(man.frames[start:end], alignments, model, tmp_path / f"shard{n}", cfg=settings,
                        patches_dir=tmp_path / f"patches{n}", video_frames=man.frames)
     sharded = sorted((f for n in range(len(cuts) - 1) for f in list_frames(tmp_path / f"shard{n}")),
                      key=lambda f: f.name)
@@ -46,7 +65,7 @@ def test_shards_equal_one_run_and_faceless_frames_are_the_originals(man, model, 
         assert one.read_bytes() == cut.read_bytes(), f"frame {one.name} differs when sharded"
     assert whole["swapped_frames"] == 33 and whole["swapped_faces"] == 35
     # the shard's own frames count among the video's even where video_frames leaves them out
-    convert_frames(man.frames[30:], alignments, model, tmp_path / "tail", settings,
+    convert_frames(man.frames[30:], alignments, model, tmp_path / "tail", cfg=settings,
                    patches_dir=tmp_path / "tail_patches", video_frames=man.frames[:30])
     for cut in list_frames(tmp_path / "tail"):
         assert cut.read_bytes() == (tmp_path / "whole" / cut.name).read_bytes(), cut.name
@@ -71,8 +90,7 @@ def test_with_png_frames_only_the_face_changes(man, model, tmp_path):
     png = FramesConfig(format="png")
     for path in man.frames[:6]:
         write_frame(tmp_path / "png" / f"{path.stem}.png", read_frame(path), png)
-    convert_frames(list_frames(tmp_path / "png"), man.alignments, model, tmp_path / "out", {},
-                   png)
+    convert_frames(list_frames(tmp_path / "png"), man.alignments, model, tmp_path / "out", frames=png)
     for row in man.alignments[man.alignments["frame"] < 6].itertuples():
         before = read_frame(tmp_path / "png" / frame_name(row.frame, "png")).astype(int)
         after = read_frame(tmp_path / "out" / frame_name(row.frame, "png")).astype(int)

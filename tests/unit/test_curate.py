@@ -20,7 +20,7 @@ from swapflow.curate import KEEP_ALL, counts, curate, removed_sheet
 from swapflow.faceset import load_faceset
 from swapflow.frames import list_frames, read_frame
 from swapflow.settings import CoverageConfig, CurateConfig
-from tests.extraction import extract
+from swapflow.pipeline import extract
 
 ONLY = {"outlier": {"blur": 0, "duplicate_distance": 0},
         "blur": {"outlier_distance": 0, "duplicate_distance": 0},

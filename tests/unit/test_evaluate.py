@@ -41,7 +41,7 @@ def swap(man, woman, tmp_path_factory):
                       identities=("woman", "man"), threads=2)
     alignments = man.alignments.copy()
     alignments.loc[alignments["frame"].isin(PASSED), "keep"] = False
-    convert_frames(man.frames, alignments, load_model(model_dir)[0], root / "converted", ConvertConfig(),
+    convert_frames(man.frames, alignments, load_model(model_dir)[0], root / "converted", cfg=ConvertConfig(),
                    outlines_path=root / "outlines.parquet")
     probe = video.Probe.load(man.frames[0].parent.with_suffix(".json"))  # of all 72 frames
     probe = dataclasses.replace(probe, frames=MAN_FRAMES, timestamps=probe.timestamps[:MAN_FRAMES])

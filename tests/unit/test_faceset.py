@@ -2,7 +2,8 @@ import numpy as np
 
 from swapflow.alignments import ALIGN_COLUMNS, table
 from swapflow.anatomy import POINTS
-from swapflow.extract import build_faceset, mask_frames, write_masks
+from swapflow.extract import build_faceset, mask_frames
+from swapflow.mask import write_masks
 from swapflow.faceset import contact_sheet, load_faceset
 from swapflow.frames import read_frame
 

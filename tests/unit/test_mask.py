@@ -3,7 +3,8 @@ import pytest
 
 from swapflow.align import warp
 from swapflow.anatomy import POINTS
-from swapflow.extract import mask_frames, read_masks, write_masks
+from swapflow.extract import mask_frames
+from swapflow.mask import read_masks, write_masks
 from swapflow.frames import read_frame
 from swapflow.mask import make_mask
 

@@ -73,7 +73,7 @@ def test_convert_keeps_her_hands_only_when_asked(woman, hands, model, tmp_path):
     kept = {}
     for occlusion in ((), ("hands",)):
         out = tmp_path / ("hands" if occlusion else "none")
-        convert_frames(paths, woman.alignments, model, out, {"occlusion": occlusion}, PNG, hands=hands)
+        convert_frames(paths, woman.alignments, model, out, cfg={"occlusion": occlusion}, frames=PNG, hands=hands)
         shares = []
         for path in paths:
             inside = _hand_pixels(woman, hands, frame_index(path))
@@ -93,8 +93,8 @@ def test_convert_without_a_hands_table_tracks_them_itself(woman, hands, model, t
         write_frame(tmp_path / "png" / f"{path.stem}.png", read_frame(path), PNG)
     video = list_frames(tmp_path / "png")
     todo = [p for p in video if frame_index(p) == frame]
-    convert_frames(todo, woman.alignments, model, tmp_path / "table", {}, PNG, hands=hands, video_frames=video)
-    convert_frames(todo, woman.alignments, model, tmp_path / "own", {}, PNG, video_frames=video)
+    convert_frames(todo, woman.alignments, model, tmp_path / "table", frames=PNG, hands=hands, video_frames=video)
+    convert_frames(todo, woman.alignments, model, tmp_path / "own", frames=PNG, video_frames=video)
     name = todo[0].name
     assert (read_frame(tmp_path / "table" / name) == read_frame(tmp_path / "own" / name)).all()
 

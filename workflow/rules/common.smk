@@ -1,4 +1,3 @@
-import math
 import os
 import re
 from dataclasses import fields
@@ -11,6 +10,7 @@ from omegaconf import OmegaConf
 from swapflow import demo
 from swapflow.config import check_config, check_videos
 from swapflow.io import read_json
+from swapflow.pipeline import shard_count
 from swapflow.video import content_hash, outdate_changed, source_digest
 from swapflow.settings import (
     AlignConfig,
@@ -136,7 +136,7 @@ def shards(video, size):
     """The shard numbers of a video cut into jobs of ``size`` frames: known once it
     is split."""
     probe = checkpoints.split_frames.get(video=video).output.probe
-    return range(math.ceil(read_json(probe)["frames"] / size))
+    return range(shard_count(read_json(probe)["frames"], size))
 
 
 def detect_shards(wildcards):

@@ -4,7 +4,7 @@ from swapflow import video
 from swapflow.alignments import read_shards, write_alignments
 from swapflow.extract import align_faces
 from swapflow.identity import Reference
-from swapflow.io import log_to
+from swapflow.logs import log_to
 
 log_to(snakemake.log[0])
 references = [Reference.load(path) for path in snakemake.input.references]

@@ -4,7 +4,8 @@ import logging
 
 from swapflow.alignments import read_alignments
 from swapflow.coverage import coverage_chart, frame_ranges, pose_coverage, source_faces, target_faces
-from swapflow.io import atomic_path, log_to, write_json
+from swapflow.io import atomic_path, write_json
+from swapflow.logs import log_to
 from swapflow.settings import CoverageConfig
 
 log_to(snakemake.log[0])

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from swapflow import demo
-from swapflow.io import log_to
+from swapflow.logs import log_to
 
 log_to(snakemake.log[0])
 outputs = [Path(path) for path in snakemake.output]

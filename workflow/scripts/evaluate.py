@@ -3,7 +3,8 @@ import pandas as pd
 from swapflow.alignments import read_alignments
 from swapflow.frames import list_frames
 from swapflow.evaluate import before_after_strip, evaluate_swap
-from swapflow.io import atomic_path, log_to, write_json
+from swapflow.io import atomic_path, write_json
+from swapflow.logs import log_to
 from swapflow.video import VideoFrames, clip_page
 
 log_to(snakemake.log[0])

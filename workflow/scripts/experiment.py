@@ -4,7 +4,8 @@ seed and video -> the experiment's table, differences and figures."""
 import pandas as pd
 
 from swapflow.experiments import write_experiment
-from swapflow.io import log_to, read_json
+from swapflow.io import read_json
+from swapflow.logs import log_to
 
 log_to(snakemake.log[0])
 points = snakemake.params.points

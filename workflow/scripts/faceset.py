@@ -6,7 +6,8 @@ from swapflow.curate import counts, removed_sheet
 from swapflow.extract import build_faceset
 from swapflow.faceset import contact_sheet
 from swapflow.frames import list_frames
-from swapflow.io import atomic_path, log_to
+from swapflow.io import atomic_path
+from swapflow.logs import log_to
 from swapflow.settings import CurateConfig
 
 log_to(snakemake.log[0])

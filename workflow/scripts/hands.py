@@ -2,7 +2,8 @@
 
 from swapflow.alignments import kept_faces, read_alignments
 from swapflow.frames import list_frames
-from swapflow.io import log_to, write_parquet
+from swapflow.io import write_parquet
+from swapflow.logs import log_to
 from swapflow.occlusion import track_hands
 from swapflow.settings import HandsConfig
 

@@ -1,4 +1,5 @@
-from swapflow.io import log_to, write_json
+from swapflow.io import write_json
+from swapflow.logs import log_to
 from swapflow.provenance import provenance
 
 log_to(snakemake.log[0])

@@ -1,5 +1,5 @@
 from swapflow import video
-from swapflow.io import log_to
+from swapflow.logs import log_to
 
 log_to(snakemake.log[0])
 video.split(snakemake.input[0], snakemake.output.frames, snakemake.output.probe,

@@ -1,5 +1,6 @@
 from swapflow.evaluate import summarize
-from swapflow.io import atomic_path, log_to
+from swapflow.io import atomic_path
+from swapflow.logs import log_to
 
 log_to(snakemake.log[0])
 settings = dict(snakemake.params.settings)  # swap/video -> settings, in the inputs' order

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from swapflow.io import log_to
+from swapflow.logs import log_to
 from swapflow.train.trainer import TrainingInterrupted, train
 from swapflow.train.distributed import launch
 

@@ -40,7 +40,8 @@ from omegaconf import DictConfig, OmegaConf
 from swapflow import model_folder as folder
 from swapflow.faceset import Faceset, faceset_hash, load_faceset
 from swapflow.frames import spread, write_jpeg
-from swapflow.io import PROGRESS, InputError, atomic_path, read_json, write_json
+from swapflow.io import InputError, atomic_path, read_json, write_json
+from swapflow.logs import PROGRESS
 from swapflow.settings import ConfigError
 from swapflow.train import distributed
 from swapflow.train.config import check_ranges, schedule_length

@@ -1,0 +1,51 @@
+"""The pipeline's order and arithmetic, shared by the workflow, its scripts,
+the tests and the benchmarks: which frames a shard job takes, and the
+extraction of one video in the order its rules run (detect, align, mask,
+faceset)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence, TypeVar
+
+import pandas as pd
+
+from swapflow.extract import align_faces, build_faceset, extract_frames, mask_frames
+from swapflow.identity import Reference
+from swapflow.mask import write_masks
+
+T = TypeVar("T")
+
+
+def shard_count(frames: int, size: int) -> int:
+    """How many jobs of ``size`` frames a video of ``frames`` frames is cut into."""
+    return math.ceil(frames / size)
+
+
+def shard_frames(frames: Sequence[T], shard: int | str, size: int) -> Sequence[T]:
+    """The frames of shard number ``shard`` (a wildcard's text too) of ``size`` frames."""
+    start = int(shard) * size
+    return frames[start:start + size]
+
+
+@dataclass
+class Extracted:
+    frames: list[Path]
+    raw: pd.DataFrame  # the detect table
+    alignments: pd.DataFrame
+    faceset: Path
+
+
+def extract(frames: Sequence[Path], out: Path, detect: dict | None = None, align: dict | None = None,
+            references: Sequence[Reference] = (), curate: dict | None = None) -> Extracted:
+    """Extract ``frames`` as rules detect, align, mask and faceset do, into the
+    faceset folder ``out`` (masks beside it): mask ``extended``, curated with
+    ``curate`` (the defaults when None)."""
+    raw = extract_frames(frames, detect or {})
+    alignments = align_faces(raw, align or {}, references)
+    masks = out.with_suffix(".npz")
+    write_masks(masks, mask_frames(frames, alignments, {}))
+    build_faceset(frames, alignments, masks, out, {"faceset_mask": "extended"}, curate)
+    return Extracted(list(frames), raw, alignments, out)
