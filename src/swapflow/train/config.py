@@ -1,76 +1,150 @@
-"""Compose the training config with Hydra: primary config + preset + overrides."""
+"""Compose the training config with Hydra: primary config + preset + overrides.
+
+``TrainConfig`` is the schema of ``config/train.yaml`` (its ``defaults`` list
+starts with ``train_schema``, stored in Hydra's ConfigStore below): the one
+definition of what each training setting may be. A field's annotation is its
+type; its metadata, set with ``ranged``/``one_of``, the range or the words it
+takes. ``check_ranges`` checks a config against both, when a config is
+composed (a dry run stops on a bad override) and when a trainer starts (a
+config file given to swapflow-train). The values, and what they mean, are in
+the YAML files.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
+import typing
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, List, Union
 
 from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
 from swapflow.settings import ConfigError, cut
 
 PRIMARY = "train"
-
-# What each training setting may be, the one definition: checked when a config is
-# composed (a dry run stops on a bad override) and when a trainer starts (a
-# config file given to swapflow-train). key -> (kind, lowest, highest); a
-# lowest of None means "above 0". A list setting has each item checked; those of
-# TAKES_AUTO may also be the word auto.
+SCHEMA = "train_schema"
 INF = float("inf")
-TAKES_AUTO = ("iterations",)
-RANGES: dict[str, tuple[type, float | None, float]] = {
-    "seed": (int, 0, 2 ** 63 - 1),
-    "iterations": (int, 1, INF),
-    "batch_size": (int, 1, INF),
-    "lr_final": (float, 0, 1),
-    "min_faces": (int, 1, INF),
-    "holdout": (float, 0, 0.25),       # a fraction, never more than a quarter
-    "holdout_min": (int, 0, INF),
-    "checkpoint_every": (int, 1, INF),
-    "preview_every": (int, 1, INF),
-    "log_every_s": (float, 0, INF),
-    "curve.every": (int, 1, INF),
-    "curve.holdout_faces": (int, 1, 4096),
-    "curve.swap_faces": (int, 0, 256),
-    "stop.max_iterations": (int, 1, INF),
-    "stop.window": (int, 1, 1000),
-    "stop.min_delta": (float, 0, INF),
-    "model.size": (int, 16, 1024),
-    "model.coverage": (float, None, 1),
-    "model.encoder": (int, 1, INF),
-    "model.dense": (int, 0, INF),
-    "model.bottleneck": (int, 1, INF),
-    "model.decoder": (int, 1, INF),
-    "model.lr": (float, None, 1),
-    "model.betas": (float, 0, 0.9999),
-    "data.device_memory_gib": (float, 0, INF),
-    "data.rotation": (float, 0, 180),
-    "data.zoom": (float, 0, 0.5),
-    "data.shift": (float, 0, 0.5),
-    "data.jitter_l": (float, 0, 1),
-    "data.jitter_ab": (float, 0, 1),
-    "data.warp_grid": (int, 2, 64),
-    "data.warp_strength": (float, 0, 0.25),
-    "data.mask_dilate": (float, 0, 0.5),
-    "data.background_weight": (float, 0, INF),
-    "data.region_weight": (float, 0, INF),
-    "loss.ssim": (float, 0, INF),
-    "loss.l1": (float, 0, INF),
-    "loss.gradient": (float, 0, INF),
-    "loss.mask": (float, 0, INF),
-    "loss.grad_clip": (float, 0, INF),
-}
-CHOICES: dict[str, tuple[str, ...]] = {
-    "lr_schedule": ("constant", "cosine"),
-    "precision": ("auto", "fp32", "bf16", "fp16"),
-}
+
+# An int or a float, each kept as written: a `float` field would turn 8 into 8.0,
+# and the composed config (which names models and checkpoints) with it.
+Number = Union[int, float]
+
+
+def ranged(low: float | None = None, high: float = INF, *, above: float | None = None,
+           also: tuple[str, ...] = ()) -> Any:
+    """A setting of at least ``low`` (or ``above``) and at most ``high``, or one of
+    the words ``also``; of a list, each item."""
+    return field(default=MISSING, metadata={"low": low, "above": above, "high": high, "one_of": also})
+
+
+def one_of(*choices: str | bool) -> Any:
+    """A setting that takes one of ``choices``."""
+    return field(default=MISSING, metadata={"one_of": choices})
+
+
+@dataclass
+class ModelConfig:
+    arch: str = MISSING
+    size: int = ranged(16, 1024)
+    coverage: Number = ranged(above=0, high=1)
+    encoder: List[int] = ranged(1)
+    dense: int = ranged(0)
+    bottleneck: int = ranged(1)
+    decoder: List[int] = ranged(1)
+    res_blocks: bool = MISSING
+    lr: Number = ranged(above=0, high=1)
+    betas: List[Number] = ranged(0, 0.9999)
+
+
+@dataclass
+class CurveConfig:
+    every: int = ranged(1)
+    holdout_faces: int = ranged(1, 4096)
+    swap_faces: int = ranged(0, 256)
+
+
+@dataclass
+class StopConfig:
+    max_iterations: int = ranged(1)
+    window: int = ranged(1, 1000)
+    min_delta: Number = ranged(0)
+
+
+@dataclass
+class DataConfig:
+    device_memory_gib: Number = ranged(0)
+    rotation: Number = ranged(0, 180)
+    zoom: Number = ranged(0, 0.5)
+    shift: Number = ranged(0, 0.5)
+    flip: bool = MISSING
+    jitter_l: Number = ranged(0, 1)
+    jitter_ab: Number = ranged(0, 1)
+    warp_grid: int = ranged(2, 64)
+    warp_strength: Number = ranged(0, 0.25)
+    mask_dilate: Number = ranged(0, 0.5)
+    background_weight: Number = ranged(0)
+    region_weight: Number = ranged(0)
+
+
+@dataclass
+class LossConfig:
+    ssim: Number = ranged(0)
+    l1: Number = ranged(0)
+    gradient: Number = ranged(0)
+    mask: Number = ranged(0)
+    grad_clip: Number = ranged(0)
+
+
+@dataclass
+class TrainConfig:
+    seed: int = ranged(0, 2 ** 63 - 1)
+    iterations: Union[int, str] = ranged(1, also=("auto",))
+    batch_size: int = ranged(1)
+    lr_schedule: str = one_of("constant", "cosine")
+    lr_final: Number = ranged(0, 1)
+    min_faces: int = ranged(1)
+    holdout: Number = ranged(0, 0.25)  # a fraction, never more than a quarter
+    holdout_min: int = ranged(0)
+    device: str = MISSING
+    precision: str = one_of("auto", "fp32", "bf16", "fp16")
+    channels_last: Union[bool, str] = one_of("auto", True, False)
+    compile: bool = MISSING
+    checkpoint_every: int = ranged(1)
+    preview_every: int = ranged(1)
+    log_every_s: Number = ranged(0)
+    curve: CurveConfig = field(default_factory=CurveConfig)
+    stop: StopConfig = field(default_factory=StopConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+
+ConfigStore.instance().store(name=SCHEMA, node=TrainConfig)
+
+
+def _settings(cls: type, prefix: str = "") -> Iterator[tuple[str, Any, Mapping]]:
+    """(dotted key, type, metadata) of each setting of dataclass ``cls``."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            yield from _settings(hints[f.name], f"{prefix}{f.name}.")
+        else:
+            yield f"{prefix}{f.name}", hints[f.name], f.metadata
+
+
+# dotted key -> (type, metadata) of each setting
+SETTINGS: dict[str, tuple[Any, Mapping]] = {key: (hint, meta) for key, hint, meta in _settings(TrainConfig)}
 
 
 def list_presets(config_dir: str | Path) -> list[str]:
@@ -80,10 +154,11 @@ def list_presets(config_dir: str | Path) -> list[str]:
 
 def compose_config(config_dir: str | Path, preset: str, overrides: list[str] = ()) -> DictConfig:
     """Compose ``config_dir/train.yaml`` with preset ``model/<preset>.yaml`` and
-    Hydra ``overrides`` (e.g. ``["model.lr=1e-4", "iterations=200"]``).
+    Hydra ``overrides`` (e.g. ``["model.lr=1e-4", "iterations=200"]``) against
+    ``TrainConfig``; returned as a plain (untyped) config, with ``preset`` added.
 
     Raises ConfigError naming the valid presets, or the override that does
-    not apply.
+    not apply, or the setting outside what its field takes.
     """
     config_dir = Path(config_dir).resolve()
     if not (config_dir / f"{PRIMARY}.yaml").is_file():
@@ -97,12 +172,13 @@ def compose_config(config_dir: str | Path, preset: str, overrides: list[str] = (
         raise ConfigError(f"unknown preset {preset!r}; valid presets: {', '.join(presets)}")
     GlobalHydra.instance().clear()
     try:
+        for override in OverridesParser.create().parse_overrides(list(overrides)):
+            if not (override.is_delete() or override.is_sweep_override()
+                    or (config_dir / override.key_or_group).is_dir()):  # a config group: model=<preset>
+                _check_override(override.input_line, override.key_or_group, override.value())
         with initialize_config_dir(config_dir=str(config_dir), version_base="1.3",
                                    job_name="swapflow_train"):
             cfg = compose(config_name=PRIMARY, overrides=[f"model={preset}", *overrides])
-            if overrides:
-                _check_types(compose(config_name=PRIMARY, overrides=[f"model={preset}"]), cfg,
-                             list(overrides))
     except MissingConfigException as err:
         raise ConfigError(f"{err}") from err
     except (ConfigCompositionException, OverrideParseException) as err:
@@ -110,93 +186,140 @@ def compose_config(config_dir: str | Path, preset: str, overrides: list[str] = (
     finally:
         GlobalHydra.instance().clear()
     check_ranges(cfg)
-    OmegaConf.set_struct(cfg, False)
+    # plain data, as a config file given to a trainer is: the schema has checked it
+    cfg = OmegaConf.create(OmegaConf.to_container(cfg))
     cfg.preset = preset
     OmegaConf.set_struct(cfg, True)
     return cfg
 
 
-def _range_text(kind: type, low: float | None, high: float) -> str:
-    what = "a whole number" if kind is int else "a number"
-    if low is None:
-        return f"{what} above 0" + (f" and at most {high:g}" if high < INF else "")
-    return f"{what} of at least {low:g}" + (f" and at most {high:g}" if high < INF else "")
+def check_ranges(cfg: Mapping) -> None:
+    """Raise ConfigError naming the first setting of ``TrainConfig`` that ``cfg``
+    lacks or holds outside its field's type, range or words."""
+    for key, (hint, meta) in SETTINGS.items():
+        value = _get(cfg, key)
+        if value is MISSING or not _fits(value, hint, meta):
+            raise ConfigError(f"training setting {key} is {'not set' if value is MISSING else _shown(value)}; "
+                              f"it takes {_allowed(hint, meta)}")
 
 
-def check_ranges(cfg: DictConfig) -> None:
-    """Raise ConfigError naming the first setting of ``cfg`` outside ``RANGES``/``CHOICES``."""
-    for key, (kind, low, high) in RANGES.items():
-        value = OmegaConf.select(cfg, key)
-        if key in TAKES_AUTO and value == "auto":
-            continue
-        listed = OmegaConf.is_list(value) or isinstance(value, (list, tuple))
-        for item in value if listed else [value]:
-            number = isinstance(item, (int, float)) and not isinstance(item, bool)
-            if not (number and (kind is float or isinstance(item, int))
-                    and (item > 0 if low is None else item >= low) and item <= high):
-                raise ConfigError(f"training setting {key} is {_shown(value)}; it takes "
-                                  f"{'a list, each item ' if listed else ''}{_range_text(kind, low, high)}"
-                                  + (" or auto" if key in TAKES_AUTO else ""))
-    for key, allowed in CHOICES.items():
-        value = OmegaConf.select(cfg, key)
-        if value not in allowed:
-            raise ConfigError(f"training setting {key} is {_shown(value)}; it takes one of {', '.join(allowed)}")
+def _check_override(line: str, key: str, value: object) -> None:
+    """An override of a setting is of its type: Hydra parses it (``2`` is a number,
+    ``yes`` text), but OmegaConf would turn 2 and yes into true, 7 into '7'."""
+    if any(k.startswith(f"{key}.") for k in SETTINGS):  # a section: data, model, ...
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"override {line!r} does not apply: {key} takes a mapping, not {value!r}")
+        for name, item in value.items():
+            _check_override(line, f"{key}.{name}", item)
+        return
+    if key not in SETTINGS:
+        return  # a key TrainConfig lacks: Hydra says so, or adds it (+key=...)
+    hint, meta = SETTINGS[key]
+    if value is not None and not meta.get("one_of") and not _same_kind(value, hint):
+        raise ConfigError(f"override {line!r} does not apply: {key} takes {_kind(hint)}, not {value!r}")
+    if not _fits(value, hint, meta):
+        raise ConfigError(f"training setting {key} is {_shown(value)}; it takes {_allowed(hint, meta)}")
+
+
+def _get(cfg: Mapping, key: str) -> object:
+    """The value at dotted ``key``, or MISSING where there is none (or it is ???)."""
+    node: object = cfg
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return MISSING
+        if OmegaConf.is_config(node) and OmegaConf.is_missing(node, part):
+            return MISSING
+        node = node[part]
+    # plain: the items of a typed list of numbers iterate as OmegaConf's nodes
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+
+
+def _members(hint: Any) -> tuple[Any, ...]:
+    return typing.get_args(hint) if typing.get_origin(hint) is Union else (hint,)
+
+
+def _is_list(value: object) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str)
+
+
+def _is(value: object, hint: Any) -> bool:
+    """Whether ``value`` is of type ``hint``, strictly (a bool is no int)."""
+    if typing.get_origin(hint) is Union:
+        return any(_is(value, h) for h in typing.get_args(hint))
+    if typing.get_origin(hint) is list:
+        return _is_list(value) and all(_is(item, typing.get_args(hint)[0]) for item in value)
+    return isinstance(value, hint) and not (hint in (int, float) and isinstance(value, bool))
+
+
+def _same_kind(value: object, hint: Any) -> bool:
+    """``_is``, but any number is of a number type and any list of a list type:
+    the range check names what else they need."""
+    if all(h in (int, float) for h in _members(hint)):
+        return _is(value, Number)
+    return _is_list(value) if typing.get_origin(hint) is list else _is(value, hint)
+
+
+def _kind(hint: Any) -> str:
+    if typing.get_origin(hint) is list:
+        return "a list"
+    if float in _members(hint):
+        return "a number"
+    return {bool: "true or false", int: "a whole number", str: "text"}[hint]
+
+
+def _fits(value: object, hint: Any, meta: Mapping) -> bool:
+    """Whether ``value`` is of ``hint`` and in the range, or of the words, of ``meta``."""
+    words = meta.get("one_of", ())
+    if any(value == word and type(value) is type(word) for word in words):
+        return True
+    if "high" not in meta:
+        return not words and _is(value, hint)
+    listed = typing.get_origin(hint) is list
+    if listed and not _is_list(value):
+        return False
+    whole = float not in _members(typing.get_args(hint)[0] if listed else hint)
+    low, above, high = meta["low"], meta["above"], meta["high"]
+    return all(_is(item, int if whole else Number) and item <= high
+               and (item > above if above is not None else item >= low)
+               for item in (value if listed else [value]))
+
+
+def _allowed(hint: Any, meta: Mapping) -> str:
+    """What a setting takes, in words."""
+    words = ", ".join(str(w).lower() if isinstance(w, bool) else w for w in meta.get("one_of", ()))
+    if "high" not in meta:
+        return f"one of {words}" if words else _kind(hint)
+    listed = typing.get_origin(hint) is list
+    what = "a number" if float in _members(typing.get_args(hint)[0] if listed else hint) else "a whole number"
+    low, above, high = meta["low"], meta["above"], meta["high"]
+    text = f"{what} above {above:g}" if above is not None else f"{what} of at least {low:g}"
+    return (("a list, each item " if listed else "") + text + (f" and at most {high:g}" if high < INF else "")
+            + (f" or {words}" if words else ""))
 
 
 def _shown(value: object) -> str:
     return cut(repr(OmegaConf.to_container(value) if OmegaConf.is_config(value) else value))
 
 
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "true or false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    return "a list" if isinstance(value, list) else "a mapping" if isinstance(value, dict) else ""
-
-
-def _check_types(base: DictConfig, cfg: DictConfig, overrides: list[str]) -> None:
-    """An override keeps the kind of value it replaces (YAML nodes are untyped, so
-    Hydra would take ``model.lr=fast``); raises ConfigError naming the override."""
-    for path, old, new in _changed_leaves(OmegaConf.to_container(base, resolve=True),
-                                          OmegaConf.to_container(cfg, resolve=True)):
-        # `auto` keys also take true/false; TAKES_AUTO keys the word auto
-        if _kind(old) != _kind(new) and old != "auto" and not (path in TAKES_AUTO and new == "auto"):
-            which = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] == path]
-            raise ConfigError(f"override {(which or [path])[-1]!r} does not apply: {path} takes "
-                              f"{_kind(old)}, not {new!r}")
-
-
-def _changed_leaves(old: dict, new: dict, prefix: str = "") -> Iterator[tuple[str, object, object]]:
-    """(dotted key, old value, new value) of the values set in both, not None."""
-    for key, value in new.items():
-        if key not in old or old[key] is None or value is None:
-            continue
-        if isinstance(value, dict) and isinstance(old[key], dict):
-            yield from _changed_leaves(old[key], value, f"{prefix}{key}.")
-        else:
-            yield f"{prefix}{key}", old[key], value
-
-
 def _explain(err: Exception, overrides: list[str]) -> str:
     """Name the offending override and the reason in Hydra's composition error."""
     chain, cause = [], err
     while cause is not None:
-        chain.append(str(cause))
+        chain.append(cause)
         cause = cause.__cause__
-    text = "\n".join(chain)
+    text = "\n".join(map(str, chain))
     match = re.search(r"override '([^']+)'", text)
     key = match.group(1) if match else ""
     bad = [o for o in overrides if o == key or o.split("=", 1)[0].lstrip("+~") == key]
     which = bad[0] if bad else (key or ", ".join(overrides))
-    reason = chain[-1].splitlines()[0]
-    if "not in struct" in reason:
-        reason = f"{key.split('=')[0]} is not a key of the training config (add new keys with '+{key}=...')"
-    elif len(chain[-1].splitlines()) > 1:
-        reason = "; ".join(chain[-1].splitlines()[:2])
-    return f"override {which!r} does not apply: {reason}"
+    lines = str(chain[-1]).splitlines()
+    reason = lines[0]
+    if isinstance(chain[-1], (ConfigAttributeError, ConfigKeyError)):  # not a field of TrainConfig
+        key = getattr(chain[-1], "full_key", None) or key.split("=")[0]
+        reason = f"{key} is not a key of the training config (add new keys with '+{key}=...')"
+    elif len(lines) > 1:
+        reason = "; ".join(lines[:2])
+    return f"override {which!r} does not apply: {reason}" if which else f"the training config: {reason}"
 
 
 def schedule_length(cfg: Mapping) -> int:
