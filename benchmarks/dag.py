@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from swapflow import video
+from swapflow.video.ffmpeg import ffmpeg_exe
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -28,7 +28,7 @@ def project(root: Path, frames: int) -> list[str]:
     """A finished extraction of a synthetic clip; returns the snakemake command line."""
     root.mkdir()
     clip = root / "clip.mp4"
-    subprocess.run([video.ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
                     f"testsrc=size=96x96:rate=25,trim=end_frame={frames}", str(clip)], check=True)
     config = {"videos": {"clip": str(clip)}, "identities": {"a": {"videos": ["clip"]},
                                                             "b": {"videos": ["clip"]}},

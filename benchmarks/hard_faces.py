@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from swapflow import demo  # noqa: E402
 from swapflow.anatomy import interocular  # noqa: E402
-from swapflow.detect import make_detector  # noqa: E402
+from swapflow.detectors import make_detector  # noqa: E402
 from swapflow.extract import extract_frames  # noqa: E402
 from swapflow.frames import list_frames  # noqa: E402
 from swapflow.landmarks import DlibLandmarker  # noqa: E402
@@ -58,7 +58,7 @@ def single_pass_nme(case: images.Case) -> float:
 
 
 def ms_per_frame(mode: str, image: np.ndarray, repeat: int = 5) -> float:
-    detector = make_detector("mediapipe", tiling=mode)
+    detector = make_detector("mediapipe", options={"tiling": mode})
     detector.detect(image)
     start = time.perf_counter()
     for _ in range(repeat):
@@ -92,10 +92,10 @@ def main() -> None:
 
     print("\ndemo clips, default settings: frames with a face (and with more than one)")
     with tempfile.TemporaryDirectory() as tmp:
-        from swapflow import video
+        from swapflow.video.split import split
         for clip in ("single_face.mp4", "WolfgangLanger_Pexels.mp4", "noface_face.mov"):
             frames = Path(tmp) / clip
-            video.split(demo_dir / clip, frames, frames.with_suffix(".json"))
+            split(demo_dir / clip, frames, frames.with_suffix(".json"))
             start = time.perf_counter()
             table = extract_frames(list_frames(frames), {})
             seconds = time.perf_counter() - start

@@ -28,17 +28,21 @@ from pathlib import Path
 
 import numpy as np
 
-from swapflow import demo, extract, video
+from swapflow import demo, extract
 from swapflow.mask import write_masks
 from swapflow.align import warp
 from swapflow.alignments import kept_faces, matrices
 from swapflow.convert import convert_frames
 from swapflow.curate import KEEP_ALL
-from swapflow.detect import make_detector
 from swapflow.frames import list_frames, spread
 from swapflow.landmarks import make_landmarker
 from swapflow.occlusion import track_hands
 from swapflow.settings import DetectConfig, HandsConfig, MergeConfig
+from swapflow.video.ffmpeg import ffmpeg_exe
+from swapflow.video.merge import merge as merge_video
+from swapflow.video.probe import Probe
+from swapflow.video.read import decoded
+from swapflow.video.split import split
 
 REPO = Path(__file__).resolve().parents[1]
 PNG_SAMPLE = 20  # frames encoded as PNG to estimate the PNG size of all
@@ -47,7 +51,7 @@ PNG_SAMPLE = 20  # frames encoded as PNG to estimate the PNG size of all
 def make_clip(out: Path, size: str, frames: int) -> Path:
     """The woman demo clip scaled to ``size`` and looped to ``frames`` frames, with its audio."""
     source = demo.fetch(REPO / "resources" / "demo")[0]
-    subprocess.run([video.ffmpeg_exe(), "-loglevel", "error", "-y", "-stream_loop", "-1",
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-stream_loop", "-1",
                     "-i", str(source), "-frames:v", str(frames), "-vf",
                     f"scale={size.replace('x', ':')}:flags=bicubic", "-c:v", "libx264",
                     "-crf", "18", "-preset", "veryfast", "-c:a", "aac", "-shortest", str(out)],
@@ -69,16 +73,15 @@ def size_of(folder: Path, new_only: bool = False) -> int:
 
 def extraction(clip: Path, work: Path) -> tuple[float, float, object]:
     def ours():
-        video.split(clip, work / "frames", work / "probe.json")
+        split(clip, work / "frames", work / "probe.json")
         raw = extract.extract_frames(list_frames(work / "frames"), {})
         return extract.align_faces(raw, {})
 
     def floor():
         d = DetectConfig()
-        detector = make_detector(d.detector, threshold=d.threshold, range=d.range,
-                                 tiling=d.tiling, min_size=d.min_size)
+        detector = extract.detector_for(d)
         landmarker = make_landmarker(d.landmarker)
-        for image in video.decoded(clip):
+        for image in decoded(clip):
             for box in detector.detect(image)[:d.max_faces]:
                 landmarker.landmarks(image, np.array(box[:4]))
 
@@ -98,7 +101,7 @@ def convert_merge(clip: Path, work: Path, alignments, frames: int) -> tuple[floa
     extract.build_faceset(paths, alignments, work / "masks.npz", faceset, {}, KEEP_ALL)
     cfg = compose_config(REPO / "config", "lite", ["iterations=2", "min_faces=2"])
     model = load_model(train(cfg, [faceset], [faceset], work / "model", work / "ckpt"))[0]
-    probe = video.Probe.load(work / "probe.json")
+    probe = Probe.load(work / "probe.json")
     probe.frames, probe.timestamps = frames, probe.timestamps[:frames]
     merge = MergeConfig()
     converted = work / "converted"
@@ -107,17 +110,17 @@ def convert_merge(clip: Path, work: Path, alignments, frames: int) -> tuple[floa
 
     def ours():
         convert_frames(paths, alignments, model, converted, hands=hands)
-        video.merge([converted], probe, work / "swapped.mp4", merge)
+        merge_video([converted], probe, work / "swapped.mp4", cfg=merge)
 
     def floor():
         kept = kept_faces(alignments)
         by_frame = dict(list(kept.groupby("frame")))
         encoder = subprocess.Popen(
-            [video.ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt",
+            [ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt",
              "rgb24", "-s", f"{probe.width}x{probe.height}", "-framerate", probe.fps, "-i",
              "pipe:", "-c:v", merge.codec, "-crf", str(merge.crf), "-preset", merge.preset,
              "-pix_fmt", merge.pix_fmt, str(work / "floor.mp4")], stdin=subprocess.PIPE)
-        for i, image in enumerate(islice(video.decoded(clip), frames)):
+        for i, image in enumerate(islice(decoded(clip), frames)):
             if i in by_frame:
                 rows = by_frame[i]
                 crops = np.stack([warp(image, m, int(s)) for m, s in
@@ -138,7 +141,7 @@ def png_size(clip: Path, count: int, work: Path) -> int:
 
     picks = set(spread(count, PNG_SAMPLE).tolist())
     sizes = [len(cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])[1])
-             for i, image in enumerate(video.decoded(clip)) if i in picks]
+             for i, image in enumerate(decoded(clip)) if i in picks]
     return int(np.mean(sizes) * count)
 
 
@@ -148,7 +151,7 @@ def formats(clip: Path) -> str:
     import cv2
 
     cv2.setNumThreads(1)
-    images = [cv2.cvtColor(image, cv2.COLOR_RGB2BGR) for i, image in enumerate(video.decoded(clip))
+    images = [cv2.cvtColor(image, cv2.COLOR_RGB2BGR) for i, image in enumerate(decoded(clip))
               if i % 25 == 0][:PNG_SAMPLE]
     parts = []
     for name, ext, params in (("JPEG 95", ".jpg", [cv2.IMWRITE_JPEG_QUALITY, 95]),
@@ -173,7 +176,7 @@ def main() -> None:
         clip = make_clip(work / "clip.mp4", args.size, args.frames)
         print(formats(clip), flush=True)
         mine, base, alignments = extraction(clip, work)
-        n = video.Probe.load(work / "probe.json").frames
+        n = Probe.load(work / "probe.json").frames
         print(f"extraction  {n} frames {args.size}: swapflow {mine:7.1f} s ({mine / n * 1e3:.1f} "
               f"ms/frame)  floor {base:7.1f} s  ratio {mine / base:5.2f}", flush=True)
         m = min(args.convert_frames, n)

@@ -16,9 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from swapflow import demo, extract, video
+from swapflow import demo, extract
 from swapflow.mask import write_masks
 from swapflow.frames import list_frames
+from swapflow.video.ffmpeg import ffmpeg_exe
+from swapflow.video.merge import merge
+from swapflow.video.probe import Probe
+from swapflow.video.split import split
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,7 +37,7 @@ def best_of(repeat: int, run: Callable[[], None]) -> float:
 
 
 def ffmpeg(*args: str) -> None:
-    subprocess.run([video.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args],
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args],
                    check=True)
 
 
@@ -46,20 +50,20 @@ def split_baseline(clip: Path, work: Path) -> None:
 def bench_split(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
     """split_frames against `ffmpeg -i clip -compression_level 1 %06d.png`."""
     def ours():
-        video.split(clip, work / "frames", work / "probe.json")
+        split(clip, work / "frames", work / "probe.json")
 
     return best_of(repeat, ours), best_of(repeat, lambda: split_baseline(clip, work))
 
 
-def frames_of(clip: Path, work: Path) -> tuple[list[Path], video.Probe]:
+def frames_of(clip: Path, work: Path) -> tuple[list[Path], Probe]:
     """The clip split once per run."""
     frames = work / "frames"
     if not frames.exists():
-        video.split(clip, frames, work / "probe.json")
-    return list_frames(frames), video.Probe.load(work / "probe.json")
+        split(clip, frames, work / "probe.json")
+    return list_frames(frames), Probe.load(work / "probe.json")
 
 
-def encode_baseline(probe: video.Probe, frames: Path, work: Path) -> None:
+def encode_baseline(probe: Probe, frames: Path, work: Path) -> None:
     """ffmpeg alone encoding the frames with merge's default codec settings."""
     ffmpeg("-framerate", probe.fps, "-i", str(frames / "%06d.png"), "-c:v", "libx264",
            "-crf", "18", "-preset", "medium", "-pix_fmt", "yuv420p", str(work / "baseline.mp4"))
@@ -68,7 +72,7 @@ def encode_baseline(probe: video.Probe, frames: Path, work: Path) -> None:
 def bench_merge(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
     """merge against an ffmpeg encode of the same frames with the same codec settings."""
     paths, probe = frames_of(clip, work)
-    ours = best_of(repeat, lambda: video.merge([paths[0].parent], probe, work / "merged.mp4"))
+    ours = best_of(repeat, lambda: merge([paths[0].parent], probe, work / "merged.mp4"))
     return ours, best_of(repeat, lambda: encode_baseline(probe, paths[0].parent, work))
 
 
@@ -105,7 +109,7 @@ def bench_convert(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
 
     def ours():
         convert_frames(paths, alignments, model, work / "converted", cfg=ConvertConfig(), hands=hands)
-        video.merge([work / "converted"], probe, work / "swapped.mp4")
+        merge([work / "converted"], probe, work / "swapped.mp4")
     return best_of(repeat, ours), best_of(repeat, lambda: encode_baseline(probe, paths[0].parent, work))
 
 

@@ -25,11 +25,12 @@ from pathlib import Path
 
 import torch
 
-from swapflow import demo, video
+from swapflow import demo
 from swapflow.frames import list_frames
 from swapflow.pipeline import extract
 from swapflow.train.config import compose_config
 from swapflow.train.trainer import Trainer
+from swapflow.video.split import split
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,7 +52,7 @@ def demo_facesets(cache: Path) -> tuple[Path, Path]:
         if not fs.exists():
             frames_dir = cache / f"frames_{name}"
             if not frames_dir.exists():
-                video.split(REPO / "resources" / "demo" / clip, frames_dir, cache / f"{name}.json")
+                split(REPO / "resources" / "demo" / clip, frames_dir, cache / f"{name}.json")
             extract(list_frames(frames_dir), fs)
         out.append(fs)
     return out[0], out[1]

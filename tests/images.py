@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from swapflow import video
+from swapflow.video.split import split
 from swapflow.anatomy import POINTS, interocular
 from swapflow.extract import extract_frames
 from swapflow.frames import list_frames
@@ -170,5 +170,5 @@ def measure(case: Case, folder: Path, cfg: dict) -> Score:
 
 
 def demo_frames(demo_dir: Path, folder: Path) -> list[Path]:
-    video.split(demo_dir / "single_face.mp4", folder, folder.with_suffix(".json"))
+    split(demo_dir / "single_face.mp4", folder, folder.with_suffix(".json"))
     return list_frames(folder)

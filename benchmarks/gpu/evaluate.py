@@ -20,7 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from kit import IDENTITIES
-from swapflow.evaluate import FrameFiles, before_after_strip, frame_metrics
+from swapflow.evaluate import FrameFiles, frame_metrics
+from swapflow.report import before_after_strip
 from swapflow.frames import list_frames
 
 REPO = Path(__file__).resolve().parents[2]

@@ -28,12 +28,11 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from swapflow.align import blur_score, head_pose, transform_points
+from swapflow.align import blur_score, head_pose
 from swapflow.alignments import BOX, kept_faces
 from swapflow.anatomy import interocular
-from swapflow.frames import frame_index, placeholder, read_frame, spread, tile_grid, write_jpeg
+from swapflow.frames import frame_index, read_frame, spread
 from swapflow.identity import Embedder, faceset_embedding
-from swapflow.io import read_json
 from swapflow.landmarks import DlibLandmarker
 from swapflow.model_folder import holdout, read_manifest
 from swapflow.reconstruction import psnr, reconstruction
@@ -94,21 +93,10 @@ METRICS: dict[str, str] = {
     "recon_b_ssim_masked": "as recon_a_ssim_masked, for B",
 }
 
-# what tells a swap's quality, first in summary.tsv and in an experiment's
-# tables: held-out reconstruction, sharpness, then identity, then the rest
-HEADLINE: tuple[str, ...] = (
-    "recon_a_psnr_masked", "recon_a_ssim_masked", "recon_b_psnr_masked", "recon_b_ssim_masked",
-    "sharpness_ratio", "id_distance_a", "id_retrieval", "flicker_ratio", "landmark_nme", "model_iterations",
-)
-# the count each group of metrics was measured on; summary.tsv's few_faces names
-# those under MIN_FACES (a mean of 2 faces is a figure to distrust)
-FACE_COUNTS: tuple[str, ...] = ("recon_a_faces", "recon_b_faces", "id_faces", "flicker_pairs")
-MIN_FACES = 8
-
 
 class Frames(Protocol):
     """Frames by number: ``frames[i]`` is frame ``i`` as RGB uint8 (H, W, 3)
-    (``swapflow.video.VideoFrames``, ``FrameFiles``)."""
+    (``swapflow.video.read.VideoFrames``, ``FrameFiles``)."""
 
     def __len__(self) -> int: ...
 
@@ -128,7 +116,7 @@ class FrameFiles:
         return read_frame(self.paths[index])
 
 
-def _matched(original_frames: Sequence[PathLike], output: Frames) -> FrameFiles:
+def matched(original_frames: Sequence[PathLike], output: Frames) -> FrameFiles:
     """The original frames, checked to be numbered 0.. with one per output frame."""
     orig = FrameFiles(original_frames)
     if sorted(orig.paths) != list(range(len(output))):
@@ -241,7 +229,7 @@ def frame_metrics(original_frames: Sequence[PathLike], output: Frames, alignment
     original frame. ``cfg``: see ``EvaluateConfig``.
     """
     c = from_mapping(EvaluateConfig, cfg)
-    orig = _matched(original_frames, output)
+    orig = matched(original_frames, output)
     kept = kept_faces(alignments)
     kept = kept[kept["frame"].isin(range(len(orig)))]
     metrics = coverage(orig, output, alignments, c.max_faces)
@@ -324,77 +312,3 @@ def evaluate_swap(original_frames: Sequence[PathLike], output: Frames,
     metrics = _strict(metrics)
     log.info("evaluation: %s", {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()})
     return metrics, faces
-
-
-def summarize(metric_files: Mapping[str, PathLike | Sequence[PathLike]],
-              settings: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
-    """One row per ``"swap/video"`` key of ``metric_files`` (the path of a metrics
-    JSON, or several, read in order: the evaluation, the pose coverage):
-    columns swap, video, the HEADLINE metrics, ``few_faces`` (the FACE_COUNTS
-    under MIN_FACES, e.g. ``recon_b_faces=2``), the other metrics (scalars
-    only; nested dicts are flattened with ``.``), then the swap's ``settings``
-    (model, preset, ...; sections as ``convert.color``, a list as YAML writes
-    it inline: ``[hands]``)."""
-    rows = []
-    for label, paths in metric_files.items():
-        swap, _, video = str(label).partition("/")
-        metrics: dict[str, Any] = {}
-        for part in map(read_json, [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)):
-            metrics |= {k: v for k, v in _flatten(part).items() if not isinstance(v, (list, dict))}
-        few = [f"{count}={metrics[count]}" for count in FACE_COUNTS
-               if isinstance(metrics.get(count), (int, float)) and metrics[count] < MIN_FACES]
-        setting = _flatten((settings or {}).get(label, {}))
-        rows.append({"swap": swap, "video": video}
-                    | {k: metrics.pop(k) for k in HEADLINE if k in metrics} | {"few_faces": " ".join(few)}
-                    | metrics
-                    | {k: f"[{', '.join(map(str, v))}]" if isinstance(v, list) else v
-                       for k, v in setting.items() if not isinstance(v, dict) and k not in metrics})
-    return pd.DataFrame(rows, columns=None if rows else ["swap", "video"])
-
-
-def _flatten(part: Mapping[str, Any]) -> dict[str, Any]:
-    """Nested dicts as one dict of ``section.key`` names."""
-    return pd.json_normalize(dict(part), sep=".").iloc[0].to_dict() if part else {}
-
-
-def _square_crop(image: np.ndarray, row: Mapping[str, Any], scale: float, tile: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """A ``tile`` x ``tile`` square around the face box, ``scale`` times its side, edges
-    replicated, and the matrix from frame pixels to it."""
-    cx, cy = (row["x0"] + row["x1"]) / 2, (row["y0"] + row["y1"]) / 2
-    side = max(row["x1"] - row["x0"], row["y1"] - row["y0"]) * scale
-    f = tile / max(side, 1.0)
-    matrix = np.array([[f, 0, tile / 2 - f * cx], [0, f, tile / 2 - f * cy]], np.float64)
-    return cv2.warpAffine(image, matrix, (tile, tile), flags=cv2.INTER_AREA,
-                          borderMode=cv2.BORDER_REPLICATE), matrix
-
-
-def before_after_strip(original_frames: Sequence[PathLike], output: Frames,
-                       alignments: pd.DataFrame, out_jpg: PathLike, outlines: pd.DataFrame | None = None,
-                       n: int = 6, tile: int = 224, scale: float = 1.6, columns: int = 3) -> None:
-    """JPEG grid of ``n`` evenly spread frames with a kept face, each shown as a
-    pair (before | after) cropped around the largest kept face (``scale`` x its
-    box), ``columns`` pairs a row. No kept face gives one grey tile.
-    ``original_frames`` and ``output`` as for ``evaluate_swap``; ``outlines``
-    (convert's table of final mask edges) are drawn on the before half."""
-    orig = _matched(original_frames, output)
-    kept = kept_faces(alignments)
-    kept = kept[kept["frame"].isin(range(len(orig)))]
-    area = (kept["x1"] - kept["x0"]) * (kept["y1"] - kept["y0"])
-    largest = kept.loc[area.groupby(kept["frame"]).idxmax()] if len(kept) else kept
-    pairs = []
-    for r in largest.iloc[spread(len(largest), n)].to_dict("records"):
-        halves = []
-        edges = outlines[outlines["frame"] == r["frame"]]["outline"] if outlines is not None else []
-        for label, source in (("before", orig), ("after", output)):
-            img, matrix = _square_crop(source[r["frame"]], r, scale, tile)
-            if label == "before":
-                for contour in (c for face in edges for c in face):
-                    points = transform_points(np.asarray(contour, np.float64).reshape(-1, 2), matrix)
-                    cv2.polylines(img, [np.round(points).astype(np.int32)], True, (0, 255, 0), 1, cv2.LINE_AA)
-            cv2.putText(img, f"{label} {int(r['frame'])}", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
-                        (255, 255, 255), 1, cv2.LINE_AA)
-            halves.append(img)
-        pair = np.hstack([halves[0], np.full((tile, 2, 3), 255, np.uint8), halves[1]])
-        pairs.append(cv2.copyMakeBorder(pair, 4, 4, 4, 4, cv2.BORDER_CONSTANT, value=(0, 0, 0)))
-    write_jpeg(out_jpg, tile_grid(pairs or [placeholder(2 * tile, tile, "no swapped faces")], columns))

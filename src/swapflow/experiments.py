@@ -11,7 +11,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from swapflow.evaluate import HEADLINE
+from swapflow.summary import HEADLINE
 from swapflow.io import atomic_path
 
 matplotlib.use("Agg")

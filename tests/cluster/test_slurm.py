@@ -20,9 +20,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from swapflow import video
 from swapflow.io import read_json
+from swapflow.video.merge import SYNTHETIC_COMMENT
+from swapflow.video.probe import Probe
 from tests.conftest import REPO, SNAKEMAKE, write_config
+from tests.videos import describe
 
 pytestmark = pytest.mark.slurm
 
@@ -259,12 +261,12 @@ def test_train_job_trains_in_two_processes(cluster_run):
 
 def test_result_is_the_swapped_video_with_audio_and_tags(cluster_run):
     workdir, _ = cluster_run
-    probe = video.Probe.load(workdir / "results/probe/man.json")
-    out = video.describe(workdir / "results/swap/w2m/man.mp4")
+    probe = Probe.load(workdir / "results/probe/man.json")
+    out = describe(workdir / "results/swap/w2m/man.mp4")
     assert out["frames"] == probe.frames
     assert abs(out["duration"] - probe.duration) <= float(1 / Fraction(probe.fps)) + 0.02
     assert out["audio"] == probe.audio == "mp3"  # audio copied from the source
-    assert out["tags"]["comment"] == video.SYNTHETIC_COMMENT
+    assert out["tags"]["comment"] == SYNTHETIC_COMMENT
     assert out["tags"]["synthetic"] == "true"
     (model,) = pd.read_csv(workdir / "results/models.tsv", sep="\t")["model"]
     assert len(pd.read_csv(workdir / f"results/model/{model}/losses.csv")) == 40

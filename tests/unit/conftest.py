@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from swapflow import video
+from swapflow.video.split import split
 from swapflow.curate import KEEP_ALL
 from swapflow.frames import list_frames
 from swapflow.pipeline import Extracted, extract
 
 
 def _split(clip: Path, out: Path) -> list[Path]:
-    video.split(clip, out, out.with_suffix(".json"))
+    split(clip, out, out.with_suffix(".json"))
     return list_frames(out)
 
 

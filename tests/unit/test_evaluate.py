@@ -12,17 +12,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from swapflow import video
 from swapflow.convert import ConvertConfig, convert_frames
 from swapflow.coverage import pose_coverage, source_faces, target_faces
-from swapflow.evaluate import FACE_COUNTS, HEADLINE, METRICS, FrameFiles, before_after_strip, by_coverage, evaluate_swap, summarize
+from swapflow.evaluate import METRICS, FrameFiles, by_coverage, evaluate_swap
+from swapflow.report import before_after_strip
+from swapflow.summary import FACE_COUNTS, HEADLINE, summarize
 from swapflow.settings import CoverageConfig
 from swapflow.alignments import kept_faces
 from swapflow.frames import list_frames, read_frame
 from swapflow.io import read_json, write_json
 from swapflow.train.config import compose_config
 from swapflow.train.trainer import load_model, train
-from swapflow.video import VideoError, VideoFrames
+from swapflow.video.ffmpeg import VideoError
+from swapflow.video.merge import merge
+from swapflow.video.probe import Probe
+from swapflow.video.read import VideoFrames
+from swapflow.video.split import split
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 MAN_FRAMES = 36  # the man's frames (fixture ``man``): faceset B and the target of the swap
@@ -43,9 +48,9 @@ def swap(man, woman, tmp_path_factory):
     alignments.loc[alignments["frame"].isin(PASSED), "keep"] = False
     convert_frames(man.frames, alignments, load_model(model_dir)[0], root / "converted", cfg=ConvertConfig(),
                    outlines_path=root / "outlines.parquet")
-    probe = video.Probe.load(man.frames[0].parent.with_suffix(".json"))  # of all 72 frames
+    probe = Probe.load(man.frames[0].parent.with_suffix(".json"))  # of all 72 frames
     probe = dataclasses.replace(probe, frames=MAN_FRAMES, timestamps=probe.timestamps[:MAN_FRAMES])
-    video.merge([root / "converted"], probe, root / "swap.mp4", {"preset": "ultrafast"})
+    merge([root / "converted"], probe, root / "swap.mp4", cfg={"preset": "ultrafast"})
     with VideoFrames(root / "swap.mp4") as output:
         yield {"original": man.frames, "output": output, "alignments": alignments,
                "model": model_dir, "a": [woman.faceset], "b": [man.faceset],
@@ -206,7 +211,7 @@ def test_before_after_strip(swap, tmp_path):
 def test_video_frames_by_index(demo, tmp_path):
     """Frames read from the video by index are the frames split decodes, in any order."""
     clip = demo / "single_face.mp4"
-    video.split(clip, tmp_path / "f", tmp_path / "p.json", {"format": "png"})
+    split(clip, tmp_path / "f", tmp_path / "p.json", cfg={"format": "png"})
     files = list_frames(tmp_path / "f")
     with VideoFrames(clip) as frames:
         assert len(frames) == len(files) == 72

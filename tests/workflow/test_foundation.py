@@ -11,8 +11,10 @@ from importlib.metadata import version
 
 import pytest
 
-from swapflow import video
+from swapflow.video.ffmpeg import ffmpeg_exe
+from swapflow.video.merge import SYNTHETIC_COMMENT
 from tests.conftest import REPO, SNAKEMAKE, load_config, planned_jobs, run_snakemake, write_config
+from tests.videos import describe
 
 
 def passthrough_config(**extra) -> dict:
@@ -32,9 +34,9 @@ def finished(tmp_path_factory):
 
 
 def test_demo_target_round_trip(finished):
-    out = video.describe(finished / PASSTHROUGH)
+    out = describe(finished / PASSTHROUGH)
     assert out["frames"] == 72 and out["audio"] == "mp3"
-    assert out["tags"]["comment"] == video.SYNTHETIC_COMMENT
+    assert out["tags"]["comment"] == SYNTHETIC_COMMENT
     assert (finished / "logs/split_frames/man.log").stat().st_size > 0
     assert (finished / "benchmarks/out/merge/passthrough/man.tsv").exists()
 
@@ -105,7 +107,7 @@ def test_file_that_is_not_a_video_is_named(tmp_path):
 
 def test_video_without_video_stream_is_named(tmp_path):
     audio = tmp_path / "sound.m4a"
-    subprocess.run([video.ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
                     "sine=duration=1", str(audio)], check=True)
     config = passthrough_config()
     config["videos"]["man"] = str(audio)
@@ -139,8 +141,8 @@ def test_killed_split_leaves_no_complete_looking_output(tmp_path, demo_dir):
     """A split interrupted mid-way leaves only a hidden temporary, which a rerun replaces."""
     write_config(tmp_path, passthrough_config())
     proc = subprocess.Popen([sys.executable, "-c",
-                             "import sys; from swapflow import video; "
-                             "video.split(sys.argv[1], sys.argv[2], sys.argv[3])",
+                             "import sys; from swapflow.video.split import split; "
+                             "split(sys.argv[1], sys.argv[2], sys.argv[3])",
                              str(demo_dir / "WolfgangLanger_Pexels.mp4"),
                              str(tmp_path / "frames"), str(tmp_path / "probe.json")],
                             stderr=subprocess.DEVNULL)
@@ -181,7 +183,7 @@ def test_users_demo_file_is_never_fetched_again(tmp_path, demo_dir):
     """A file of resources/demo replaced by the user, older than the rest, stays as it is."""
     own = tmp_path / "resources/demo/single_face.mp4"
     own.parent.mkdir(parents=True)
-    subprocess.run([video.ffmpeg_exe(), "-loglevel", "error", "-i", str(demo_dir / "single_face.mp4"),
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-i", str(demo_dir / "single_face.mp4"),
                     "-t", "1", "-c:a", "copy", str(own)], check=True)
     os.utime(own, (1_000_000_000, 1_000_000_000))
     data = own.read_bytes()
@@ -191,7 +193,7 @@ def test_users_demo_file_is_never_fetched_again(tmp_path, demo_dir):
     assert "demo_data" not in planned_jobs(tmp_path, PASSTHROUGH)
     run_snakemake(tmp_path, PASSTHROUGH)
     assert own.read_bytes() == data and own.stat().st_mtime == 1_000_000_000
-    assert video.describe(tmp_path / PASSTHROUGH)["frames"] == 30
+    assert describe(tmp_path / PASSTHROUGH)["frames"] == 30
 
 
 def test_odd_project_folder_and_label(tmp_path, demo_dir):
@@ -205,7 +207,7 @@ def test_odd_project_folder_and_label(tmp_path, demo_dir):
     config["videos"]["man"] = "l'été, $1.mov"
     write_config(project, config)
     run_snakemake(project, PASSTHROUGH)
-    assert video.describe(project / PASSTHROUGH)["frames"] == 169
+    assert describe(project / PASSTHROUGH)["frames"] == 169
 
 
 def test_killed_merge_leftovers_are_removed_by_the_rerun(finished):

@@ -9,9 +9,10 @@ import subprocess
 
 import pandas as pd
 
-from swapflow import video
 from swapflow.io import read_json
+from swapflow.video.probe import Probe
 from tests.conftest import REPO, SNAKEMAKE
+from tests.videos import describe
 
 
 def snakemake(project, *args: str) -> str:
@@ -31,8 +32,8 @@ def test_quick_variant_and_its_report(tmp_path):
     manifest = read_json(model / "manifest.json")
     assert manifest["iterations"] == 600
     # the whole demo ran: the swapped clip has the man's frames, metrics and a report
-    probe = video.Probe.load(project / "results/probe/man.json")
-    assert video.describe(project / "results/swap/woman_on_man/man.mp4")["frames"] == probe.frames
+    probe = Probe.load(project / "results/probe/man.json")
+    assert describe(project / "results/swap/woman_on_man/man.mp4")["frames"] == probe.frames
     summary = pd.read_csv(project / "results/evaluate/summary.tsv", sep="\t").iloc[0]
     curve = pd.read_csv(model / "curve.tsv", sep="\t")
     assert curve["iteration"].tolist() == [0, 250, 500, 600]

@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 import yaml
 
-from swapflow import video
 from swapflow.align import transform_points, warp
 from swapflow.alignments import kept_faces, read_alignments
 from swapflow.faceset import load_faceset
@@ -24,18 +23,23 @@ from swapflow.frames import list_frames, read_frame
 from swapflow.io import read_json
 from swapflow.mask import make_mask
 from swapflow.occlusion import hand_mask, hands_by_frame
+from swapflow.report import CLIP_HEIGHT, CLIP_SECONDS
+from swapflow.video.merge import SYNTHETIC_COMMENT
+from swapflow.video.probe import Probe
+from swapflow.video.read import VideoFrames
 from tests.conftest import REPO, SNAKEMAKE, run_snakemake, write_config
+from tests.videos import describe
 from tests.workflow.conftest import swap_config
 
 
 @pytest.mark.parametrize("name", ["man", "noface"])
 def test_output_keeps_frames_rate_audio_and_is_tagged(swapped, name):
-    probe = video.Probe.load(swapped / f"results/probe/{name}.json")
-    out = video.describe(swapped / f"results/swap/w2m/{name}.mp4")
+    probe = Probe.load(swapped / f"results/probe/{name}.json")
+    out = describe(swapped / f"results/swap/w2m/{name}.mp4")
     assert out["frames"] == probe.frames
     assert abs(out["duration"] - probe.duration) <= float(1 / Fraction(probe.fps)) + 0.02
     assert out["audio"] is not None
-    assert out["tags"]["comment"] == video.SYNTHETIC_COMMENT
+    assert out["tags"]["comment"] == SYNTHETIC_COMMENT
 
 
 def test_converted_frames_are_deleted_once_merged(swapped):
@@ -205,10 +209,10 @@ def test_report_plays_a_clip_of_the_output(swapped, tmp_path):
     data = re.search(r'<video controls[^>]* src="data:video/mp4;base64,([A-Za-z0-9+/=]+)"', page)
     assert data, page[:300]
     (tmp_path / "clip.mp4").write_bytes(base64.b64decode(data.group(1)))
-    clip = video.describe(tmp_path / "clip.mp4")
-    probe = video.Probe.load(swapped / "results/probe/noface.json")
-    assert clip["height"] == min(probe.height, video.CLIP_HEIGHT) and clip["audio"] == "aac"
-    assert 5 < clip["duration"] <= video.CLIP_SECONDS + 0.1
+    clip = describe(tmp_path / "clip.mp4")
+    probe = Probe.load(swapped / "results/probe/noface.json")
+    assert clip["height"] == min(probe.height, CLIP_HEIGHT) and clip["audio"] == "aac"
+    assert 5 < clip["duration"] <= CLIP_SECONDS + 0.1
 
 
 def test_summary_carries_the_settings_of_each_swap(swapped):
@@ -302,7 +306,7 @@ def test_swap_onto_the_woman_keeps_her_hands(swapped):
         faces = kept_faces(read_alignments(swapped / "results/align/woman.parquet"))
         frames = list_frames(swapped / "results/frames/woman")
         hand_diff, face_diff = [], []
-        with video.VideoFrames(swapped / "results/swap/m2w/woman.mp4") as output:
+        with VideoFrames(swapped / "results/swap/m2w/woman.mp4") as output:
             for row in faces[faces["frame"].isin(sorted(found)[::20])].itertuples():
                 matrix = np.asarray(row.matrix, np.float64).reshape(2, 3)
                 points = transform_points(np.asarray(row.landmarks).reshape(-1, 2), matrix)

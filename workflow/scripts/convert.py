@@ -2,15 +2,15 @@
 
 import pandas as pd
 
-from swapflow import video
 from swapflow.alignments import read_alignments
 from swapflow.convert import convert_frames, load_swapper
 from swapflow.frames import list_frames
 from swapflow.logs import log_to
 from swapflow.pipeline import shard_frames
+from swapflow.video.probe import Probe
 
 log_to(snakemake.log[0])
-probe = video.Probe.load(snakemake.input.probe)
+probe = Probe.load(snakemake.input.probe)
 alignments = read_alignments(snakemake.input.alignments, probe.frames, probe.width, probe.height)
 model = load_swapper(snakemake.input.model, *snakemake.params.identities)
 frames = list_frames(snakemake.input.frames)

@@ -2,10 +2,11 @@ import pandas as pd
 
 from swapflow.alignments import read_alignments
 from swapflow.frames import list_frames
-from swapflow.evaluate import before_after_strip, evaluate_swap
+from swapflow.evaluate import evaluate_swap
 from swapflow.io import atomic_path, write_json
 from swapflow.logs import log_to
-from swapflow.video import VideoFrames, clip_page
+from swapflow.report import before_after_strip, clip_page
+from swapflow.video.read import VideoFrames
 
 log_to(snakemake.log[0])
 cfg = dict(snakemake.params.cfg)

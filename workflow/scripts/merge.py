@@ -1,6 +1,7 @@
-from swapflow import video
 from swapflow.logs import log_to
+from swapflow.video.merge import merge
+from swapflow.video.probe import Probe
 
 log_to(snakemake.log[0])
-probe = video.Probe.load(snakemake.input.probe)
-video.merge(snakemake.input.frames, probe, snakemake.output[0], snakemake.params.cfg)
+probe = Probe.load(snakemake.input.probe)
+merge(snakemake.input.frames, probe, snakemake.output[0], cfg=snakemake.params.cfg)

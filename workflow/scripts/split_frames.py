@@ -1,6 +1,5 @@
-from swapflow import video
 from swapflow.logs import log_to
+from swapflow.video.split import split
 
 log_to(snakemake.log[0])
-video.split(snakemake.input[0], snakemake.output.frames, snakemake.output.probe,
-            snakemake.params.cfg)
+split(snakemake.input[0], snakemake.output.frames, snakemake.output.probe, cfg=snakemake.params.cfg)

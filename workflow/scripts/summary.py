@@ -1,4 +1,4 @@
-from swapflow.evaluate import summarize
+from swapflow.summary import summarize
 from swapflow.io import atomic_path
 from swapflow.logs import log_to
 
