@@ -8,11 +8,11 @@ from snakemake.utils import min_version
 
 from swapflow.config import (
     expand_experiments,
+    load_schema,
     other_run,
     use_own_inputs,
     validate_config,
 )
-from swapflow.io import load_yaml
 
 min_version("9.0")
 
@@ -48,7 +48,8 @@ configfile: "config/config.yaml"
 
 # a config given with --configfile brings its own videos, identities and swaps
 use_own_inputs(config, workflow.config_settings.overwrite_config)
-SCHEMA = load_yaml(workflow.source_path("workflow/schemas/config.schema.yaml"))
+# the schema file's inputs and structure, with the settings sections of swapflow.settings
+SCHEMA = load_schema(workflow.source_path("workflow/schemas/config.schema.yaml"))
 # one line per problem (Snakemake's validate() prints the whole schema), then defaults
 validate_config(config, SCHEMA)
 # each experiment's grid points and seeds become swaps (marked `experiment`)

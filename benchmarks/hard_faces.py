@@ -74,7 +74,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for case in cases:
             for mode in MODES:
-                s = images.measure(case, Path(tmp) / case.name / mode, {"max_faces": 10, "tiling": mode})
+                s = images.measure(case, Path(tmp) / case.name / mode, {"max_faces": 10, "options": {"tiling": mode}})
                 nme = np.mean(s.nme) if s.nme else float("nan")
                 print(f"{case.name:22s} {mode:7s} {s.found:3d}/{s.faces:<3d} {nme:6.3f} "
                       f"{max(s.nme, default=float('nan')):6.3f} {s.false:5d}")

@@ -13,6 +13,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from swapflow.plugins import Registry
+
 ColorMatch = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -57,17 +59,14 @@ def histogram(swapped: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np
     return out
 
 
-COLOR_MATCHERS: dict[str, ColorMatch] = {
-    "none": no_match,
-    "average": average,
-    "rct": reinhard,
-    "histogram": histogram,
-}
+COLOR_MATCHERS: Registry[ColorMatch] = Registry("colour match", {
+    "none": "swapflow.color:no_match",
+    "average": "swapflow.color:average",
+    "rct": "swapflow.color:reinhard",
+    "histogram": "swapflow.color:histogram",
+})
 
 
 def get_color_matcher(name: str) -> ColorMatch:
-    try:
-        return COLOR_MATCHERS[name]
-    except KeyError:
-        raise ValueError(f"unknown colour match {name!r}; choose one of "
-                         f"{', '.join(COLOR_MATCHERS)}") from None
+    """The colour match registered as ``name``."""
+    return COLOR_MATCHERS.get(name)

@@ -6,6 +6,7 @@ import copy
 import itertools
 import json
 import re
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,10 @@ from typing import Any
 import jsonschema
 import yaml
 
-from swapflow.settings import ConfigError, cut
-from swapflow.video import VideoError, read_header
+from swapflow.detectors import DETECTORS
+from swapflow.io import load_yaml
+from swapflow.settings import ConfigError, cut, problem, readme_tables, with_sections
+from swapflow.video.ffmpeg import VideoError, read_header
 
 # What a user's own config (``--configfile``) defines alone: the demo's are not mixed in.
 INPUT_KEYS = ("videos", "identities", "swaps")
@@ -28,6 +31,10 @@ NAME_LIMIT = 64  # characters; an experiment's swap names (made, not typed) may 
 POINT_NAME_LIMIT = 128
 FILE_SUFFIXES = (".json", ".tsv", ".jpg", ".png", ".parquet", ".npz", ".mp4", ".yaml", ".log")
 RESERVED = {"passthrough"}
+# Keys renamed so that each word means one thing: old key path -> new one. A config
+# using the old name still works for this release (with a line saying so).
+RENAMED = {"extract.coverage": "extract.crop_fraction", "coverage": "pose_coverage",
+           "extract.range": "extract.mediapipe.range", "extract.tiling": "extract.mediapipe.tiling"}
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -66,8 +73,44 @@ def use_own_inputs(config: dict, user_config: Mapping[str, Any]) -> None:
                 config[key] = copy.deepcopy(user_config[key])
 
 
+def load_plugins() -> None:
+    """Import every built-in plugin: those with options declare settings sections."""
+    DETECTORS.load_all()
+
+
+def load_schema(path: str | Path) -> dict:
+    """The workflow's schema file with the sections of ``swapflow.settings`` (the
+    plugins' too) added; ``extract.detector`` takes the registered detectors."""
+    load_plugins()
+    schema = with_sections(load_yaml(path))
+    schema["properties"]["extract"]["properties"]["detector"]["enum"] = DETECTORS.names
+    return schema
+
+
+def rename_old_keys(config: dict) -> None:
+    """Move each key of RENAMED that ``config`` still uses to its new name, with
+    one line on stderr per old key; a config giving both names is refused."""
+    for old, new in RENAMED.items():
+        *path, old_key = old.split(".")
+        *new_path, new_key = new.split(".")
+        parent = config
+        for key in path:
+            parent = parent.get(key) if isinstance(parent, Mapping) else None
+        if not isinstance(parent, dict) or old_key not in parent:
+            continue
+        home = config
+        for key in new_path:
+            home = home.setdefault(key, {}) if isinstance(home, dict) else None
+        if not isinstance(home, dict) or new_key in home:
+            raise ConfigError(f"{old} and {new} are both given: {old} is the old name of {new}; "
+                              f"keep {new} only")
+        home[new_key] = parent.pop(old_key)
+        print(f"swapflow: {old} is now {new}; the old name works until the next release", file=sys.stderr)
+
+
 def validate_config(config: dict, schema: Mapping) -> None:
-    """Check ``config`` against the JSON ``schema``, then fill in its defaults.
+    """Check ``config`` against the JSON ``schema`` (``load_schema``'s), then fill
+    in its defaults. Keys renamed in this release move to their new names first.
 
     Each swap's own ``train``/``convert``/``merge`` is checked against the global
     section's keys and types without filling defaults (the global values apply).
@@ -75,7 +118,8 @@ def validate_config(config: dict, schema: Mapping) -> None:
     is allowed there.
     """
     check_size(config)
-    problems = [_problem(err) for err in jsonschema.Draft202012Validator(schema).iter_errors(config)]
+    rename_old_keys(config)
+    problems = [problem(err) for err in jsonschema.Draft202012Validator(schema).iter_errors(config)]
     for swap in config.get("swaps") or []:
         if isinstance(swap, Mapping):
             problems += _swap_problems(swap, schema, "swaps")
@@ -107,22 +151,6 @@ def check_size(config: Any) -> None:
     if total > MAX_CONFIG_VALUES:
         raise ConfigError(f"the config stands for {total:.3g} values once its YAML aliases (*name) "
                           f"are expanded, more than {MAX_CONFIG_VALUES}: write the values out")
-
-
-def _problem(err: jsonschema.ValidationError, where: Iterable[Any] | None = None) -> str:
-    """``key.path: what is wrong (what is allowed)`` in one line."""
-    where = ".".join(map(str, err.absolute_path if where is None else where)) or "config"
-    schema = err.schema if isinstance(err.schema, Mapping) else {}
-    if err.validator == "additionalProperties":
-        allowed = list(schema.get("properties", {}))
-        unknown = sorted(set(err.instance) - set(allowed))
-        return (f"{where}: unknown key {cut(', '.join(map(repr, unknown)))}"
-                + (f" (allowed: {', '.join(allowed)})" if allowed else ""))
-    if err.validator == "enum":
-        return f"{where}: {cut(repr(err.instance))} is not allowed (one of: {', '.join(map(str, err.validator_value))})"
-    if err.validator == "pattern":
-        return f"{where}: {cut(repr(err.instance))} does not match {err.validator_value}"
-    return f"{where}: {cut(err.message)}"
 
 
 def _without_defaults(schema: Any) -> Any:
@@ -292,7 +320,7 @@ def _swap_problems(swap: Mapping, schema: Mapping, where: str) -> list[str]:
     for section in SWAP_SECTIONS:
         rules = _without_defaults(schema["properties"][section])
         for err in jsonschema.Draft202012Validator(rules).iter_errors(swap.get(section) or {}):
-            problems.append(_problem(err, [where, swap.get("name"), section, *err.absolute_path]))
+            problems.append(problem(err, [where, swap.get("name"), section, *err.absolute_path]))
     return problems
 
 
@@ -326,3 +354,29 @@ def other_run(config: Mapping[str, Any], record: str | Path) -> str | None:
     return (f"{path} records a run of another config (it differs in: {', '.join(differ)}); a report "
             "shows what the config it is given plans, so pass that run's config again: "
             "snakemake --report report.html --configfile <the run's file>")
+
+
+def main(argv: list[str]) -> int:
+    """``python -m swapflow.config [--check] README``: rewrite the README's
+    settings tables from the fields (``--check``: say whether they differ)."""
+    check = "--check" in argv
+    paths = [Path(arg) for arg in argv if arg != "--check"]
+    if len(paths) != 1:
+        print("usage: python -m swapflow.config [--check] config/README.md", file=sys.stderr)
+        return 2
+    load_plugins()
+    old = paths[0].read_text()
+    new = readme_tables(old)
+    if check:
+        if new != old:
+            print(f"{paths[0]}: settings tables differ from swapflow.settings; run "
+                  f"python -m swapflow.config {paths[0]}", file=sys.stderr)
+        return int(new != old)
+    if new != old:
+        paths[0].write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
+

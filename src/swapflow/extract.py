@@ -21,7 +21,7 @@ from swapflow.align import OneEuroFilter, align_matrix, blur_score, head_pose, w
 from swapflow.alignments import ALIGN_COLUMNS, BOX, DETECT_COLUMNS, RAW_COLUMNS
 from swapflow.anatomy import POINTS
 from swapflow.curate import curate
-from swapflow.detect import Detector, make_detector
+from swapflow.detectors import Detector, make_detector
 from swapflow.faceset import create_faceset
 from swapflow.frames import frame_index, progress, read_frame, read_image
 from swapflow.identity import Embedder, Reference, select_faces
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 PathLike = str | os.PathLike
 LOW_CONTRAST = 100  # grey levels between the 1st and 99th percentile of a faded frame
 SPAN = (0.01, 0.99)  # those percentiles
-BLUR_CROP = 256  # side of the face crop (centering face, coverage 0.7) that blur is measured on
+BLUR_CROP = 256  # side of the face crop (centering face, crop_fraction 0.7) that blur is measured on
 CLAHE_CLIP, CLAHE_TILES = 2.0, 8  # equalisation of faded frames
 
 
@@ -60,9 +60,9 @@ def for_models(image: np.ndarray) -> np.ndarray:
                         cv2.COLOR_GRAY2RGB)
 
 
-def _detector(c: DetectConfig) -> Detector:
-    return make_detector(c.detector, threshold=c.threshold, range=c.range, tiling=c.tiling,
-                         min_size=c.min_size)
+def detector_for(c: DetectConfig) -> Detector:
+    """The detector the settings ``c`` choose, with its options."""
+    return make_detector(c.detector, threshold=c.threshold, min_size=c.min_size, options=c.options)
 
 
 def _visited(frame_paths: Sequence[PathLike], c: DetectConfig) -> list[PathLike]:
@@ -125,7 +125,7 @@ def embed_stills(identity: str, stills: Sequence[PathLike],
     face, or shows more than one (which of them would be the person?).
     """
     d = from_mapping(DetectConfig, cfg)
-    detector = _detector(d)
+    detector = detector_for(d)
     landmarker, embedder = make_landmarker(d.landmarker), Embedder()
     found = []
     for path in stills:
@@ -154,7 +154,7 @@ def extract_frames(frame_paths: Sequence[PathLike], cfg: Mapping[str, Any] | Det
     ranges (shards) that run as separate jobs; ``align_faces`` then joins them.
     """
     d = from_mapping(DetectConfig, cfg)
-    detector = _detector(d)
+    detector = detector_for(d)
     landmarker = make_landmarker(d.landmarker)
     embedder = Embedder() if d.embeddings else None
     paths = _visited(frame_paths, d)
@@ -219,7 +219,7 @@ def align_faces(raw: pd.DataFrame, cfg: Mapping[str, Any] | AlignConfig | None =
                 {
                     **{k: r[k] for k in DETECT_COLUMNS},
                     "landmarks": pts.ravel().tolist(),
-                    "matrix": align_matrix(pts, c.size, c.centering, c.coverage).ravel().tolist(),
+                    "matrix": align_matrix(pts, c.size, c.centering, c.crop_fraction).ravel().tolist(),
                     "size": c.size,
                     **dict(zip(["yaw", "pitch", "roll"], head_pose(pts, (r["width"], r["height"])))),
                     "blur": r["blur"],

@@ -8,7 +8,7 @@ pixels (the parts are named in swapflow.anatomy).
 from __future__ import annotations
 
 import logging
-from typing import Callable, Protocol, Sequence
+from typing import Protocol, Sequence
 
 import cv2
 import dlib
@@ -17,6 +17,7 @@ import mediapipe as mp
 import numpy as np
 
 from swapflow.anatomy import INNER, POINTS, eye_centres, interocular
+from swapflow.plugins import Registry
 
 # Face Mesh vertex (of 468) standing for each iBUG-68 point. Chosen for
 # swapflow as the vertex nearest on average (inter-ocular-normalised) to
@@ -175,15 +176,13 @@ class MeshLandmarker:
         return np.full((POINTS, 2), np.nan) if pts is None else pts[MESH_TO_IBUG68]
 
 
-LANDMARKERS: dict[str, Callable[[], Landmarker]] = {"dlib": DlibLandmarker, "mesh": MeshLandmarker}
+LANDMARKERS: Registry[Landmarker] = Registry("landmarker", {"dlib": "swapflow.landmarks:DlibLandmarker",
+                                                            "mesh": "swapflow.landmarks:MeshLandmarker"})
 
 
 def make_landmarker(name: str) -> Landmarker:
     """The landmarker registered as ``name``."""
-    try:
-        return LANDMARKERS[name]()
-    except KeyError:
-        raise ValueError(f"unknown landmarker {name!r}; choose from {sorted(LANDMARKERS)}") from None
+    return LANDMARKERS.make(name)
 
 
 class HandTracker:

@@ -9,13 +9,14 @@ the aligned crop itself).
 from __future__ import annotations
 
 import os
-from typing import Callable, Mapping, Protocol
+from typing import Mapping, Protocol
 
 import cv2
 import numpy as np
 
 from swapflow.anatomy import BROWS, CHIN, LEFT_BROW, LEFT_JAW, NOSE, NOSE_BASE, NOSE_TOP, RIGHT_BROW, RIGHT_JAW
 from swapflow.io import atomic_path
+from swapflow.plugins import Registry
 
 # Parts whose convex hulls, joined, make the "components" mask. The jaw is
 # split at the chin and each half closed by its brow, with the nose and the
@@ -102,15 +103,13 @@ class MeshMask:
         return mask
 
 
-MASKS: dict[str, Callable[[], Mask]] = {"components": ComponentsMask, "extended": ExtendedMask, "mesh": MeshMask}
+MASKS: Registry[Mask] = Registry("mask", {"components": "swapflow.mask:ComponentsMask",
+                                          "extended": "swapflow.mask:ExtendedMask", "mesh": "swapflow.mask:MeshMask"})
 
 
 def make_mask(name: str) -> Mask:
     """The mask registered as ``name``."""
-    try:
-        return MASKS[name]()
-    except KeyError:
-        raise ValueError(f"unknown mask {name!r}; choose from {sorted(MASKS)}") from None
+    return MASKS.make(name)
 
 
 def write_masks(path: str | os.PathLike, masks: Mapping[str, np.ndarray]) -> None:

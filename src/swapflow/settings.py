@@ -1,22 +1,44 @@
-"""One way for the library to take settings: a config section -> a dataclass.
+"""Every setting of the config's stage sections, declared once: a config section -> dataclasses.
 
-Every stage's settings are a dataclass whose ``section`` names the config
-section its keys live in; ``from_mapping`` builds one from a plain mapping and
-refuses keys it does not know, naming them. Defaults live in the workflow's
-schema; the dataclass defaults equal them (a test compares the two).
+Each stage's settings are a dataclass whose ``section`` names the config section
+its keys live in. A field is declared with ``setting``: its default, its meaning
+(config/README.md's tables and the schema's descriptions are made from it) and the
+JSON-schema keywords that say what it takes. From these fields come
+
+- ``section_schemas``: the schema of each section, merged into the workflow's
+  schema (``with_sections``), which checks a config and fills in its defaults;
+- ``from_mapping``: a dataclass from a plain mapping, refusing unknown keys and
+  values the schema refuses, with the workflow's messages (the library checks
+  what it is given without the workflow);
+- ``section_values``: the keys one dataclass reads from a config section, with a
+  swap's own keys on top (the workflow's params);
+- the key tables of config/README.md: ``python -m swapflow.config config/README.md``
+  rewrites them in place (``--check`` only compares).
+
+Keys that no library stage reads (how the workflow cuts jobs, what a job asks
+for) are fields of the small ``*JobConfig`` dataclasses, so every key of a
+section is a field of exactly one dataclass.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+import re
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import Field, dataclass, field, fields
+from functools import cache
 from typing import Any, ClassVar, TypeVar
+
+import jsonschema
+import yaml
 
 from swapflow.io import InputError
 
 T = TypeVar("T")
+MASK_TYPES = ("components", "extended", "mesh")
 MASK_SOURCES = ("landmarks", "learned", "both")
 BLENDS = ("alpha", "poisson")
 OCCLUSIONS = ("hands", "reconstruction")
@@ -46,8 +68,384 @@ class Sealed(dict):
     __repr__ = __str__
 
 
+# ---- declaring a setting --------------------------------------------------------
+
+SETTINGS: list[type] = []  # every settings dataclass, in the order of the config's sections
+
+
+def setting(default: Any, doc: str, *, stills: bool = True, swap_adds: bool = False, **schema: Any) -> Any:
+    """A settings field: its ``default``, its meaning ``doc`` (a row of
+    config/README.md, the schema's description) and the JSON-schema keywords
+    that check a value (``enum``, ``minimum``, ``pattern``, ...; the type comes
+    from the field's annotation, an ``enum`` of a list field applies to its items).
+    ``stills``: an extract key that also applies to finding the face in a
+    reference still (rule ``reference``). ``swap_adds``: a list that a swap's own
+    value is added to (after it) instead of replacing it."""
+    return field(default=default, metadata={"doc": doc, "schema": schema, "stills": stills,
+                                            "swap_adds": swap_adds})
+
+
+def settings_section(cls: type[T]) -> type[T]:
+    """Register a settings dataclass (its fields are keys of ``cls.section``)."""
+    cls = dataclass(cls)
+    SETTINGS.append(cls)
+    return cls
+
+
+# ---- the settings, section by section ---------------------------------------------
+
+@settings_section
+class FramesConfig:
+    """Rule ``split_frames`` (config section ``frames``)."""
+
+    section: ClassVar[str] = "frames"
+    format: str = setting("jpg", "`jpg` (a fifth of PNG's disk, read 6x faster; see the README) or `png` "
+                          "(lossless)", enum=["jpg", "png"])
+    png_compression: int = setting(1, "PNG compression level 0–9 (1 is fast)", minimum=0, maximum=9)
+    jpeg_quality: int = setting(95, "JPEG quality 1–100 (4:2:0 colour, as video sources hold it)",
+                                minimum=1, maximum=100)
+    stills_fps: str = setting("25", 'frame rate given to a folder of images, e.g. `"24000/1001"`',
+                              pattern="^[1-9][0-9]*(/[1-9][0-9]*)?$")
+    accept_damaged: bool = setting(
+        False, "a video that decodes to fewer frames than its header promises (cut short, overwritten "
+        "bytes) stops the split; `true` splits what decodes and records the frames lost in the probe, "
+        "the log and the provenance record")
+
+
+@settings_section
+class DetectConfig:
+    """Rule ``detect``: detection and raw landmarks (config section ``extract``)."""
+
+    section: ClassVar[str] = "extract"
+    # the names come from swapflow.detectors' registry (config.load_schema)
+    detector: str = setting("mediapipe", "`mediapipe` (BlazeFace) or `dlib-hog` (frontal faces only); each "
+                            "detector's own settings are under its name (the tables below)")
+    threshold: float = setting(0.75, "minimum detection score; at 0.5 BlazeFace sees faces in cartoon titles",
+                               minimum=0, maximum=1)
+    min_size: float = setting(0.05, "smallest face kept, as box side / the frame's short side; with tiling "
+                              "also the finest tile level (0.03 finds faces of 30 px at 720p, at about 3.5x "
+                              "the tiling cost)", minimum=0, maximum=1)
+    max_faces: int = setting(4, "most faces kept per frame (highest scores first)", stills=False, minimum=1)
+    every_n: int = setting(1, "detect on frames whose index is a multiple of this; others get no row",
+                           stills=False, minimum=1)
+    landmarker: str = setting("dlib", "68-point landmarks: `dlib` (shape_predictor_68, fitted: see below) or "
+                              "`mesh` (Face Mesh mapped to iBUG-68)", enum=["dlib", "mesh"])
+    embeddings: bool = setting(False, "store the dlib 128-d identity embedding of every face (about 0.2 s a "
+                               "face); always on for videos whose identity has `references`", stills=False)
+    # not a key of the section: the chosen detector's own settings (config extract.<detector>)
+    options: dict = field(default_factory=dict)
+
+
+@settings_section
+class DetectJobConfig:
+    """How the workflow cuts rule ``detect`` into jobs (section ``extract``)."""
+
+    section: ClassVar[str] = "extract"
+    shard_size: int = setting(1000, "frames per `detect` job; a longer video becomes several jobs (same "
+                              "result as one)", minimum=1)
+
+
+@settings_section
+class AlignConfig:
+    """Rule ``align``: smoothing, the aligned crop and target-face selection (section ``extract``)."""
+
+    section: ClassVar[str] = "extract"
+    size: int = setting(256, "side of the aligned face crop in pixels", minimum=64, maximum=1024)
+    centering: str = setting("face", "`face` (the 68 points) or `head` (raised, 1.5× larger: forehead and "
+                             "hair)", enum=["face", "head"])
+    crop_fraction: float = setting(0.7, "share of the crop side that the face square fills",
+                                   exclusiveMinimum=0, maximum=1)
+    smoothing: bool = setting(True, "One Euro filter on landmarks over time: less jitter, no lag on fast "
+                              "motion")
+    smoothing_min_cutoff: float = setting(0.05, "filter cutoff (cycles per frame) when the face is still; "
+                                          "lower smooths more", exclusiveMinimum=0)
+    smoothing_beta: float = setting(5.0, "how fast the cutoff rises with speed; higher follows fast motion "
+                                    "more tightly", minimum=0)
+    identity_threshold: float = setting(0.6, "with references: a face is the identity's when its embedding "
+                                        "distance is under this", exclusiveMinimum=0)
+    keep_all: bool = setting(False, "keep every face of a frame instead of the identity's (or the largest)")
+
+
+@settings_section
+class MaskConfig:
+    """Rule ``mask``: the mask types stored per face (section ``mask``)."""
+
+    section: ClassVar[str] = "mask"
+    types: tuple[str, ...] = setting(
+        ("components", "extended"), "masks stored per face in `results/mask/{video}.npz`: `components` "
+        "(hulls of the face parts), `extended` (reaching up over the forehead), `mesh` (Face Mesh face oval, "
+        "run on the aligned crop)", enum=list(MASK_TYPES), minItems=1, uniqueItems=True)
+
+
+@settings_section
+class FacesetConfig:
+    """Rule ``faceset``: which stored mask goes into the faceset (section ``mask``)."""
+
+    section: ClassVar[str] = "mask"
+    faceset_mask: str = setting("extended", "the mask put in the faceset for training; must be in `types`",
+                                enum=list(MASK_TYPES))
+
+
+@settings_section
+class HandsConfig:
+    """Rule ``hands``: hand tracking for the ``hands`` occlusion (section ``mask``)."""
+
+    section: ClassVar[str] = "mask"
+    hand_confidence: float = setting(0.5, "MediaPipe Hands' detection and tracking confidence in rule `hands` "
+                                     "(runs for the target videos of swaps whose `convert.occlusion` has "
+                                     "`hands`)", exclusiveMinimum=0, maximum=1)
+
+
+@settings_section
+class CurateConfig:
+    """Rule ``faceset``: which kept faces training sees (section ``curate``); 0 turns a filter off."""
+
+    section: ClassVar[str] = "curate"
+    outlier_distance: float = setting(
+        0.6, "remove a face whose dlib embedding lies farther than this from the video's median face "
+        "(misdetections, another person); computed here unless the alignments have embeddings", minimum=0)
+    blur: float = setting(0.5, "remove a face whose sharpness (variance of the Laplacian of its 256 px crop) "
+                          "is below this fraction of the video's median", minimum=0, maximum=1)
+    duplicate_distance: float = setting(
+        0.001, "remove a face whose aligned landmarks moved less than this (mean point move, fraction of the "
+        "crop side) since the last kept face with the same face number", minimum=0)
+    pose_bin: float = setting(10.0, "degrees of a yaw x pitch bin, for `max_per_pose_bin`", exclusiveMinimum=0)
+    max_per_pose_bin: int = setting(0, "keep at most this many faces of a pose bin, spread in time; 0: no cap",
+                                    minimum=0)
+
+
+@settings_section
+class CoverageConfig:
+    """Rule ``coverage``: when A's faces cover a target face's pose (section ``pose_coverage``)."""
+
+    section: ClassVar[str] = "pose_coverage"
+    radius: float = setting(10.0, "degrees (Euclidean in yaw and pitch) around a target face's pose",
+                            exclusiveMinimum=0)
+    min_faces: int = setting(3, "A's faces within the radius that cover it", minimum=1)
+
+
+@settings_section
+class TrainJobConfig:
+    """The workflow's ``train`` section: what a model is trained with (the
+    training config it composes) and what its job asks for."""
+
+    section: ClassVar[str] = "train"
+    preset: str = setting("lite", "a model/training preset in the workflow's `config/model/` (next to its "
+                          "Snakefile, also when swapflow runs as a module of another project): `lite` (64 px, "
+                          "small: the CPU demo), `original` (the classic 64 px shared-encoder model), "
+                          "`dfaker128` (128 px, residual decoders, learns a mask)")
+    overrides: tuple[str, ...] = setting(
+        (), 'Hydra overrides of the composed config (`config/train.yaml` + preset), e.g. `["batch_size=8", '
+        '"model.lr=1e-4", "precision=fp32"]`', swap_adds=True)
+    iterations: int | str | None = setting(
+        None, "training steps; `null` keeps the preset's; `auto`: until held-out reconstruction stops "
+        "improving (the training config's `stop` keys), at most `stop.max_iterations`",
+        anyOf=[{"type": "integer", "minimum": 1}, {"type": "null"}, {"const": "auto"}])
+    threads: int = setting(2, "CPU threads (the job's cores), shared by its training processes", minimum=1)
+    gpus: int = setting(
+        1, "GPUs the job asks for (`resources: gpu`); more than 1 trains as that many data-parallel processes "
+        "(DistributedDataParallel under torchrun), each on its share of the same total `batch_size` (which "
+        "must be a multiple of `gpus`); on a machine without GPUs training runs on the CPU (N > 1: N gloo "
+        "processes)", minimum=0)
+    runtime: int = setting(720, "minutes: the cluster time limit of the first attempt; attempt N asks for N × "
+                           "this, and a job killed at its limit resumes from its checkpoint on the retry",
+                           minimum=1)
+    mem_mb: int = setting(8000, "memory the job asks for", minimum=500)
+
+
+@settings_section
+class ConvertConfig:
+    """Rule ``convert`` (config section ``convert``)."""
+
+    section: ClassVar[str] = "convert"
+    mask: str = setting("both", "blend mask: `landmarks`, `learned` (presets that predict a mask), or `both` "
+                        "(their minimum; landmarks alone for models without a mask)", enum=list(MASK_SOURCES))
+    landmark_mask: str = setting("extended", "which landmark mask: `components`, `extended`, `mesh`",
+                                 enum=list(MASK_TYPES))
+    occlusion: tuple[str, ...] = setting(
+        ("hands",), "what is cut out of the face mask, so it stays as it was in the frame: `hands` (hands "
+        "tracked by MediaPipe Hands in rule `hands`, `results/hands/{video}.parquet`), `reconstruction` "
+        "(what the model cannot rebuild of the target's own face: objects, hair, anything it never learned); "
+        "both combine with any `mask`", enum=list(OCCLUSIONS), uniqueItems=True)
+    hand_dilate: float = setting(0.25, "how far a hand's hull (of its 21 joint points) grows to reach the "
+                                 "skin's edge, a share of the hand's wrist-to-knuckle length", minimum=0)
+    occlusion_threshold: float = setting(
+        3.0, "`reconstruction`: how far above the usual error at a pixel (in standard deviations of that "
+        "pixel's error over 64 faces of the video) the error must be to mark an occluder; lower finds more "
+        "and eats more of clean faces", exclusiveMinimum=0)
+    occlusion_frames: int = setting(1, "`reconstruction`: frames either side whose errors are averaged with a "
+                                    "frame's, so the cut-out does not flicker", minimum=0)
+    occlusion_min_area: float = setting(0.01, "`reconstruction`: the smallest patch that counts as an "
+                                        "occluder, a share of the face square (specks are not occluders)",
+                                        minimum=0, maximum=1)
+    erode: float = setting(0.0, "shrink (positive) or grow (negative) the mask, as a fraction of the face "
+                           "square", minimum=-0.5, maximum=0.5)
+    feather: float = setting(0.04, "blur of the mask edge (sigma, fraction of the face square); the mask "
+                             "always fades out inside the square", minimum=0, maximum=0.5)
+    color: str = setting("rct", "colour matching: `none`, `average`, `rct` (Reinhard in LAB), `histogram`",
+                         enum=["none", "average", "rct", "histogram"])
+    blend: str = setting("alpha", "`alpha` (feathered mask) or `poisson` (seamless clone)", enum=list(BLENDS))
+    sharpen: float = setting(0.0, "unsharp-mask amount on the swapped face", minimum=0, maximum=3)
+    batch_size: int = setting(16, "faces per model call, whole batches of the video's faces whatever the "
+                              "shard", minimum=1)
+    patches: bool = setting(False, "also write each swapped face square as PNG with the matrix from frame "
+                            "pixels to it (`results/patches/{swap}/{video}/{shard}/`, `index.json`), for "
+                            "compositing elsewhere; these stay after merge")
+
+
+@settings_section
+class ConvertJobConfig:
+    """How the workflow cuts rule ``convert`` into jobs (section ``convert``)."""
+
+    section: ClassVar[str] = "convert"
+    shard_size: int = setting(1000, "frames per `convert` job; a long video becomes several jobs (the same "
+                              "frames as one, byte for byte); merge joins them", minimum=1)
+
+
+@settings_section
+class EvaluateJobConfig:
+    """Whether the workflow's ``all`` evaluates (section ``evaluate``)."""
+
+    section: ClassVar[str] = "evaluate"
+    enabled: bool = setting(True, "build metrics, strips and the summary as part of `all`")
+
+
+@settings_section
+class EvaluateConfig:
+    """Rule ``evaluate`` (config section ``evaluate``)."""
+
+    section: ClassVar[str] = "evaluate"
+    max_faces: int = setting(60, "swapped faces (evenly spread) measured for identity and pose (the dlib "
+                             "embedding takes ~0.2 s a face); also the most passed-through frames measured for "
+                             "`frames_passed_psnr`", minimum=1)
+    reference_faces: int = setting(30, "faceset faces a side averaged into the identity references", minimum=1)
+    holdout_faces: int = setting(64, "held-out faces a side used for reconstruction SSIM/PSNR", minimum=1)
+    device: str = setting("cpu", "device the model runs on for reconstruction")
+
+
+@settings_section
+class MergeConfig:
+    """Rule ``merge`` (config section ``merge``)."""
+
+    section: ClassVar[str] = "merge"
+    codec: str = setting("libx264", "video encoder: `libx264` (H.264) or `libx265` (HEVC, smaller files, "
+                         "slower), the two that honour `crf` and `preset` (`copy` wrote MJPEG-in-mp4 and "
+                         "ignored them)", enum=["libx264", "libx265"])
+    crf: int = setting(18, "quality (0 lossless – 51 worst)", minimum=0, maximum=51)
+    preset: str = setting("medium", "x264 speed preset", enum=["ultrafast", "superfast", "veryfast", "faster",
+                                                              "fast", "medium", "slow", "slower", "veryslow"])
+    pix_fmt: str = setting("yuv420p", "output pixel format (odd sizes switch to `yuv444p`)",
+                           pattern="^[A-Za-z0-9_]+$")
+    audio_codec: str = setting("copy", "`copy` keeps the source audio (AAC when mp4 cannot hold it), or an "
+                               "encoder name", pattern="^[A-Za-z0-9_]+$")
+    synthetic_tag: bool = setting(True, "tag the file as synthetic (`comment`, `synthetic` metadata)")
+    watermark: str | None = setting(None, "text drawn in the bottom-right corner of every frame, exactly as "
+                                    "written (no character is interpreted)")
+
+
+# ---- the schema made from the fields ----------------------------------------------
+
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null"}
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON and YAML hold it: tuples as lists."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _json_type(hint: Any) -> dict[str, Any]:
+    """The JSON-schema type of a field annotation: a scalar, an optional one, a tuple of one."""
+    if typing.get_origin(hint) is tuple:
+        return {"type": "array", "items": _json_type(typing.get_args(hint)[0])}
+    if isinstance(hint, types.UnionType):
+        return {"type": [_JSON_TYPES[arg] for arg in typing.get_args(hint)]}
+    return {"type": _JSON_TYPES[hint]}
+
+
+def _property(f: Field, hint: Any) -> dict[str, Any]:
+    """The JSON-schema property of one field: type, its checks, default, description."""
+    checks = dict(f.metadata["schema"])
+    prop = {} if "anyOf" in checks else _json_type(hint)
+    if prop.get("type") == "array" and "enum" in checks:
+        prop["items"] = prop["items"] | {"enum": checks.pop("enum")}
+    return prop | checks | {"default": _plain(f.default), "description": f.metadata["doc"]}
+
+
+def config_fields(cls: type) -> list[Field]:
+    """The fields of ``cls`` that are config keys: those declared with ``setting``
+    (another field holds what the workflow passes, e.g. a plugin's options)."""
+    return [f for f in fields(cls) if "doc" in f.metadata]
+
+
+def properties(cls: type) -> dict[str, dict[str, Any]]:
+    """The JSON-schema properties of the config fields of ``cls``, in their order."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: _property(f, hints[f.name]) for f in config_fields(cls)}
+
+
+def section_classes(section: str) -> list[type]:
+    """The settings dataclasses whose fields are keys of ``section``."""
+    return [cls for cls in SETTINGS if cls.section == section]
+
+
+def section_schemas() -> dict[str, dict[str, Any]]:
+    """{section: its JSON schema}: an object of exactly the keys its dataclasses
+    declare, each with type, checks, default and description; missing, it is {}."""
+    sections: dict[str, dict[str, Any]] = {}
+    for cls in SETTINGS:
+        schema = sections.setdefault(cls.section, {
+            "type": "object", "default": {}, "additionalProperties": False,
+            "description": f"see config/README.md, section {cls.section}", "properties": {}})
+        schema["properties"] |= properties(cls)
+    for name in sorted((n for n in sections if "." in n), key=lambda n: -n.count(".")):
+        parent, _, key = name.rpartition(".")  # a plugin's: a key of its stage's section
+        sections[parent]["properties"][key] = sections.pop(name)
+    return sections
+
+
+def with_sections(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The workflow's schema (videos, identities, swaps, experiments) with the
+    sections of the settings added to its properties."""
+    return {**schema, "properties": {**schema["properties"], **section_schemas()}}
+
+
+# ---- one line per problem -------------------------------------------------------------
+
+def problem(err: jsonschema.ValidationError, where: Iterable[Any] | None = None) -> str:
+    """``key.path: what is wrong (what is allowed)`` in one line."""
+    where = ".".join(map(str, err.absolute_path if where is None else where)) or "config"
+    schema = err.schema if isinstance(err.schema, Mapping) else {}
+    if err.validator == "additionalProperties":
+        allowed = list(schema.get("properties", {}))
+        unknown = sorted(set(err.instance) - set(allowed))
+        return (f"{where}: unknown key {cut(', '.join(map(repr, unknown)))}"
+                + (f" (allowed: {', '.join(allowed)})" if allowed else ""))
+    if err.validator == "enum":
+        return f"{where}: {cut(repr(err.instance))} is not allowed (one of: {', '.join(map(str, err.validator_value))})"
+    if err.validator == "pattern":
+        return f"{where}: {cut(repr(err.instance))} does not match {err.validator_value}"
+    return f"{where}: {cut(err.message)}"
+
+
+# ---- from a mapping --------------------------------------------------------------------
+
+@cache
+def _validator(cls: type) -> jsonschema.Draft202012Validator:
+    """Checks of the fields of ``cls`` declared with ``setting`` (a plain field has none)."""
+    hints = typing.get_type_hints(cls)
+    checks = {f.name: {k: v for k, v in _property(f, hints[f.name]).items() if k != "default"}
+              for f in fields(cls) if "schema" in f.metadata}
+    return jsonschema.Draft202012Validator({"type": "object", "properties": checks})
+
+
 def from_mapping(cls: type[T], values: Mapping[str, Any] | T | None) -> T:
-    """``cls(**values)``; unknown keys raise ConfigError naming them and the known ones."""
+    """``cls(**values)``, the values checked as the workflow's schema checks them:
+    unknown keys raise ConfigError naming them and the known ones, a value out of
+    range or not allowed one line per problem (``section.key: ...``)."""
     if isinstance(values, cls):
         return values
     given = dict(values or {})
@@ -56,148 +454,51 @@ def from_mapping(cls: type[T], values: Mapping[str, Any] | T | None) -> T:
     if unknown:
         raise ConfigError(f"{cls.section}: unknown setting {', '.join(map(repr, unknown))} "
                           f"(known here: {', '.join(known)})")
-    return cls(**given)
+    problems = [problem(err, [cls.section, *err.absolute_path])
+                for err in _validator(cls).iter_errors(_plain(given))]
+    if problems:
+        raise ConfigError("\n".join(problems))
+    lists = {f.name for f in fields(cls) if isinstance(f.default, tuple)}
+    return cls(**{k: tuple(v) if k in lists else v for k, v in given.items()})
 
 
-@dataclass
-class FramesConfig:
-    """Rule ``split_frames`` (config section ``frames``)."""
-
-    section: ClassVar[str] = "frames"
-    format: str = "jpg"  # jpg | png
-    png_compression: int = 1
-    jpeg_quality: int = 95
-    stills_fps: str = "25"  # rate of a folder of images
-    accept_damaged: bool = False  # split what decodes of a damaged video instead of stopping
+def section_values(cls: type, section: Mapping[str, Any], own: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The keys of ``cls`` in a (validated) config section, in field order, with
+    ``own`` (a swap's own keys) on top; a ``swap_adds`` list gets the swap's
+    items after the section's."""
+    own = own or {}
+    return {f.name: [*section[f.name], *own.get(f.name, [])] if f.metadata["swap_adds"]
+            else own.get(f.name, section[f.name]) for f in config_fields(cls)}
 
 
-@dataclass
-class MergeConfig:
-    """Rule ``merge`` (config section ``merge``)."""
+# ---- config/README.md's tables -----------------------------------------------------------
 
-    section: ClassVar[str] = "merge"
-    codec: str = "libx264"
-    crf: int = 18
-    preset: str = "medium"
-    pix_fmt: str = "yuv420p"
-    audio_codec: str = "copy"
-    synthetic_tag: bool = True
-    watermark: str | None = None
+TABLE = re.compile(r"(<!-- settings table: (?P<section>[a-z_.-]+)[^\n]*-->\n)(.*?)(<!-- end of settings table -->)",
+                   re.DOTALL)
 
 
-@dataclass
-class DetectConfig:
-    """Rule ``detect``: detection and raw landmarks (config section ``extract``)."""
-
-    section: ClassVar[str] = "extract"
-    detector: str = "mediapipe"
-    range: str = "auto"
-    tiling: str = "auto"  # short-range BlazeFace on tiles too: auto | always | never
-    threshold: float = 0.75  # 0.5 lets BlazeFace see faces in blurred cartoon text
-    min_size: float = 0.05  # box side / min(frame width, height)
-    max_faces: int = 4
-    every_n: int = 1  # visit frames whose index is a multiple of every_n
-    landmarker: str = "dlib"
-    embeddings: bool = False  # ~220 ms a face; always on when references are given
+def _default_text(value: Any) -> str:
+    """A default as the config writes it: YAML flow style, a string that YAML
+    would read as something else in double quotes."""
+    value = _plain(value)
+    if isinstance(value, str) and yaml.safe_load(value) != value:
+        return f'"{value}"'
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).removesuffix("\n...\n").strip()
 
 
-@dataclass
-class AlignConfig:
-    """Rule ``align``: smoothing, the aligned crop and target-face selection (section ``extract``)."""
-
-    section: ClassVar[str] = "extract"
-    size: int = 256
-    centering: str = "face"
-    coverage: float = 0.7  # fraction of the crop side the face (or head) square fills
-    smoothing: bool = True
-    smoothing_min_cutoff: float = 0.05  # cycles per frame when still
-    smoothing_beta: float = 5.0  # cutoff gain per (face sizes per frame) of speed
-    identity_threshold: float = 0.6
-    keep_all: bool = False
+def table(section: str) -> str:
+    """The Markdown table of a section's keys: key, default, meaning."""
+    rows = ["| key | default | meaning |", "| --- | --- | --- |"]
+    rows += [f"| `{f.name}` | `{_default_text(f.default)}` | {f.metadata['doc']} |"
+             for cls in section_classes(section) for f in config_fields(cls)]
+    return "\n".join(rows) + "\n"
 
 
-@dataclass
-class MaskConfig:
-    """Rule ``mask``: the mask types stored per face (section ``mask``)."""
-
-    section: ClassVar[str] = "mask"
-    types: tuple[str, ...] = ("components", "extended")
-
-
-@dataclass
-class HandsConfig:
-    """Rule ``hands``: hand tracking for the ``hands`` occlusion (section ``mask``)."""
-
-    section: ClassVar[str] = "mask"
-    hand_confidence: float = 0.5  # MediaPipe Hands' detection and tracking confidence
-
-
-@dataclass
-class FacesetConfig:
-    """Rule ``faceset``: which stored mask goes into the faceset (section ``mask``)."""
-
-    section: ClassVar[str] = "mask"
-    faceset_mask: str = "extended"
-
-
-@dataclass
-class CurateConfig:
-    """Rule ``faceset``: which kept faces training sees (section ``curate``); 0 turns a filter off."""
-
-    section: ClassVar[str] = "curate"
-    outlier_distance: float = 0.6  # embedding distance to the video's median face above which a face goes
-    blur: float = 0.5  # sharpness (fraction of the video's median) below which a face goes
-    duplicate_distance: float = 0.001  # landmark move (fraction of the crop) below which a face repeats
-    pose_bin: float = 10.0  # degrees of a yaw x pitch bin (for max_per_pose_bin)
-    max_per_pose_bin: int = 0  # most faces kept from one pose bin; 0: no cap
-
-
-@dataclass
-class CoverageConfig:
-    """Rule ``coverage``: when A's faces cover a target face's pose (section ``coverage``)."""
-
-    section: ClassVar[str] = "coverage"
-    radius: float = 10.0  # degrees of yaw and pitch around a target face
-    min_faces: int = 3  # A's faces within the radius that cover it
-
-
-@dataclass
-class ConvertConfig:
-    """Rule ``convert`` (config section ``convert``)."""
-
-    section: ClassVar[str] = "convert"
-    mask: str = "both"  # landmarks | learned | both (= landmarks for models without a mask)
-    landmark_mask: str = "extended"
-    occlusion: tuple[str, ...] = ("hands",)  # hands | reconstruction: what is cut out of the face mask
-    hand_dilate: float = 0.25  # hand hull growth, a share of the hand's size
-    occlusion_threshold: float = 3.0  # standard deviations above the usual reconstruction error: an occluder
-    occlusion_frames: int = 1  # frames either side whose errors are averaged with a frame's
-    occlusion_min_area: float = 0.01  # smallest patch kept as an occluder, a share of the face square
-    erode: float = 0.0  # fraction of the face box side; negative dilates
-    feather: float = 0.04  # blur sigma as a fraction of the face box side
-    color: str = "rct"
-    blend: str = "alpha"  # alpha | poisson (seamless clone)
-    sharpen: float = 0.0  # unsharp-mask amount, 0 for none
-    batch_size: int = 16  # faces per model call, whole batches of the video's faces
-    patches: bool = False  # also write each swapped face crop and its matrix
-
-    def __post_init__(self) -> None:
-        if self.mask not in MASK_SOURCES:
-            raise ConfigError(f"convert.mask must be one of {MASK_SOURCES}, not {self.mask!r}")
-        if self.blend not in BLENDS:
-            raise ConfigError(f"convert.blend must be one of {BLENDS}, not {self.blend!r}")
-        self.occlusion = tuple(self.occlusion)
-        unknown = sorted(set(self.occlusion) - set(OCCLUSIONS))
-        if unknown:
-            raise ConfigError(f"convert.occlusion: unknown {unknown}; choose from {OCCLUSIONS}")
-
-
-@dataclass
-class EvaluateConfig:
-    """Rule ``evaluate`` (config section ``evaluate``)."""
-
-    section: ClassVar[str] = "evaluate"
-    max_faces: int = 60  # swapped faces for identity / pose metrics, passed frames for PSNR
-    reference_faces: int = 30  # faceset faces a side for the identity reference
-    holdout_faces: int = 64  # held-out faces a side for reconstruction
-    device: str = "cpu"
+def readme_tables(text: str) -> str:
+    """``text`` with each table between ``<!-- settings table: <section> ... -->``
+    and ``<!-- end of settings table -->`` made again from the fields."""
+    def fill(match: re.Match) -> str:
+        if not section_classes(match["section"]):
+            raise ConfigError(f"settings table: no settings of section {match['section']!r}")
+        return match[1] + table(match["section"]) + match[4]
+    return TABLE.sub(fill, text)

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from swapflow import video
+from swapflow.video.split import split
 from swapflow.color import COLOR_MATCHERS, get_color_matcher
 from swapflow.frames import list_frames
 
@@ -17,7 +17,7 @@ def faces(demo_dir, tmp_path_factory):
     crops = []
     for name in ("single_face.mp4", "WolfgangLanger_Pexels.mp4"):
         out = tmp_path_factory.mktemp("color") / "frames"
-        video.split(demo_dir / name, out, out.with_suffix(".json"))
+        split(demo_dir / name, out, out.with_suffix(".json"))
         frame = cv2.cvtColor(cv2.imread(str(list_frames(out)[0])), cv2.COLOR_BGR2RGB)
         crops.append(np.ascontiguousarray(frame[80:280, 220:420]))
     mask = np.zeros(crops[0].shape[:2], np.float32)
@@ -42,5 +42,5 @@ def test_matcher_moves_colour_towards_the_original(faces, name):
 def test_none_changes_nothing_and_unknown_names_are_listed(faces):
     swapped, original, mask = faces
     assert get_color_matcher("none")(swapped, original, mask) is swapped
-    with pytest.raises(ValueError, match=", ".join(COLOR_MATCHERS)):
+    with pytest.raises(ValueError, match=", ".join(COLOR_MATCHERS.names)):
         get_color_matcher("sepia")

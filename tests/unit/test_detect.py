@@ -1,13 +1,17 @@
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from swapflow.alignments import RAW_COLUMNS
-from swapflow.detect import make_detector
+from swapflow.detectors import DETECTORS, make_detector
 from swapflow.extract import extract_frames
 from swapflow.frames import list_frames, read_frame
 from swapflow.io import InputError
+from swapflow.settings import ConfigError
 
 
 def _face_rate(table: pd.DataFrame) -> float:
@@ -34,8 +38,43 @@ def test_every_n_visits_multiples(man_frames):
 
 
 def test_group_photo_faces(demo):
-    boxes = make_detector("mediapipe", range="auto").detect(read_frame(demo / "multi_face.jpg"))
+    boxes = make_detector("mediapipe", options={"range": "auto"}).detect(read_frame(demo / "multi_face.jpg"))
     assert len(boxes) == 5
+
+
+@dataclass
+class FixedOptions:
+    section: ClassVar[str] = "extract.fixed"
+    box: tuple[float, ...] = (0.0, 0.0, 1.0, 1.0)  # x0, y0, x1, y1, frame pixels
+
+
+@DETECTORS.register("fixed")
+class FixedDetector:
+    """A detector plugin whole: a class with its options, registered by name."""
+
+    Options = FixedOptions
+
+    def __init__(self, threshold: float, min_size: float, options: FixedOptions) -> None:
+        self.box = options.box
+
+    def detect(self, image_rgb):
+        return [(*self.box, 1.0)]
+
+
+def test_a_detector_plugin_is_a_class_with_its_options(man):
+    """The detect stage builds the detector the settings name with its options
+    (here the man's own box: his landmarks follow), and refuses one it lacks."""
+    first = man.raw.iloc[0]
+    box = tuple(float(first[k]) for k in ("x0", "y0", "x1", "y1"))
+    table = extract_frames(man.frames[:3], {"detector": "fixed", "options": {"box": box}})
+    assert (table["face"] == 0).all() and (table[["x0", "y0", "x1", "y1"]].to_numpy() == box).all()
+    own = man.raw[man.raw["frame"] < 3]
+    moved = np.abs(np.asarray(table["landmarks"].iloc[0]) - np.asarray(own["landmarks"].iloc[0]))
+    assert moved.max() < 0.05 * (box[2] - box[0])
+    with pytest.raises(ConfigError, match="extract.fixed: unknown setting 'bx'"):
+        extract_frames(man.frames[:1], {"detector": "fixed", "options": {"bx": box}})
+    with pytest.raises(ValueError, match="unknown detector 'fixd'; choose from mediapipe, dlib-hog, fixed"):
+        extract_frames(man.frames[:1], {"detector": "fixd"})
 
 
 def test_dlib_hog_finds_frontal_face(man_frames):

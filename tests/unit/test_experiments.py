@@ -9,9 +9,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from swapflow.config import expand_experiments
+from swapflow.config import expand_experiments, load_schema
 from swapflow.experiments import aggregate, differences, plot_metric, write_experiment
-from swapflow.io import load_yaml
 from swapflow.settings import ConfigError
 
 SETTINGS = ["iterations", "lr"]
@@ -110,7 +109,7 @@ def test_write_experiment(tmp_path):
 
 # ---- expanding an experiment into swaps (swapflow.config) -------------------------------
 
-SCHEMA = load_yaml(Path(__file__).resolve().parents[2] / "workflow/schemas/config.schema.yaml")
+SCHEMA = load_schema(Path(__file__).resolve().parents[2] / "workflow/schemas/config.schema.yaml")
 
 
 def _config(**experiment) -> dict:

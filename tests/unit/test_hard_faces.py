@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from swapflow.detect import make_detector
+from swapflow.detectors import make_detector
 from swapflow.extract import for_models
 from swapflow.anatomy import interocular
 from swapflow.landmarks import DlibLandmarker
@@ -36,12 +36,12 @@ def test_every_face_found_with_fitting_landmarks(cases, tmp_path, name, cfg):
 
 @pytest.mark.parametrize("name", ["group_30_150px", "group_30_150px_grey", "rotated_15_45deg"])
 def test_tiling_is_what_finds_them(cases, tmp_path, name):
-    assert images.measure(cases[name], tmp_path, GROUP | {"tiling": "never"}).recall <= 0.5
+    assert images.measure(cases[name], tmp_path, GROUP | {"options": {"tiling": "never"}}).recall <= 0.5
 
 
 def test_close_up_pays_for_no_tiles(demo_dir, monkeypatch):
     frame = images._frame(demo_dir, "single_face.mp4", 0)
-    detector = make_detector("mediapipe", tiling="auto")
+    detector = make_detector("mediapipe", options={"tiling": "auto"})
     monkeypatch.setattr(detector, "_tiles", lambda image: pytest.fail("tiled a close-up"))
     assert len(detector.detect(frame)) == 1
 

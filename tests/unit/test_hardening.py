@@ -19,20 +19,23 @@ import cv2
 import numpy as np
 import pytest
 
-from swapflow import video
 from swapflow.config import check_name, check_videos
 from swapflow.extract import ReferenceStillError, embed_stills
 from swapflow.frames import list_frames
 from swapflow.io import atomic_path
-from swapflow.settings import ConfigError
-from swapflow.video import VideoError
+from swapflow.settings import ConfigError, MergeConfig
+from swapflow.video.ffmpeg import VideoError, ffmpeg_exe, read_header
+from swapflow.video.merge import merge
+from swapflow.video.probe import Probe
+from swapflow.video.split import split
+from tests.videos import describe
 
 FAST = {"preset": "ultrafast", "crf": 0}
 
 
 def grab(path: Path, frame: int) -> np.ndarray:
     out = path.with_name(f"{path.stem}-{frame}.png")
-    subprocess.run([video.ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(path), "-vf",
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(path), "-vf",
                     f"select=eq(n\\,{frame})", "-frames:v", "1", str(out)], check=True)
     return cv2.imread(str(out)).astype(int)
 
@@ -41,10 +44,10 @@ def grab(path: Path, frame: int) -> np.ndarray:
 def gray(tmp_path_factory):
     """A flat grey 320x180 clip of 30 frames, split: whatever a label draws shows."""
     root = tmp_path_factory.mktemp("label")
-    subprocess.run([video.ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
                     "color=c=gray:s=320x180:r=30:d=1", "-c:v", "libx264", "-qp", "0",
                     str(root / "gray.mp4")], check=True)
-    return root, video.split(root / "gray.mp4", root / "f", root / "p.json")
+    return root, split(root / "gray.mp4", root / "f", root / "p.json")
 
 
 HOSTILE = [
@@ -60,7 +63,7 @@ HOSTILE = [
 @pytest.mark.parametrize("label", HOSTILE)
 def test_watermark_is_drawn_as_written(gray, label, tmp_path):
     root, probe = gray
-    video.merge([root / "f"], probe, tmp_path / "marked.mp4", FAST | {"watermark": label})
+    merge([root / "f"], probe, tmp_path / "marked.mp4", cfg=FAST | {"watermark": label})
     first, last = grab(tmp_path / "marked.mp4", 0), grab(tmp_path / "marked.mp4", 29)
     background = np.median(first.reshape(-1, 3), axis=0)
     drawn = np.abs(first - background).sum(axis=2) > 30
@@ -76,7 +79,7 @@ def test_different_labels_draw_differently(gray, tmp_path):
     root, probe = gray
     shots = []
     for i, label in enumerate(["its AI", "it's AI"]):
-        video.merge([root / "f"], probe, tmp_path / f"{i}.mp4", FAST | {"watermark": label})
+        merge([root / "f"], probe, tmp_path / f"{i}.mp4", cfg=FAST | {"watermark": label})
         shots.append(grab(tmp_path / f"{i}.mp4", 0))
     assert (np.abs(shots[0] - shots[1]).sum(axis=2) > 30).sum() > 10, "the apostrophe was lost"
 
@@ -96,7 +99,7 @@ def damaged_copies(demo_dir: Path, tmp_path: Path) -> dict[str, Path]:
 def test_damaged_video_stops_naming_file_frames_and_error(demo_dir, tmp_path, kind):
     bad = damaged_copies(demo_dir, tmp_path)[kind]
     with pytest.raises(VideoError) as err:
-        video.split(bad, tmp_path / "frames", tmp_path / "p.json")
+        split(bad, tmp_path / "frames", tmp_path / "p.json")
     message = str(err.value)
     assert len(message.splitlines()) == 1
     assert message.startswith(f"{bad}: damaged: ") and " frames decoded; first decode error: " in message
@@ -106,25 +109,25 @@ def test_damaged_video_stops_naming_file_frames_and_error(demo_dir, tmp_path, ki
 
 def test_damaged_video_accepted_on_request_records_the_loss(demo_dir, tmp_path):
     bad = damaged_copies(demo_dir, tmp_path)["overwritten"]
-    probe = video.split(bad, tmp_path / "frames", tmp_path / "p.json", {"accept_damaged": True})
+    probe = split(bad, tmp_path / "frames", tmp_path / "p.json", cfg={"accept_damaged": True})
     assert probe.frames == len(list_frames(tmp_path / "frames")) < 72
     assert probe.frames_lost == probe.frames_expected - probe.frames > 2
     assert probe.decode_errors > 0 and probe.first_decode_error
-    assert video.Probe.load(tmp_path / "p.json").frames_lost == probe.frames_lost
+    assert Probe.load(tmp_path / "p.json").frames_lost == probe.frames_lost
 
 
 def test_whole_video_records_no_loss(demo_dir, tmp_path):
-    probe = video.split(demo_dir / "noface_face.mov", tmp_path / "f", tmp_path / "p.json")
+    probe = split(demo_dir / "noface_face.mov", tmp_path / "f", tmp_path / "p.json")
     assert probe.frames == 169 and probe.frames_lost == 0 and probe.decode_errors == 0
 
 
 def _limited_split(source: Path, out: Path) -> subprocess.CompletedProcess:
-    """video.split in a process whose files may not grow past 10 kB (a frame is more)."""
+    """``split`` in a process whose files may not grow past 10 kB (a frame is more)."""
     def limit():
         resource.setrlimit(resource.RLIMIT_FSIZE, (10_000, 10_000))
-    code = ("import sys; from swapflow import video\n"
-            "try:\n    video.split(sys.argv[1], sys.argv[2], sys.argv[3])\n"
-            "except video.VideoError as err:\n    print(err); sys.exit(3)")
+    code = ("import sys\nfrom swapflow.video.ffmpeg import VideoError\nfrom swapflow.video.split import split\n"
+            "try:\n    split(sys.argv[1], sys.argv[2], sys.argv[3])\n"
+            "except VideoError as err:\n    print(err); sys.exit(3)")
     return subprocess.run([sys.executable, "-c", code, str(source), str(out / "frames"),
                            str(out / "p.json")], capture_output=True, text=True,
                           preexec_fn=limit)
@@ -151,10 +154,12 @@ def test_write_failure_is_named_as_such(demo_dir, tmp_path, stills):
 def test_merge_failures_say_what_failed(gray, tmp_path):
     root, probe = gray
     with pytest.raises(VideoError, match=r"could not encode the video: Unknown encoder 'nosuch'$"):
-        video.merge([root / "f"], probe, tmp_path / "o.mp4", {"codec": "nosuch"})
-    code = ("import sys; from swapflow import video\n"
-            "try:\n    video.merge([sys.argv[1]], video.Probe.load(sys.argv[2]), sys.argv[3])\n"
-            "except video.VideoError as err:\n    print(err); sys.exit(3)")
+        # a dataclass given as it is: a mapping's codec is checked (refused) before ffmpeg runs
+        merge([root / "f"], probe, tmp_path / "o.mp4", cfg=MergeConfig(codec="nosuch"))
+    code = ("import sys\nfrom swapflow.video.ffmpeg import VideoError\nfrom swapflow.video.merge import merge\n"
+            "from swapflow.video.probe import Probe\n"
+            "try:\n    merge([sys.argv[1]], Probe.load(sys.argv[2]), sys.argv[3])\n"
+            "except VideoError as err:\n    print(err); sys.exit(3)")
     res = subprocess.run([sys.executable, "-c", code, str(root / "f"), str(root / "p.json"),
                           str(tmp_path / "o.mp4")], capture_output=True, text=True,
                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000)))
@@ -172,9 +177,9 @@ def test_any_characters_in_paths(demo_dir, tmp_path, name):
     folder.mkdir()
     clip = folder / f"{ODD}{Path(name).suffix}"
     shutil.copy(demo_dir / name, clip)
-    probe = video.split(clip, folder / "frames", folder / "p.json")
-    video.merge([folder / "frames"], probe, folder / "out.mp4", FAST | {"watermark": ODD})
-    out = video.describe(folder / "out.mp4")
+    probe = split(clip, folder / "frames", folder / "p.json")
+    merge([folder / "frames"], probe, folder / "out.mp4", cfg=FAST | {"watermark": ODD})
+    out = describe(folder / "out.mp4")
     assert out["frames"] == probe.frames and out["audio"] == probe.audio
 
 
@@ -182,10 +187,10 @@ def test_any_characters_in_paths(demo_dir, tmp_path, name):
 def test_file_names_are_never_protocols(tmp_path, monkeypatch, name):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(VideoError, match="does not exist"):
-        video.read_header(name)
+        read_header(name)
     Path(name.replace("/", "_")).write_text("not a video")
     with pytest.raises(VideoError, match="not a video"):
-        video.read_header(name.replace("/", "_"))
+        read_header(name.replace("/", "_"))
 
 
 def test_stale_temporaries_of_a_killed_writer_are_removed(tmp_path):
@@ -216,7 +221,7 @@ def test_image_folder_takes_every_format_opencv_reads(tmp_path):
         grey = suffix in (".pgm", ".pbm")
         assert cv2.imwrite(str(folder / f"{i:02d}{suffix}"), image[..., 0] if grey else image), suffix
     (folder / "README.txt").write_text("not an image")
-    probe = video.split(folder, tmp_path / "frames", tmp_path / "p.json")
+    probe = split(folder, tmp_path / "frames", tmp_path / "p.json")
     assert probe.frames == 10 and (probe.width, probe.height) == (64, 48)
 
 
@@ -226,7 +231,7 @@ def test_image_folder_of_mixed_sizes_is_one_line(tmp_path):
     cv2.imwrite(str(folder / "a.ppm"), np.zeros((48, 64, 3), np.uint8))
     cv2.imwrite(str(folder / "b.pgm"), np.zeros((40, 64), np.uint8))
     with pytest.raises(VideoError) as err:
-        video.split(folder, tmp_path / "frames", tmp_path / "p.json")
+        split(folder, tmp_path / "frames", tmp_path / "p.json")
     assert str(err.value) == (f"{folder / 'b.pgm'}: size 64x40 differs from 64x48 of a.ppm; "
                               "the images of a folder must share one size")
 
@@ -254,7 +259,7 @@ def test_an_image_declaring_too_many_pixels_is_not_decoded(tmp_path, width, heig
     assert bomb.stat().st_size < 2000
     limit = rf"{shown}, more than the 67 million pixels swapflow reads; not decoded"
     with pytest.raises(VideoError, match=rf"{bomb}: {limit}"):
-        video.split(folder, tmp_path / "frames", tmp_path / "p.json")
+        split(folder, tmp_path / "frames", tmp_path / "p.json")
     with pytest.raises(ReferenceStillError, match=rf"reference still {bomb}: {limit}"):
         embed_stills("man", [bomb])
 
@@ -271,7 +276,7 @@ def test_a_cut_image_says_truncated(tmp_path, suffix, keep):
     cut = folder / f"b{suffix}"
     cut.write_bytes(cut.read_bytes()[: int(cut.stat().st_size * keep)])
     with pytest.raises(VideoError, match=rf"{cut}: (truncated|damaged) image"):
-        video.split(folder, tmp_path / "frames", tmp_path / "p.json")
+        split(folder, tmp_path / "frames", tmp_path / "p.json")
     with pytest.raises(ReferenceStillError, match=rf"reference still {cut}: (truncated|damaged) image"):
         embed_stills("man", [cut])
 
@@ -328,7 +333,7 @@ def test_a_killed_job_leaves_no_ffmpeg(tmp_path):
     one writes, and the job that started it is killed by SIGKILL."""
     fifo = tmp_path / "never.mp4"
     os.mkfifo(fifo)
-    code = "import sys; from swapflow import video; video.clip_page(sys.argv[1], sys.argv[2])"
+    code = "import sys; from swapflow.report import clip_page; clip_page(sys.argv[1], sys.argv[2])"
     job = subprocess.Popen([sys.executable, "-c", code, str(fifo), str(tmp_path / "clip.html")],
                            stderr=subprocess.DEVNULL)
     ffmpeg = []

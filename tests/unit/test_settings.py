@@ -1,54 +1,151 @@
-"""Settings: the strict mapping -> dataclass step, and library defaults equal to the schema's."""
+"""Settings: each key declared once in swapflow.settings, the schema and config/README.md's
+tables made from it, the strict mapping -> dataclass step, and the renamed keys."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 import yaml
 
 from swapflow import settings
-from swapflow.config import check_config, other_run, use_own_inputs, validate_config
+from swapflow.config import check_config, load_schema, other_run, use_own_inputs, validate_config
 from swapflow.io import dump_yaml
-from swapflow.settings import ConfigError, from_mapping
+from swapflow.settings import ConfigError, from_mapping, section_values
 from tests.conftest import REPO
 
-SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
-STAGES = [settings.FramesConfig, settings.DetectConfig, settings.AlignConfig, settings.MaskConfig,
-          settings.FacesetConfig, settings.HandsConfig, settings.CurateConfig, settings.CoverageConfig,
-          settings.ConvertConfig, settings.EvaluateConfig, settings.MergeConfig]
-# keys the workflow itself reads (job layout, rule all), not a library stage
-WORKFLOW_KEYS = {("extract", "shard_size"), ("convert", "shard_size"), ("evaluate", "enabled")}
+SCHEMA = load_schema(REPO / "workflow/schemas/config.schema.yaml")
+SECTIONS = ["frames", "extract", "mask", "curate", "pose_coverage", "train", "convert", "evaluate", "merge"]
+PLUGINS = ["extract.mediapipe", "extract.dlib-hog"]  # the detectors' own settings
+
+
+def section(config: dict, name: str) -> dict:
+    """The config section ``name`` (``extract.mediapipe``: a section in a section)."""
+    for key in name.split("."):
+        config = config[key]
+    return config
 
 
 def _plain(value):
     return list(value) if isinstance(value, tuple) else value
 
 
-@pytest.mark.parametrize("cls", STAGES, ids=lambda c: c.__name__)
-def test_library_defaults_equal_the_schema(cls):
-    keys = SCHEMA["properties"][cls.section]["properties"]
-    for field in dataclasses.fields(cls):
-        assert field.name in keys, f"{cls.__name__}.{field.name} is not in the schema"
-        assert _plain(field.default) == keys[field.name]["default"], f"{cls.section}.{field.name}"
+def test_every_key_is_declared_once():
+    """A section's keys are the fields of its dataclasses, none twice, and the
+    schema file declares no settings section of its own."""
+    assert list(settings.section_schemas()) == SECTIONS
+    for name in SECTIONS + PLUGINS:
+        keys = [f.name for cls in settings.section_classes(name) for f in settings.config_fields(cls)]
+        keys += [plugin.rpartition(".")[2] for plugin in PLUGINS if plugin.startswith(f"{name}.")]
+        assert len(keys) == len(set(keys)), name
+        assert list(section(SCHEMA["properties"], name.replace(".", ".properties."))["properties"]) == keys
+    assert SCHEMA["properties"]["extract"]["properties"]["detector"]["enum"] == ["mediapipe", "dlib-hog"]
+    own = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())["properties"]
+    assert not set(own) & set(SECTIONS)
 
 
-@pytest.mark.parametrize("section", ["frames", "extract", "mask", "curate", "coverage", "convert",
-                                     "evaluate", "merge"])
-def test_every_schema_key_is_read_by_one_stage(section):
-    read = [(section, f.name) for cls in STAGES if cls.section == section
-            for f in dataclasses.fields(cls)]
-    for key in SCHEMA["properties"][section]["properties"]:
-        assert read.count((section, key)) + ((section, key) in WORKFLOW_KEYS) == 1, key
+def test_the_schema_is_made_from_the_fields():
+    props = settings.section_schemas()
+    assert props["convert"]["properties"]["blend"] == {
+        "type": "string", "enum": ["alpha", "poisson"], "default": "alpha",
+        "description": "`alpha` (feathered mask) or `poisson` (seamless clone)"}
+    assert props["convert"]["properties"]["occlusion"]["items"] == {"type": "string", "enum": ["hands", "reconstruction"]}
+    assert props["mask"]["properties"]["types"]["default"] == ["components", "extended"]
+    assert props["merge"]["properties"]["watermark"]["type"] == ["string", "null"]
+    assert "type" not in props["train"]["properties"]["iterations"]
+    assert props["extract"]["properties"]["crop_fraction"]["exclusiveMinimum"] == 0
+
+
+@pytest.mark.parametrize("cls", settings.SETTINGS, ids=lambda c: c.__name__)
+def test_defaults_filled_by_the_workflow_are_the_library_defaults(cls):
+    config = minimal()
+    validate_config(config, SCHEMA)
+    assert section_values(cls, section(config, cls.section)) == {
+        f.name: _plain(f.default) for f in settings.config_fields(cls)}
 
 
 def test_unknown_keys_are_named():
     with pytest.raises(ConfigError, match=r"convert: unknown setting 'colour' \(known here: mask,"):
         from_mapping(settings.ConvertConfig, {"colour": "rct"})
-    with pytest.raises(ConfigError, match="extract: unknown setting 'coverage', 'size'"):
-        from_mapping(settings.DetectConfig, {"size": 128, "coverage": 0.8})
+    with pytest.raises(ConfigError, match="extract: unknown setting 'crop_fraction', 'size'"):
+        from_mapping(settings.DetectConfig, {"size": 128, "crop_fraction": 0.8})
     assert from_mapping(settings.MergeConfig, {"crf": 30}).crf == 30
     assert from_mapping(settings.MergeConfig, None) == settings.MergeConfig()
+
+
+@pytest.mark.parametrize("cls, values, message", [
+    (settings.ConvertConfig, {"blend": "seamless"}, "convert.blend: 'seamless' is not allowed (one of: alpha, poisson)"),
+    (settings.ConvertConfig, {"occlusion": ["hands", "hair"]},
+     "convert.occlusion.1: 'hair' is not allowed (one of: hands, reconstruction)"),
+    (settings.ConvertConfig, {"feather": 2}, "convert.feather: 2 is greater than the maximum of 0.5"),
+    (settings.MergeConfig, {"crf": "18"}, "merge.crf: '18' is not of type 'integer'"),
+    (settings.FramesConfig, {"stills_fps": "25fps"}, "frames.stills_fps: '25fps' does not match"),
+])
+def test_a_library_user_gets_the_workflows_message(cls, values, message):
+    """The library checks what it is given as the workflow's schema does, with the same line."""
+    with pytest.raises(ConfigError) as library:
+        from_mapping(cls, values)
+    assert str(library.value).startswith(message)
+    with pytest.raises(ConfigError) as workflow:
+        validate_config(minimal() | {cls.section: values}, SCHEMA)
+    assert str(workflow.value) == str(library.value)
+
+
+def test_lists_become_tuples():
+    cfg = from_mapping(settings.ConvertConfig, {"occlusion": ["reconstruction"]})
+    assert cfg.occlusion == ("reconstruction",)
+    assert from_mapping(settings.MaskConfig, {"types": ["mesh"]}).types == ("mesh",)
+
+
+def test_a_swaps_own_keys_go_on_top():
+    section = {"preset": "lite", "overrides": ["batch_size=8"], "iterations": None, "threads": 2,
+               "gpus": 1, "runtime": 720, "mem_mb": 8000}
+    own = {"overrides": ["model.lr=1e-4"], "iterations": 30}
+    values = section_values(settings.TrainJobConfig, section, own)
+    assert values["overrides"] == ["batch_size=8", "model.lr=1e-4"], "a swap's overrides come after"
+    assert values["iterations"] == 30 and values["preset"] == "lite"
+    assert section_values(settings.TrainJobConfig, section) == section
+
+
+def test_readme_tables_are_made_from_the_settings():
+    path = REPO / "config/README.md"
+    text = path.read_text()
+    assert text.count("<!-- settings table: ") == len(SECTIONS + PLUGINS)
+    assert settings.readme_tables(text) == text, (
+        "config/README.md's settings tables differ from swapflow.settings: run "
+        "python -m swapflow.config config/README.md")
+
+
+@pytest.mark.parametrize("old, new, where", [
+    ({"extract": {"coverage": 0.8}}, ("extract", "crop_fraction"), "extract.coverage is now extract.crop_fraction"),
+    ({"coverage": {"radius": 12.0}}, ("pose_coverage", "radius"), "coverage is now pose_coverage"),
+])
+def test_an_old_key_still_works_for_this_release(capsys, old, new, where):
+    config = minimal() | old
+    validate_config(config, SCHEMA)
+    value = next(iter(next(iter(old.values())).values()))
+    assert config[new[0]][new[1]] == value and "coverage" not in config and "coverage" not in config["extract"]
+    err = capsys.readouterr().err
+    assert err == f"swapflow: {where}; the old name works until the next release\n"
+
+
+def test_the_detector_keys_moved_under_its_name(capsys):
+    config = minimal() | {"extract": {"range": "short", "tiling": "never", "threshold": 0.6}}
+    validate_config(config, SCHEMA)
+    assert config["extract"]["mediapipe"] == {"range": "short", "tiling": "never"}
+    assert config["extract"]["threshold"] == 0.6 and "range" not in config["extract"]
+    assert config["extract"]["dlib-hog"] == {"upsample": 1}
+    assert capsys.readouterr().err.splitlines() == [
+        f"swapflow: extract.{key} is now extract.mediapipe.{key}; the old name works until the next release"
+        for key in ("range", "tiling")]
+    with pytest.raises(ConfigError, match="extract.range and extract.mediapipe.range are both given"):
+        validate_config(minimal() | {"extract": {"range": "short", "mediapipe": {"range": "full"}}}, SCHEMA)
+
+
+def test_an_old_key_beside_its_new_name_is_refused():
+    with pytest.raises(ConfigError, match="extract.coverage and extract.crop_fraction are both given"):
+        validate_config(minimal() | {"extract": {"coverage": 0.8, "crop_fraction": 0.7}}, SCHEMA)
+    with pytest.raises(ConfigError, match="coverage and pose_coverage are both given"):
+        validate_config(minimal() | {"coverage": {}, "pose_coverage": {}}, SCHEMA)
 
 
 def minimal(**swap) -> dict:
@@ -66,11 +163,11 @@ def test_defaults_are_filled_but_not_into_swap_sections():
 
 def test_every_problem_is_one_line_naming_its_key():
     config = minimal(convert={"feather": 2}) | {"merge": {"crf": 99, "presett": "x"},
-                                                 "extract": {"range": "far"}}
+                                                 "extract": {"mediapipe": {"range": "far"}}}
     with pytest.raises(ConfigError) as err:
         validate_config(config, SCHEMA)
     assert str(err.value).splitlines() == [
-        "extract.range: 'far' is not allowed (one of: auto, short, full)",
+        "extract.mediapipe.range: 'far' is not allowed (one of: auto, short, full)",
         "merge: unknown key 'presett' (allowed: codec, crf, preset, pix_fmt, audio_codec, "
         "synthetic_tag, watermark)",
         "merge.crf: 99 is greater than the maximum of 51",

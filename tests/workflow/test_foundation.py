@@ -170,12 +170,12 @@ def test_bad_names_fail_before_any_job(tmp_path):
 
 def test_schema_errors_are_one_line_each(tmp_path):
     config = passthrough_config(merge={"crf": 99, "presett": "fast"},
-                                extract={"range": "far"})
+                                extract={"mediapipe": {"range": "far"}})
     write_config(tmp_path, config)
     out = failing_run(tmp_path)
     assert "merge.crf: 99 is greater than the maximum of 51\n" in out
     assert "merge: unknown key 'presett' (allowed: codec, crf, preset," in out
-    assert "extract.range: 'far' is not allowed (one of: auto, short, full)\n" in out
+    assert "extract.mediapipe.range: 'far' is not allowed (one of: auto, short, full)\n" in out
     assert "$schema" not in out and "additionalProperties" not in out and len(out) < 3000
 
 

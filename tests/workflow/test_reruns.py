@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from swapflow import video
+from swapflow.video.ffmpeg import ffmpeg_exe
 from tests.conftest import REPO, planned_jobs, run_snakemake, write_config
 from tests.workflow.conftest import swap_config
 
@@ -86,7 +86,7 @@ def test_detection_setting_reruns_from_detect(swapped):
             "config_used": 1, "all": 1}
 
 
-@pytest.mark.parametrize("setting", [{"smoothing_beta": 1.0}, {"coverage": 0.75},
+@pytest.mark.parametrize("setting", [{"smoothing_beta": 1.0}, {"crop_fraction": 0.75},
                                      {"keep_all": True}])
 def test_align_setting_reruns_from_align_not_detect(swapped, setting):
     with changed(swapped, with_sections(extract=setting)):
@@ -113,7 +113,7 @@ def test_curation_setting_reruns_faceset_and_after_not_before(swapped, setting):
 
 
 def test_coverage_setting_reruns_coverage_and_evaluate_only(swapped):
-    with changed(swapped, with_sections(coverage={"radius": 15})):
+    with changed(swapped, with_sections(pose_coverage={"radius": 15})):
         assert planned_jobs(swapped) == {"coverage": 2, "evaluate": 2, "summary": 1,
                                          "config_used": 1, "all": 1}
         # each reason names the changed settings by digest, not the whole config twice
@@ -218,7 +218,7 @@ def test_replaced_target_video_reruns_its_chain_only(swapped):
     clip = swapped / "resources/demo/single_face.mp4"
     kept = swapped / "man.orig.mp4"
     shutil.copy2(clip, kept)
-    subprocess.run([video.ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(kept), "-c:v",
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(kept), "-c:v",
                     "libx264", "-crf", "30", "-c:a", "copy", str(clip)], check=True)
     try:
         jobs = planned_jobs(swapped)
@@ -246,8 +246,8 @@ def test_replaced_target_video_reruns_its_chain_only(swapped):
     ("train", {"overrides": ["model.lr=fast"]}, "override 'model.lr=fast' does not apply"),
     ("train", {"overrides": ["data.rotation=-5"]}, "swaps.w2m.train: training setting data.rotation is -5; "
                                                    "it takes a number of at least 0 and at most 180"),
-    ("train", {"gpus": 3}, "swaps.w2m.train: batch_size 16 does not split evenly over gpus: 3 "
-                           "training processes"),
+    ("train", {"gpus": 3}, "swaps.w2m.train: batch_size 16 does not split evenly over 3 "
+                           "training processes (train.gpus)"),
 ])
 def test_training_config_errors_fail_the_dry_run(swapped, where, change, message):
     with changed(swapped, with_sections(**{where: change})):

@@ -1,6 +1,5 @@
 import os
 import re
-from dataclasses import fields
 from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,11 +10,12 @@ from swapflow import demo
 from swapflow.config import check_config, check_videos
 from swapflow.io import read_json
 from swapflow.pipeline import shard_count
-from swapflow.video import content_hash, outdate_changed, source_digest
+from swapflow.video.probe import content_hash, outdate_changed, source_digest
 from swapflow.settings import (
     AlignConfig,
     ConfigError,
     ConvertConfig,
+    ConvertJobConfig,
     CoverageConfig,
     CurateConfig,
     DetectConfig,
@@ -25,8 +25,16 @@ from swapflow.settings import (
     MaskConfig,
     MergeConfig,
     Sealed,
+    TrainJobConfig,
+    config_fields,
+    section_values,
 )
-from swapflow.train.config import compose_config, model_name, schedule_length
+from swapflow.train.config import (
+    compose_config,
+    model_name,
+    process_share,
+    schedule_length,
+)
 
 check_config(config, workflow.configfiles)
 
@@ -61,33 +69,18 @@ outdate_changed(config["videos"], "results/probe")
 # ---- training configs and models, composed once at parse time ----------------
 
 
-def swap_train(swap):
-    """The swap's train section: the global one with the swap's keys on top;
-    the swap's ``overrides`` come after the global ones."""
-    own = swap["train"]
-    return (
-        config["train"]
-        | own
-        | {"overrides": config["train"]["overrides"] + own.get("overrides", [])}
-    )
-
-
 def compose_training(swap):
     """train.yaml + preset + overrides of one swap, as plain data; a bad preset
     or override stops the dry run naming the swap."""
-    t = swap_train(swap)
+    t = settings(TrainJobConfig, swap)
     overrides = t["overrides"] + (
         [f"iterations={t['iterations']}"] if t["iterations"] else []
     )
     try:
         cfg = composed(t["preset"], tuple(overrides))
+        process_share(cfg["batch_size"], max(1, t["gpus"]))
     except ConfigError as err:
         raise ConfigError(f"swaps.{swap['name']}.train: {err}") from None
-    if cfg["batch_size"] % max(1, t["gpus"]):
-        raise ConfigError(
-            f"swaps.{swap['name']}.train: batch_size {cfg['batch_size']} does not split "
-            f"evenly over gpus: {t['gpus']} training processes"
-        )
     return cfg
 
 
@@ -210,19 +203,24 @@ def swap_facesets(role):
 # ---- params: exactly the settings each script reads ----------------------------
 
 
-def sealed(settings):
+def sealed(values):
     """Params for the report's rules (those whose outputs go into it): the script
     reads a dict, Snakemake's report page shows only a digest (it writes params
     unescaped into its HTML), and the rerun check records and prints that digest.
-    ``settings``: a dict or an input function giving one."""
-    if callable(settings):
-        return lambda wildcards: Sealed(settings(wildcards))
-    return Sealed(settings)
+    ``values``: a dict or an input function giving one."""
+    if callable(values):
+        return lambda wildcards: Sealed(values(wildcards))
+    return Sealed(values)
 
 
-def pick(cls, section):
-    """The keys of a config section that a stage's settings dataclass reads."""
-    return {f.name: section[f.name] for f in fields(cls)}
+def settings(cls, swap=None):
+    """The keys a stage reads (the fields of the swapflow.settings dataclass
+    ``cls``) from their config section, with the own keys of ``swap`` (a swap or
+    its name; passthrough has none) on top: its ``train.overrides`` come after
+    the global ones."""
+    if isinstance(swap, str):
+        swap = None if swap == "passthrough" else swap_by_name(swap)
+    return section_values(cls, config[cls.section], (swap or {}).get(cls.section))
 
 
 def frame_quality():
@@ -239,41 +237,25 @@ def frames_settings(wildcards):
     return frame_quality() | {key: config["frames"][key]}
 
 
+def detection():
+    """The detect keys, with the chosen detector's own settings (``extract.<detector>``)."""
+    cfg = settings(DetectConfig)
+    return cfg | {"options": config["extract"][cfg["detector"]]}
+
+
 def detect_settings(wildcards):
     """Detection and landmark settings; embeddings are on where references pick faces."""
-    cfg = pick(DetectConfig, config["extract"])
+    cfg = detection()
     cfg["embeddings"] = cfg["embeddings"] or bool(video_references(wildcards))
     return cfg
 
 
-def align_settings(wildcards):
-    return pick(AlignConfig, config["extract"])
-
-
 def reference_settings(wildcards):
-    """What finds the face in reference stills: the detector and landmarker settings."""
-    keys = ("detector", "range", "tiling", "threshold", "min_size", "landmarker")
-    return {key: config["extract"][key] for key in keys}
-
-
-def mask_settings(wildcards):
-    return pick(MaskConfig, config["mask"])
-
-
-def hands_settings(wildcards):
-    return pick(HandsConfig, config["mask"])
-
-
-def faceset_settings(wildcards):
-    return pick(FacesetConfig, config["mask"])
-
-
-def curate_settings(wildcards):
-    return pick(CurateConfig, config["curate"])
-
-
-def coverage_settings(wildcards):
-    return pick(CoverageConfig, config["coverage"])
+    """What finds the face in reference stills: the detection keys that apply to a
+    still, and the detector's own settings."""
+    cfg = detection()
+    stills = [f.name for f in config_fields(DetectConfig) if f.metadata["stills"]]
+    return {key: cfg[key] for key in [*stills, "options"]}
 
 
 def coverage_mirror(wildcards):
@@ -290,9 +272,9 @@ def coverage_mirror(wildcards):
 def faceset_recipe(wildcards):
     """Every setting from detection to curation that shapes a video's faceset."""
     return {
-        "extract": detect_settings(wildcards) | align_settings(wildcards),
-        "mask": mask_settings(wildcards) | faceset_settings(wildcards),
-        "curate": curate_settings(wildcards),
+        "extract": detect_settings(wildcards) | settings(AlignConfig),
+        "mask": settings(MaskConfig) | settings(FacesetConfig),
+        "curate": settings(CurateConfig),
     }
 
 
@@ -303,34 +285,21 @@ def model_config(wildcards):
 
 def model_resources(key):
     """A ``train`` resource of a model, from the first swap that uses it."""
-    return lambda wildcards: swap_train(
-        swap_by_name(MODELS[wildcards.model]["swaps"][0])
+    return lambda wildcards: settings(
+        TrainJobConfig, MODELS[wildcards.model]["swaps"][0]
     )[key]
-
-
-def swap_convert(name):
-    return pick(ConvertConfig, config["convert"] | swap_by_name(name)["convert"])
 
 
 def convert_hands(wildcards):
     """Input function: the video's tracked hands where the swap cuts hands out of its mask."""
-    if "hands" in swap_convert(wildcards.swap)["occlusion"]:
+    if "hands" in settings(ConvertConfig, wildcards.swap)["occlusion"]:
         return f"results/hands/{wildcards.video}.parquet"
     return []
 
 
 def convert_shard_size(wildcards):
-    """Frames per convert job of the swap (the convert section with the swap's keys on top)."""
-    return (config["convert"] | swap_by_name(wildcards.swap)["convert"])["shard_size"]
-
-
-def swap_merge(name):
-    overrides = {} if name == "passthrough" else swap_by_name(name)["merge"]
-    return pick(MergeConfig, config["merge"] | overrides)
-
-
-def evaluate_settings(wildcards):
-    return pick(EvaluateConfig, config["evaluate"])
+    """Frames per convert job of the swap."""
+    return settings(ConvertJobConfig, wildcards.swap)["shard_size"]
 
 
 def swap_identities(wildcards):
@@ -341,16 +310,15 @@ def swap_identities(wildcards):
 def swap_settings(name):
     """What a swap output was made with after extraction: model, training and
     the swap's own convert and merge settings (for the summary and provenance)."""
-    swap = swap_by_name(name)
     model = SWAP_MODEL[name]
-    t = swap_train(swap)
+    t = settings(TrainJobConfig, name)
     return {
         "model": model,
         "preset": t["preset"],
         "iterations": MODELS[model]["config"]["iterations"],
         "overrides": " ".join(t["overrides"]),
-        "convert": swap_convert(name),
-        "merge": swap_merge(name),
+        "convert": settings(ConvertConfig, name),
+        "merge": settings(MergeConfig, name),
     }
 
 
@@ -421,6 +389,12 @@ def runtime(minutes):
     """A job's time limit: ``minutes`` on the first attempt, N times that on attempt N,
     so a job killed at its limit gets more time on the retry."""
     return lambda wildcards, attempt: minutes * attempt
+
+
+# the defaults of the script jobs: their software (relative to
+# workflow/rules/, where the rules are) and what a step on the CPU needs
+ENV = "../envs/swapflow.yaml"
+STEP = {"runtime": runtime(60), "mem_mb": 4000}
 
 
 # ---- names ----------------------------------------------------------------------

@@ -15,13 +15,12 @@ rule convert:
     benchmark:
         "benchmarks/out/convert/{swap}/{video}/{shard}.tsv"
     conda:
-        "../envs/swapflow.yaml"
+        ENV
     threads: 2
     resources:
-        runtime=runtime(60),
-        mem_mb=4000,
+        **STEP,
     params:
-        cfg=lambda wildcards: swap_convert(wildcards.swap),
+        cfg=lambda wildcards: settings(ConvertConfig, wildcards.swap),
         identities=swap_identities,
         frames=frame_quality(),
         shard_size=convert_shard_size,

@@ -32,12 +32,11 @@ rule evaluate:
     benchmark:
         "benchmarks/out/evaluate/{swap}/{video}.tsv"
     conda:
-        "../envs/swapflow.yaml"
+        ENV
     resources:
-        runtime=runtime(60),
-        mem_mb=4000,
+        **STEP,
     params:
-        cfg=sealed(evaluate_settings),
+        cfg=sealed(settings(EvaluateConfig)),
     script:
         "../scripts/evaluate.py"
 
@@ -60,7 +59,7 @@ rule summary:
     # small: written where snakemake runs, not worth a cluster job
     localrule: True
     conda:
-        "../envs/swapflow.yaml"
+        ENV
     params:
         # swap/video -> its settings, in the order of the inputs
         settings=sealed(
@@ -87,10 +86,9 @@ rule provenance:
     benchmark:
         "benchmarks/out/provenance/{swap}/{video}.tsv"
     conda:
-        "../envs/swapflow.yaml"
+        ENV
     resources:
-        runtime=runtime(60),
-        mem_mb=4000,
+        **STEP,
     params:
         settings=sealed(
             lambda wildcards: {
@@ -119,7 +117,7 @@ rule models:
     # small: written where snakemake runs, not worth a cluster job
     localrule: True
     conda:
-        "../envs/swapflow.yaml"
+        ENV
     params:
         rows=[
             {
@@ -151,7 +149,7 @@ rule config_used:
     # small: written where snakemake runs, not worth a cluster job
     localrule: True
     conda:
-        "../envs/swapflow.yaml"
+        ENV
     params:
         config=sealed(given_config()),
     script:

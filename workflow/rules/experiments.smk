@@ -35,7 +35,7 @@ rule experiment:
     # small: written where snakemake runs, not worth a cluster job
     localrule: True
     conda:
-        "../envs/swapflow.yaml"
+        ENV
     params:
         # one row per input: swap, video, seed and the swept settings
         points=sealed(experiment_points),

@@ -8,10 +8,9 @@ rule detect:
     benchmark:
         "benchmarks/out/detect/{video}/{shard}.tsv"
     conda:
-        "../envs/swapflow.yaml"
+        ENV
     resources:
-        runtime=runtime(60),
-        mem_mb=4000,
+        **STEP,
     params:
         cfg=detect_settings,
         shard_size=config["extract"]["shard_size"],
@@ -29,10 +28,9 @@ rule reference:
     benchmark:
         "benchmarks/out/reference/{identity}.tsv"
     conda:
-        "../envs/swapflow.yaml"
+        ENV
     resources:
-        runtime=runtime(60),
-        mem_mb=4000,
+        **STEP,
     params:
         cfg=reference_settings,
     script:
@@ -51,12 +49,11 @@ rule align:
     benchmark:
         "benchmarks/out/align/{video}.tsv"
     conda:
-        "../envs/swapflow.yaml"
+        ENV
     resources:
-        runtime=runtime(60),
-        mem_mb=4000,
+        **STEP,
     params:
-        cfg=align_settings,
+        cfg=settings(AlignConfig),
     script:
         "../scripts/align.py"
 
@@ -72,12 +69,11 @@ rule mask:
     benchmark:
         "benchmarks/out/mask/{video}.tsv"
     conda:
-        "../envs/swapflow.yaml"
+        ENV
     resources:
-        runtime=runtime(60),
-        mem_mb=4000,
+        **STEP,
     params:
-        cfg=mask_settings,
+        cfg=settings(MaskConfig),
     script:
         "../scripts/mask.py"
 
@@ -93,12 +89,11 @@ rule hands:
     benchmark:
         "benchmarks/out/hands/{video}.tsv"
     conda:
-        "../envs/swapflow.yaml"
+        ENV
     resources:
-        runtime=runtime(60),
-        mem_mb=4000,
+        **STEP,
     params:
-        cfg=hands_settings,
+        cfg=settings(HandsConfig),
     script:
         "../scripts/hands.py"
 
@@ -133,13 +128,12 @@ rule faceset:
     benchmark:
         "benchmarks/out/faceset/{video}.tsv"
     conda:
-        "../envs/swapflow.yaml"
+        ENV
     resources:
-        runtime=runtime(60),
-        mem_mb=4000,
+        **STEP,
     params:
-        cfg=sealed(faceset_settings),
-        curate=sealed(curate_settings),
+        cfg=sealed(settings(FacesetConfig)),
+        curate=sealed(settings(CurateConfig)),
     script:
         "../scripts/faceset.py"
 
@@ -164,12 +158,11 @@ rule coverage:
     # a cheap warning before the long jobs: it runs before train when both could
     priority: 100
     conda:
-        "../envs/swapflow.yaml"
+        ENV
     resources:
-        runtime=runtime(60),
-        mem_mb=4000,
+        **STEP,
     params:
-        cfg=sealed(coverage_settings),
+        cfg=sealed(settings(CoverageConfig)),
         mirror=coverage_mirror,
     script:
         "../scripts/coverage.py"

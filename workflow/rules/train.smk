@@ -18,7 +18,7 @@ rule train:
     # their checkpoint instead of training those iterations again
     priority: lambda wildcards: -schedule_length(MODELS[wildcards.model]["config"])
     conda:
-        "../envs/swapflow.yaml"
+        ENV
     threads: model_resources("threads")
     resources:
         gpu=model_resources("gpus"),

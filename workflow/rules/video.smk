@@ -12,7 +12,7 @@ if MISSING_DEMO:
         # a download: runs where snakemake runs, never on a compute node (often offline)
         localrule: True
         conda:
-            "../envs/swapflow.yaml"
+            ENV
         script:
             "../scripts/demo_data.py"
 
@@ -28,10 +28,9 @@ checkpoint split_frames:
     benchmark:
         "benchmarks/out/split_frames/{video}.tsv"
     conda:
-        "../envs/swapflow.yaml"
+        ENV
     resources:
-        runtime=runtime(60),
-        mem_mb=4000,
+        **STEP,
     params:
         cfg=frames_settings,
     script:
@@ -49,11 +48,10 @@ rule merge:
     benchmark:
         "benchmarks/out/merge/{swap}/{video}.tsv"
     conda:
-        "../envs/swapflow.yaml"
+        ENV
     resources:
-        runtime=runtime(60),
-        mem_mb=4000,
+        **STEP,
     params:
-        cfg=lambda wildcards: swap_merge(wildcards.swap),
+        cfg=lambda wildcards: settings(MergeConfig, wildcards.swap),
     script:
         "../scripts/merge.py"

@@ -322,6 +322,15 @@ def _explain(err: Exception, overrides: list[str]) -> str:
     return f"override {which!r} does not apply: {reason}" if which else f"the training config: {reason}"
 
 
+def process_share(batch_size: int, processes: int) -> int:
+    """The samples of each batch that each of ``processes`` training processes
+    (``train.gpus``) builds; ConfigError unless they split evenly."""
+    if batch_size % processes:
+        raise ConfigError(f"batch_size {batch_size} does not split evenly over {processes} training "
+                          f"processes (train.gpus); make it a multiple of {processes}")
+    return batch_size // processes
+
+
 def schedule_length(cfg: Mapping) -> int:
     """The last iteration a run may reach: ``iterations``, or ``stop.max_iterations`` when auto."""
     return int(cfg["stop"]["max_iterations"] if cfg["iterations"] == "auto" else cfg["iterations"])

@@ -20,7 +20,7 @@ import torch.distributed as dist
 from omegaconf import DictConfig, OmegaConf
 
 from swapflow.io import atomic_path
-from swapflow.settings import ConfigError
+from swapflow.train.config import process_share
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,7 @@ class Group:
 
     def share(self, batch_size: int) -> range:
         """The positions of each batch this process builds and trains on."""
-        if batch_size % self.size:
-            raise ConfigError(f"batch_size {batch_size} does not split evenly over {self.size} "
-                              f"training processes (train.gpus); make it a multiple of {self.size}")
-        n = batch_size // self.size
+        n = process_share(batch_size, self.size)
         return range(self.rank * n, (self.rank + 1) * n)
 
 

@@ -46,8 +46,6 @@ def split(video: str | Path, out_dir: str | Path, probe_path: str | Path, *,
     Both outputs appear only when complete.
     """
     video, c = Path(video), from_mapping(FramesConfig, cfg)
-    if c.format not in ("png", "jpg"):
-        raise ValueError(f"frames.format must be png or jpg, not {c.format!r}")
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         if video.is_dir():
