@@ -30,7 +30,7 @@ import numpy as np
 
 from swapflow import demo, extract
 from swapflow.mask import write_masks
-from swapflow.align import warp
+from swapflow.geometry import warp
 from swapflow.alignments import kept_faces, matrices
 from swapflow.convert import convert_frames
 from swapflow.curate import KEEP_ALL

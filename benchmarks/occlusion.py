@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from quality import project, snakemake  # noqa: E402
-from swapflow.align import transform_points, warp  # noqa: E402
+from swapflow.geometry import transform_points, warp  # noqa: E402
 from swapflow.alignments import kept_faces, read_alignments  # noqa: E402
 from swapflow.anatomy import POINTS  # noqa: E402
 from swapflow.convert import (blend_mask, convert_frames, face_mask, load_swapper, occlusion_mask,  # noqa: E402

@@ -37,7 +37,8 @@ import yaml
 
 from swapflow import demo
 from swapflow.convert import convert_frames
-from swapflow.evaluate import FrameFiles, frame_metrics
+from swapflow.evaluate import frame_metrics
+from swapflow.frames import FrameFiles
 from swapflow.frames import list_frames
 from swapflow.train.config import compose_config
 from swapflow.train.models import FaceSwapModel

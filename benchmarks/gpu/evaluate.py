@@ -20,7 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from kit import IDENTITIES
-from swapflow.evaluate import FrameFiles, frame_metrics
+from swapflow.evaluate import frame_metrics
+from swapflow.frames import FrameFiles
 from swapflow.report import before_after_strip
 from swapflow.frames import list_frames
 

@@ -23,7 +23,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from swapflow.align import transform_points
+from swapflow.geometry import transform_points
 from swapflow.anatomy import POINTS
 from swapflow.io import InputError, write_parquet
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from swapflow.align import transform_points, warp
+from swapflow.geometry import transform_points, warp
 from swapflow.alignments import kept_faces, table
 from swapflow.anatomy import POINTS
 from swapflow.color import get_color_matcher

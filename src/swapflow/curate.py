@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from swapflow import alignments as al
-from swapflow.align import warp
+from swapflow.geometry import warp
 from swapflow.frames import frame_index, placeholder, read_frame, sheet_tile, spread, tile_grid, write_jpeg
 from swapflow.settings import CurateConfig
 

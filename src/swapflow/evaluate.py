@@ -22,16 +22,16 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Mapping, Sequence
 
 import cv2
 import numpy as np
 import pandas as pd
 
-from swapflow.align import blur_score, head_pose
+from swapflow.geometry import blur_score, head_pose
 from swapflow.alignments import BOX, kept_faces
 from swapflow.anatomy import interocular
-from swapflow.frames import frame_index, read_frame, spread
+from swapflow.frames import Frames, matched, spread
 from swapflow.identity import Embedder, faceset_embedding
 from swapflow.landmarks import DlibLandmarker
 from swapflow.model_folder import holdout, read_manifest
@@ -92,38 +92,6 @@ METRICS: dict[str, str] = {
     "recon_b_ssim": "as recon_a_ssim, for B",
     "recon_b_ssim_masked": "as recon_a_ssim_masked, for B",
 }
-
-
-class Frames(Protocol):
-    """Frames by number: ``frames[i]`` is frame ``i`` as RGB uint8 (H, W, 3)
-    (``swapflow.video.read.VideoFrames``, ``FrameFiles``)."""
-
-    def __len__(self) -> int: ...
-
-    def __getitem__(self, index: int) -> np.ndarray: ...
-
-
-class FrameFiles:
-    """Frame files (as split writes them) by frame number; ``frames[i]`` reads frame ``i``."""
-
-    def __init__(self, paths: Sequence[PathLike]) -> None:
-        self.paths = {frame_index(p): Path(p) for p in paths}
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> np.ndarray:
-        return read_frame(self.paths[index])
-
-
-def matched(original_frames: Sequence[PathLike], output: Frames) -> FrameFiles:
-    """The original frames, checked to be numbered 0.. with one per output frame."""
-    orig = FrameFiles(original_frames)
-    if sorted(orig.paths) != list(range(len(output))):
-        raise ValueError(f"{len(orig)} original frames (numbers {min(orig.paths, default=None)} to "
-                         f"{max(orig.paths, default=None)}) do not match the {len(output)} frames "
-                         "of the output, numbered from 0")
-    return orig
 
 
 def _face_table(orig: Frames, conv: Frames, kept: pd.DataFrame, ref_a: np.ndarray,

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from swapflow import alignments as al
-from swapflow.align import OneEuroFilter, align_matrix, blur_score, head_pose, warp
+from swapflow.geometry import OneEuroFilter, align_matrix, blur_score, head_pose, warp
 from swapflow.alignments import ALIGN_COLUMNS, BOX, DETECT_COLUMNS, RAW_COLUMNS
 from swapflow.anatomy import POINTS
 from swapflow.curate import curate

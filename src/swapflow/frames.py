@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Protocol, Sequence
 
 import cv2
 import numpy as np
@@ -155,3 +155,35 @@ def placeholder(width: int, height: int, text: str) -> np.ndarray:
     tile = np.full((height, width, 3), 128, np.uint8)
     cv2.putText(tile, text, (8, height // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
     return tile
+
+
+class Frames(Protocol):
+    """Frames by number: ``frames[i]`` is frame ``i`` as RGB uint8 (H, W, 3)
+    (``swapflow.video.read.VideoFrames``, ``FrameFiles``)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> np.ndarray: ...
+
+
+class FrameFiles:
+    """Frame files (as split writes them) by frame number; ``frames[i]`` reads frame ``i``."""
+
+    def __init__(self, paths: Sequence[PathLike]) -> None:
+        self.paths = {frame_index(p): Path(p) for p in paths}
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        return read_frame(self.paths[index])
+
+
+def matched(original_frames: Sequence[PathLike], output: Frames) -> FrameFiles:
+    """The original frames, checked to be numbered 0.. with one per output frame."""
+    orig = FrameFiles(original_frames)
+    if sorted(orig.paths) != list(range(len(output))):
+        raise ValueError(f"{len(orig)} original frames (numbers {min(orig.paths, default=None)} to "
+                         f"{max(orig.paths, default=None)}) do not match the {len(output)} frames "
+                         "of the output, numbered from 0")
+    return orig

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from swapflow.align import transform_points
+from swapflow.geometry import transform_points
 from swapflow.alignments import table
 from swapflow.frames import frame_index, progress, read_frame
 from swapflow.settings import HandsConfig

@@ -12,10 +12,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from swapflow.align import transform_points
+from swapflow.geometry import transform_points
 from swapflow.alignments import kept_faces
-from swapflow.evaluate import Frames, matched
-from swapflow.frames import placeholder, spread, tile_grid, write_jpeg
+from swapflow.frames import Frames, matched, placeholder, spread, tile_grid, write_jpeg
 from swapflow.io import atomic_path, scratch_folder
 from swapflow.video.ffmpeg import VideoError, file_url, run
 

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from swapflow.align import CENTERINGS, MEAN_FACE_2D, align_matrix, head_pose, transform_points
+from swapflow.geometry import CENTERINGS, MEAN_FACE_2D, align_matrix, head_pose, transform_points
 from swapflow.alignments import ALIGN_COLUMNS, aligned_landmarks, landmarks, read_alignments, write_alignments
 from swapflow.anatomy import INNER, MIRROR, eye_centres, interocular
 from swapflow.extract import ReferenceStillError, align_faces, embed_stills, extract_frames

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from swapflow.align import head_pose
+from swapflow.geometry import head_pose
 from swapflow.alignments import aligned_landmarks, kept_faces
 from swapflow.anatomy import MIRROR
 from swapflow.coverage import coverage_chart, expressions, frame_ranges, pose_coverage, source_faces, target_faces

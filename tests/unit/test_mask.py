@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from swapflow.align import warp
+from swapflow.geometry import warp
 from swapflow.anatomy import POINTS
 from swapflow.extract import mask_frames
 from swapflow.mask import read_masks, write_masks

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from swapflow.align import transform_points, warp
+from swapflow.geometry import transform_points, warp
 from swapflow.alignments import kept_faces, read_alignments
 from swapflow.faceset import load_faceset
 from swapflow.frames import list_frames, read_frame

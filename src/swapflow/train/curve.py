@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from swapflow.align import blur_score
+from swapflow.geometry import blur_score
 from swapflow.faceset import load_faceset
 from swapflow.frames import spread
 from swapflow.reconstruction import reconstruction

@@ -1,4 +1,6 @@
-"""Alignment of a face to a canonical crop, head pose and sharpness.
+"""Face geometry: the aligned crop's matrix and warp, head pose, sharpness and
+the smoothing of landmarks over time (``align_faces`` in ``extract`` is the
+align stage; ``alignments`` its table).
 
 Landmarks are iBUG-68 points, ``(68, 2)`` float arrays in pixels. The aligned
 crop of side ``size`` is ``cv2.warpAffine(frame, matrix, (size, size))`` with
@@ -81,10 +83,10 @@ def umeyama(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.hstack([scale * rot, (mu_d - scale * rot @ mu_s)[:, None]])
 
 
-def align_matrix(landmarks: np.ndarray, size: int = 256, centering: str = "face", coverage: float = 0.7) -> np.ndarray:
+def align_matrix(landmarks: np.ndarray, size: int = 256, centering: str = "face", crop_fraction: float = 0.7) -> np.ndarray:
     """2x3 float matrix mapping frame pixels to the aligned crop of side ``size``.
 
-    ``coverage`` is the fraction of the crop side taken by the reference square
+    ``crop_fraction`` is the fraction of the crop side taken by the reference square
     (the 68-point face for ``face``, 1.5x it and raised for ``head``).
     """
     try:
@@ -92,7 +94,7 @@ def align_matrix(landmarks: np.ndarray, size: int = 256, centering: str = "face"
     except KeyError:
         raise ValueError(f"centering must be one of {sorted(CENTERINGS)}, not {centering!r}") from None
     to_mean = umeyama(landmarks[STABLE], MEAN_FACE_2D[STABLE])
-    k = size * coverage / (2 * half)
+    k = size * crop_fraction / (2 * half)
     to_crop = np.array([[k, 0, size / 2 - k * cx], [0, k, size / 2 - k * cy], [0, 0, 1]])
     return (to_crop @ np.vstack([to_mean, [0, 0, 1]]))[:2]
 
