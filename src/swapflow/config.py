@@ -101,7 +101,9 @@ def rename_old_keys(config: dict) -> None:
         home = config
         for key in new_path:
             home = home.setdefault(key, {}) if isinstance(home, dict) else None
-        if not isinstance(home, dict) or new_key in home:
+        if not isinstance(home, dict):
+            continue  # the schema names what is wrong
+        if new_key in home:
             raise ConfigError(f"{old} and {new} are both given: {old} is the old name of {new}; "
                               f"keep {new} only")
         home[new_key] = parent.pop(old_key)

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence, TypeVar
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
-from swapflow.extract import align_faces, build_faceset, extract_frames, mask_frames
-from swapflow.identity import Reference
-from swapflow.mask import write_masks
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from swapflow.identity import Reference
 
 T = TypeVar("T")
 
@@ -33,16 +34,19 @@ def shard_frames(frames: Sequence[T], shard: int | str, size: int) -> Sequence[T
 @dataclass
 class Extracted:
     frames: list[Path]
-    raw: pd.DataFrame  # the detect table
-    alignments: pd.DataFrame
+    raw: "pd.DataFrame"  # the detect table
+    alignments: "pd.DataFrame"
     faceset: Path
 
 
 def extract(frames: Sequence[Path], out: Path, detect: dict | None = None, align: dict | None = None,
-            references: Sequence[Reference] = (), curate: dict | None = None) -> Extracted:
+            references: Sequence["Reference"] = (), curate: dict | None = None) -> Extracted:
     """Extract ``frames`` as rules detect, align, mask and faceset do, into the
     faceset folder ``out`` (masks beside it): mask ``extended``, curated with
     ``curate`` (the defaults when None)."""
+    from swapflow.extract import align_faces, build_faceset, extract_frames, mask_frames  # the models
+    from swapflow.mask import write_masks
+
     raw = extract_frames(frames, detect or {})
     alignments = align_faces(raw, align or {}, references)
     masks = out.with_suffix(".npz")

@@ -1,10 +1,13 @@
 """Plugins chosen by name: face detectors, landmarkers, masks, colour matchers.
 
-A plugin is a class registered under a name and imported when first used: a
-built-in one by its ``module:Class`` path here, another with
-``@REGISTRY.register(name)``. A plugin with settings of its own declares them
-as an ``Options`` dataclass; the config gives them under the plugin's name
-(``extract.mediapipe.tiling``) and ``make`` builds the class with them.
+A plugin is a class (a colour matcher: a function) registered under a name:
+a built-in one by its ``module:attribute`` path in its kind's registry
+(``swapflow.detectors.DETECTORS``, ``landmarks.LANDMARKERS``, ``mask.MASKS``,
+``color.COLOR_MATCHERS``), imported when first used (a detector module when
+it is chosen), another with ``@REGISTRY.register(name)``. A plugin with
+settings of its own declares them as an ``Options`` settings dataclass; the
+config gives them under the plugin's name (``extract.mediapipe.tiling``) and
+``make`` builds the class with them.
 """
 
 from __future__ import annotations

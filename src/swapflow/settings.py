@@ -86,10 +86,24 @@ def setting(default: Any, doc: str, *, stills: bool = True, swap_adds: bool = Fa
 
 
 def settings_section(cls: type[T]) -> type[T]:
-    """Register a settings dataclass (its fields are keys of ``cls.section``)."""
+    """Register a settings dataclass (its fields are keys of ``cls.section``) that
+    checks its values as the workflow's schema does, however it is made (a list
+    becomes a tuple)."""
+    cls.__post_init__ = _check_values
     cls = dataclass(cls)
     SETTINGS.append(cls)
     return cls
+
+
+def _check_values(self: Any) -> None:
+    for f in config_fields(type(self)):
+        if isinstance(getattr(self, f.name), list):
+            setattr(self, f.name, tuple(getattr(self, f.name)))
+    values = {f.name: _plain(getattr(self, f.name)) for f in config_fields(type(self))}
+    problems = [problem(err, [self.section, *err.absolute_path])
+                for err in _validator(type(self)).iter_errors(values)]
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 # ---- the settings, section by section ---------------------------------------------
@@ -438,14 +452,14 @@ def _validator(cls: type) -> jsonschema.Draft202012Validator:
     """Checks of the fields of ``cls`` declared with ``setting`` (a plain field has none)."""
     hints = typing.get_type_hints(cls)
     checks = {f.name: {k: v for k, v in _property(f, hints[f.name]).items() if k != "default"}
-              for f in fields(cls) if "schema" in f.metadata}
+              for f in config_fields(cls)}
     return jsonschema.Draft202012Validator({"type": "object", "properties": checks})
 
 
 def from_mapping(cls: type[T], values: Mapping[str, Any] | T | None) -> T:
-    """``cls(**values)``, the values checked as the workflow's schema checks them:
-    unknown keys raise ConfigError naming them and the known ones, a value out of
-    range or not allowed one line per problem (``section.key: ...``)."""
+    """``cls(**values)``: unknown keys raise ConfigError naming them and the known
+    ones; a settings dataclass checks its values as the workflow's schema does,
+    one line per problem (``section.key: ...``)."""
     if isinstance(values, cls):
         return values
     given = dict(values or {})
@@ -454,12 +468,7 @@ def from_mapping(cls: type[T], values: Mapping[str, Any] | T | None) -> T:
     if unknown:
         raise ConfigError(f"{cls.section}: unknown setting {', '.join(map(repr, unknown))} "
                           f"(known here: {', '.join(known)})")
-    problems = [problem(err, [cls.section, *err.absolute_path])
-                for err in _validator(cls).iter_errors(_plain(given))]
-    if problems:
-        raise ConfigError("\n".join(problems))
-    lists = {f.name for f in fields(cls) if isinstance(f.default, tuple)}
-    return cls(**{k: tuple(v) if k in lists else v for k, v in given.items()})
+    return cls(**given)
 
 
 def section_values(cls: type, section: Mapping[str, Any], own: Mapping[str, Any] | None = None) -> dict[str, Any]:

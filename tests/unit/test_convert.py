@@ -14,7 +14,7 @@ from swapflow.convert import convert_frames, plan_convert
 from swapflow.frames import frame_name, list_frames, read_frame, write_frame
 from swapflow.io import read_json
 from swapflow.settings import FramesConfig
-from tests.extraction import lite_model
+from tests.training import lite_model
 
 
 @pytest.fixture(scope="module")

@@ -153,9 +153,10 @@ def test_write_failure_is_named_as_such(demo_dir, tmp_path, stills):
 
 def test_merge_failures_say_what_failed(gray, tmp_path):
     root, probe = gray
-    with pytest.raises(VideoError, match=r"could not encode the video: Unknown encoder 'nosuch'$"):
-        # a dataclass given as it is: a mapping's codec is checked (refused) before ffmpeg runs
-        merge([root / "f"], probe, tmp_path / "o.mp4", cfg=MergeConfig(codec="nosuch"))
+    with pytest.raises(ConfigError, match=r"merge.codec: 'nosuch' is not allowed"):
+        MergeConfig(codec="nosuch")  # refused before ffmpeg runs, however the settings are made
+    with pytest.raises(VideoError, match=r"could not encode the video: .*nosuch"):
+        merge([root / "f"], probe, tmp_path / "o.mp4", cfg={"pix_fmt": "nosuch"})
     code = ("import sys\nfrom swapflow.video.ffmpeg import VideoError\nfrom swapflow.video.merge import merge\n"
             "from swapflow.video.probe import Probe\n"
             "try:\n    merge([sys.argv[1]], Probe.load(sys.argv[2]), sys.argv[3])\n"

@@ -14,7 +14,7 @@ from swapflow.frames import frame_index, list_frames, read_frame, write_frame
 from swapflow.mask import make_mask
 from swapflow.occlusion import hand_mask, hands_by_frame, reconstruction_mask, track_hands
 from swapflow.settings import ConvertConfig, FramesConfig, HandsConfig
-from tests.extraction import lite_model
+from tests.training import lite_model
 
 PNG = FramesConfig(format="png")
 

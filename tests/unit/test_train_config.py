@@ -110,8 +110,18 @@ def test_a_preset_of_the_wrong_type_does_not_compose(tmp_path):
     shutil.copytree(CONFIG, tmp_path, dirs_exist_ok=True)
     preset = tmp_path / "model" / "lite.yaml"
     preset.write_text(re.sub(r"^  size: 64\b", "  size: big", preset.read_text(), flags=re.M))
-    with pytest.raises(ConfigError, match=r"In 'model/lite'.*Value 'big' .* could not be converted to Integer"):
+    with pytest.raises(ConfigError, match="training setting model.size is 'big'; it takes a whole number"):
         compose_config(tmp_path, "lite")
+
+
+def test_a_preset_may_add_keys_its_architecture_reads(tmp_path):
+    """A new architecture's preset brings keys of its own; a typo in an override still stops."""
+    shutil.copytree(CONFIG, tmp_path, dirs_exist_ok=True)
+    preset = (tmp_path / "model" / "lite.yaml").read_text()
+    (tmp_path / "model" / "mine.yaml").write_text(re.sub(r"^  lr:", "  dropout: 0.1\n  lr:", preset, flags=re.M))
+    assert compose_config(tmp_path, "mine", ["model.dropout=0.2"]).model.dropout == 0.2
+    with pytest.raises(ConfigError, match="model.sise is not a key of the training config"):
+        compose_config(tmp_path, "mine", ["model.sise=3"])
 
 
 @pytest.mark.parametrize("change, message", [

@@ -240,7 +240,7 @@ def frames_settings(wildcards):
 def detection():
     """The detect keys, with the chosen detector's own settings (``extract.<detector>``)."""
     cfg = settings(DetectConfig)
-    return cfg | {"options": config["extract"][cfg["detector"]]}
+    return cfg | {"options": config["extract"].get(cfg["detector"], {})}
 
 
 def detect_settings(wildcards):

@@ -20,7 +20,7 @@ import typing
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Union
+from typing import Any, Dict, List, Union
 
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
@@ -130,7 +130,16 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
 
 
-ConfigStore.instance().store(name=SCHEMA, node=TrainConfig)
+@dataclass
+class _Schema(TrainConfig):
+    """What Hydra merges the YAML files into: ``TrainConfig`` with ``model`` open,
+    since a preset may add keys its architecture reads (a model registered with
+    ``@register``); ``check_ranges`` checks the keys ``ModelConfig`` declares."""
+
+    model: Dict[str, Any] = field(default_factory=dict)
+
+
+ConfigStore.instance().store(name=SCHEMA, node=_Schema)
 
 
 def _settings(cls: type, prefix: str = "") -> Iterator[tuple[str, Any, Mapping]]:

@@ -81,7 +81,7 @@ def torchrun(processes: int, args: list[str]) -> list[str]:
 def launch(cfg: DictConfig, facesets_a: list[str | Path], facesets_b: list[str | Path],
            out: str | Path, checkpoint_dir: str | Path, identities: tuple[str, str],
            processes: int, threads: int, log: Path) -> int:
-    """``swapflow.train.train`` of these arguments as ``processes`` processes of
+    """``swapflow.train.trainer.train`` of these arguments as ``processes`` processes of
     ``threads`` torch threads each under torchrun (the config goes to
     ``checkpoint_dir``/train.yaml), their output appended to ``log``. SIGTERM
     and SIGINT are passed on (the processes write one checkpoint and stop);
