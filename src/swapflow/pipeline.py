@@ -8,9 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence, TypeVar
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence, TypeVar
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,13 +32,13 @@ def shard_frames(frames: Sequence[T], shard: int | str, size: int) -> Sequence[T
 @dataclass
 class Extracted:
     frames: list[Path]
-    raw: "pd.DataFrame"  # the detect table
-    alignments: "pd.DataFrame"
+    raw: pd.DataFrame  # the detect table
+    alignments: pd.DataFrame
     faceset: Path
 
 
 def extract(frames: Sequence[Path], out: Path, detect: dict | None = None, align: dict | None = None,
-            references: Sequence["Reference"] = (), curate: dict | None = None) -> Extracted:
+            references: Sequence[Reference] = (), curate: dict | None = None) -> Extracted:
     """Extract ``frames`` as rules detect, align, mask and faceset do, into the
     faceset folder ``out`` (masks beside it): mask ``extended``, curated with
     ``curate`` (the defaults when None)."""
