@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -276,49 +278,64 @@ def test_result_is_the_swapped_video_with_audio_and_tags(cluster_run):
 
 # --------------------------------------------------------------- time limit --
 # train.runtime is 1 minute, and attempt N gets N minutes (the rule's runtime
-# grows with each retry). SLURM checks limits every 30 s, so attempt N is
-# killed 60N to 60N+30 s after it started (SIGTERM, SIGKILL 10 s later). The
-# iterations are sized from the speed of the first run's training (this
-# machine, its load) to about TRAIN_SECONDS of training. An attempt that ends
-# between its limit and SLURM's next check is a race (it may be marked TIMEOUT
-# after it finished), so the work is sized to end well inside attempt 3: with
-# ~15 s of start-up per attempt, attempts 1 and 2 train 45-75 s and 105-135 s,
-# so 260 s always outlasts them (210 s at most) and leaves attempt 3 (killed
-# at 180 s at the earliest) 50-110 s of training: safe while the real speed is
-# within about 20 % of the measured one. (200 s, used before, could end
-# attempt 2 in its race window.) The load of the machine can change it more
-# (one CI run trained 38 % faster than the 40 iterations it was sized on and
-# finished in attempt 2's race window), so the test checks what that race
-# still guarantees rather than failing on it.
-TRAIN_SECONDS = 260
-DONE = re.compile(r"done: (\d+) iterations in ([\d.]+) s")
+# grows with each retry). The first attempt must be killed by its limit
+# whatever the machine's speed: once its log shows training under way, the
+# test stops (SIGSTOP) the two training processes, so nothing more is trained
+# until SLURM's limit arrives (SLURM sends SIGCONT before SIGTERM, so they wake
+# to the signal, write one checkpoint and exit). ITERATIONS is a few seconds of
+# training here, far inside attempt 2's two minutes: a slow machine that needs
+# a third attempt still passes (the test checks what each kill guarantees).
+ITERATIONS = 120
+PROGRESS_LINE = re.compile(r"it ([1-9]\d*)/\d+ ")
 
 
-def timeout_iterations(train_log: str) -> int:
-    if "SWAPFLOW_TIMEOUT_ITERATIONS" in os.environ:
-        return int(os.environ["SWAPFLOW_TIMEOUT_ITERATIONS"])
-    iterations, seconds = DONE.findall(train_log)[-1]
-    return max(40, round(TRAIN_SECONDS * int(iterations) / float(seconds)))
+def freeze_training(train_log: Path, model: str, frozen: list[int], done: threading.Event) -> None:
+    """SIGSTOP the training processes of ``model`` once ``train_log`` shows an
+    iteration done, adding their ids to ``frozen``; gives up when ``done`` is set."""
+    while not done.wait(0.2):
+        if train_log.is_file() and PROGRESS_LINE.search(train_log.read_text()):
+            frozen += [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+                       if _is_worker(pid, model)]
+            for pid in frozen:
+                os.kill(pid, signal.SIGSTOP)
+            return
+
+
+def _is_worker(pid: int, model: str) -> bool:
+    """A training process torchrun started (LOCAL_RANK in its environment) for ``model``."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:  # gone, or not ours to read
+        return False
+    return b"swapflow.train.cli" in cmdline and f"/{model}".encode() in cmdline \
+        and b"\0LOCAL_RANK=" in b"\0" + environ
 
 
 def test_train_killed_at_its_time_limit_resumes_on_the_retry(cluster_run, demo_dir, config_home):
     workdir, _ = cluster_run
-    (first_log,) = (workdir / "logs/train").iterdir()
-    iterations = timeout_iterations(first_log.read_text())
-    # shown when the test fails: what the work was sized on
-    print(f"\nsized on: {DONE.findall(first_log.read_text())[-1:]} -> {iterations} iterations")
     shutil.rmtree(workdir / "results/checkpoints", ignore_errors=True)
     before = mtimes(workdir)
     trained = set((workdir / "results/model").iterdir())
+    iterations = ITERATIONS
     write_config(workdir, cluster_config(demo_dir, iterations=iterations, runtime=1,
-                                         overrides=["preview_every=100000", "log_every_s=2"]))
+                                         overrides=["preview_every=100000", "log_every_s=1"]))
 
     # the new training config names a new model: train it and nothing after it
     planned, _ = run_profile(workdir, config_home, "-n")
     (name,) = set(re.findall(r"results/model/([\w.-]+)", planned)) - {p.name for p in trained}
-    out, wall = run_profile(workdir, config_home, "--retries", "3", f"results/model/{name}")
-    model = workdir / "results/model" / name
     train_log = workdir / "logs/train" / f"{name}.log"
+    frozen: list[int] = []
+    done = threading.Event()
+    watcher = threading.Thread(target=freeze_training, args=(train_log, name, frozen, done))
+    watcher.start()
+    try:
+        out, wall = run_profile(workdir, config_home, "--retries", "3", f"results/model/{name}")
+    finally:
+        done.set()
+        watcher.join()
+    assert len(frozen) == 2, "the first attempt's two training processes were stopped"
+    model = workdir / "results/model" / name
     subs = submissions(out)
     assert {rule for rule, _, _ in subs} == {"train"}, "only train may run"
     assert 2 <= len(subs) <= 4, "one time-limit kill at least, finished within the retries"
@@ -341,11 +358,11 @@ def test_train_killed_at_its_time_limit_resumes_on_the_retry(cluster_run, demo_d
                                           log)]
     assert len(resumed) == 2 and resumed[0] == resumed[1], log[-3000:]
     assert 0 < resumed[0] <= iterations
-    # Every kill during training is graceful. The one race: the training ends
-    # as the limit strikes (the speed guess was off), so the kill finds it
-    # writing or having written the model folder, which Snakemake removes as
-    # incomplete; then the last attempt resumes at the last iteration and only
-    # writes the folder.
+    # Every kill during training is graceful. The first finds it stopped mid-way;
+    # a later one (a machine slow enough to need a third attempt) may race its
+    # end: the kill finds it writing or having written the model folder, which
+    # Snakemake removes as incomplete; then the last attempt resumes at the last
+    # iteration and only writes the folder.
     assert graceful[0], subs[0][2].read_text()[-2000:]
     assert all(graceful[:-1]), "only the last killed attempt may have finished its training"
     assert graceful[-1] or resumed[0] == iterations, subs[-2][2].read_text()[-2000:]
