@@ -172,3 +172,60 @@ def measure(case: Case, folder: Path, cfg: dict) -> Score:
 def demo_frames(demo_dir: Path, folder: Path) -> list[Path]:
     split(demo_dir / "single_face.mp4", folder, folder.with_suffix(".json"))
     return list_frames(folder)
+
+
+# ------------------------------------------------------------ lost faces --
+def damage(image: np.ndarray, truth: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` made hard for the detector around the face of landmarks ``truth``:
+    ``bar``, a dark bar over the right half of the face; ``blur``, the frame
+    blurred (Gaussian, sigma 18: a focus pull or fast motion); ``pitch<degrees>``,
+    the face tilted back (negative: forward) about its horizontal axis, seen in
+    perspective from 2.5 face widths (a plane through the face's points).
+    Returns the image and its face's landmarks (moved by the pitch)."""
+    out = image.copy()
+    (x0, y0), (x1, y1), w = truth.min(0), truth.max(0), np.ptp(truth[:, 0])
+    if kind == "bar":
+        out[max(0, int(y0 - 0.4 * w)):int(y1 + 0.2 * w), int((x0 + x1) / 2 - 0.1 * w):int(x1 + 0.2 * w)] = 40
+    elif kind == "blur":
+        out = cv2.GaussianBlur(image, (0, 0), 18)
+    elif kind.startswith("pitch"):
+        turn = pitch_matrix(truth, float(kind[5:]))
+        out = cv2.warpPerspective(image, turn, image.shape[1::-1], flags=cv2.INTER_AREA,
+                                  borderMode=cv2.BORDER_REPLICATE)
+        truth = cv2.perspectiveTransform(truth[None], turn)[0]
+    else:
+        raise ValueError(kind)
+    return out, truth
+
+
+def pitch_matrix(points: np.ndarray, degrees: float, distance: float = 2.5) -> np.ndarray:
+    """Homography turning the face of ``points`` about the horizontal axis through
+    their centre by ``degrees``, seen from ``distance`` face widths."""
+    centre, width, t = points.mean(0), np.ptp(points[:, 0]), np.radians(degrees)
+    d = distance * width
+    to_centre = np.array([[1, 0, -centre[0]], [0, 1, -centre[1]], [0, 0, 1]])
+    turn = np.array([[d, 0, 0], [0, d * np.cos(t), 0], [0, np.sin(t), d]])
+    back = np.array([[1, 0, centre[0]], [0, 1, centre[1]], [0, 0, 1]])
+    return back @ turn @ to_centre
+
+
+def damaged_clip(frames: list[Path], folder: Path, damaged: dict[int, str],
+                 faceless: np.ndarray | None = None) -> tuple[list[Path], list[np.ndarray]]:
+    """Copies of ``frames`` (one face each) in ``folder``, numbered from 0, the
+    frame at each position of ``damaged`` damaged as it says (see ``damage``;
+    ``faceless`` replaces it by that picture); and the true landmarks of each
+    frame's face (dlib's on the clean frame, moved as the damage moved it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths, truths = [], []
+    for i, frame in enumerate(frames):
+        image = cv2.cvtColor(cv2.imread(str(frame)), cv2.COLOR_BGR2RGB)
+        (truth,) = reference_landmarks(image)
+        kind = damaged.get(i)
+        if kind == "faceless":
+            image = cv2.resize(faceless, image.shape[1::-1])
+        elif kind:
+            image, truth = damage(image, truth, kind)
+        paths.append(folder / f"{i:06d}.png")
+        cv2.imwrite(str(paths[-1]), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        truths.append(truth)
+    return paths, truths

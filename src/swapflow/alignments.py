@@ -7,7 +7,8 @@ visited frame without a face has one row with ``face`` -1 and a NaN box):
   box, raw landmarks in frame pixels, sharpness, identity embedding;
 - aligned (``ALIGN_COLUMNS``): ``results/align/<video>.parquet``: only faces,
   with smoothed landmarks, the matrix from frame pixels to the aligned crop,
-  head pose and ``keep`` (the faces that are swapped and trained on). Its
+  head pose, ``keep`` (the faces that are swapped and trained on) and
+  ``tracked`` (faces the detector missed, predicted from their neighbours). Its
   metadata holds the video's frame count and size, so a table is never used
   on another video.
 
@@ -46,6 +47,7 @@ ALIGN_COLUMNS = {
     **dict.fromkeys(["yaw", "pitch", "roll", "blur"], "float64"),
     "embedding": "object",
     "keep": "bool",
+    "tracked": "bool",  # predicted between frames where it was found (swapflow.track)
 }
 
 

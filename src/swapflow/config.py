@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from swapflow.detectors import DETECTORS
+from swapflow.detectors import DETECTORS, NONE
 from swapflow.io import load_yaml
 from swapflow.settings import ConfigError, cut, problem, readme_tables, with_sections
 from swapflow.video.ffmpeg import VideoError, read_header
@@ -80,10 +80,13 @@ def load_plugins() -> None:
 
 def load_schema(path: str | Path) -> dict:
     """The workflow's schema file with the sections of ``swapflow.settings`` (the
-    plugins' too) added; ``extract.detector`` takes the registered detectors."""
+    plugins' too) added; ``extract.detector`` takes the registered detectors
+    (``second_detector`` also ``none``)."""
     load_plugins()
     schema = with_sections(load_yaml(path))
-    schema["properties"]["extract"]["properties"]["detector"]["enum"] = DETECTORS.names
+    detect = schema["properties"]["extract"]["properties"]
+    detect["detector"]["enum"] = DETECTORS.names
+    detect["second_detector"]["enum"] = [*DETECTORS.names, NONE]
     return schema
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 import cv2
@@ -21,7 +22,7 @@ from swapflow.geometry import OneEuroFilter, align_matrix, blur_score, head_pose
 from swapflow.alignments import ALIGN_COLUMNS, BOX, DETECT_COLUMNS, RAW_COLUMNS
 from swapflow.anatomy import POINTS
 from swapflow.curate import curate
-from swapflow.detectors import Detector, make_detector
+from swapflow.detectors import NONE, Both, Detector, make_detector
 from swapflow.faceset import create_faceset
 from swapflow.frames import frame_index, progress, read_frame, read_image
 from swapflow.identity import Embedder, Reference, select_faces
@@ -61,15 +62,25 @@ def for_models(image: np.ndarray) -> np.ndarray:
 
 
 def detector_for(c: DetectConfig) -> Detector:
-    """The detector the settings ``c`` choose, with its options."""
-    return make_detector(c.detector, threshold=c.threshold, min_size=c.min_size, options=c.options)
+    """The detector the settings ``c`` choose, with its options; on pictures, with
+    the second detector beside it (its faces added where the first found none)."""
+    first = make_detector(c.detector, threshold=c.threshold, min_size=c.min_size, options=c.options)
+    if not c.pictures or c.second_detector == NONE:
+        return first
+    return Both(first, second_detector_for(c))
+
+
+def second_detector_for(c: DetectConfig) -> Detector:
+    """The second detector the settings ``c`` choose (not ``none``), with its options."""
+    return make_detector(c.second_detector, threshold=c.threshold, min_size=c.min_size,
+                         options=c.second_options)
 
 
 def _visited(frame_paths: Sequence[PathLike], c: DetectConfig) -> list[PathLike]:
     return [p for p in frame_paths if frame_index(p) % c.every_n == 0]
 
 
-def _detect_rows(image: np.ndarray, frame: int, detector: Detector, c: DetectConfig) -> list[dict]:
+def detect_rows(image: np.ndarray, frame: int, detector: Detector, c: DetectConfig) -> list[dict]:
     h, w = image.shape[:2]
     boxes = [
         b for b in detector.detect(image)
@@ -77,13 +88,13 @@ def _detect_rows(image: np.ndarray, frame: int, detector: Detector, c: DetectCon
     ]
     boxes = sorted(boxes, key=lambda b: -b[4])[: c.max_faces]
     if not boxes:
-        return [_no_face(frame)]
+        return [no_face(frame)]
     return [dict(frame=frame, face=i, x0=x0, y0=y0, x1=x1, y1=y1, score=score,
                  truncated=x0 <= 0 or y0 <= 0 or x1 >= w or y1 >= h)
             for i, (x0, y0, x1, y1, score) in enumerate(boxes)]
 
 
-def _no_face(frame: int) -> dict:
+def no_face(frame: int) -> dict:
     return dict(frame=frame, face=-1, **dict.fromkeys(BOX, np.nan), score=np.nan, truncated=False)
 
 
@@ -124,7 +135,7 @@ def embed_stills(identity: str, stills: Sequence[PathLike],
     Raises ReferenceStillError naming the still when it cannot be read, shows no
     face, or shows more than one (which of them would be the person?).
     """
-    d = from_mapping(DetectConfig, cfg)
+    d = replace(from_mapping(DetectConfig, cfg), pictures=True)
     detector = detector_for(d)
     landmarker, embedder = make_landmarker(d.landmarker), Embedder()
     found = []
@@ -162,37 +173,38 @@ def extract_frames(frame_paths: Sequence[PathLike], cfg: Mapping[str, Any] | Det
     for path in progress(paths, "detect+landmarks"):
         image = read_frame(path)
         seen = for_models(image)
-        rows += _landmark_rows(image, seen, _detect_rows(seen, frame_index(path), detector, d), landmarker, embedder)
+        rows += landmark_rows(image, seen, detect_rows(seen, frame_index(path), detector, d), landmarker, embedder)
     raw = al.table(rows, RAW_COLUMNS)
     if not (raw["face"] >= 0).any():
         log.warning("no face detected in %d frames", len(paths))
     return raw
 
 
-def _landmark_rows(image: np.ndarray, seen: np.ndarray, records: list[dict], landmarker: Landmarker,
-                   embedder: Embedder | None) -> list[dict]:
+def landmark_rows(image: np.ndarray, seen: np.ndarray, records: list[dict], landmarker: Landmarker,
+                   embedder: Embedder | None, start: np.ndarray | None = None) -> list[dict]:
     """Raw landmarks (found on ``seen``, see for_models), sharpness and identity
     (of ``image``, the frame as it is) of each detected face of one frame.
 
     Sharpness is measured on a fixed 256 px face crop, whatever crop the
     align settings choose, so that they do not reach back into detection.
 
-    Faces where the landmarker finds nothing (mesh only) are dropped; a frame
-    left without faces keeps one no-face row.
+    Faces where the landmarker finds nothing are dropped; a frame left without
+    faces keeps one no-face row. ``start``: where the points of a single tracked
+    face are expected (see Landmarker).
     """
     if records[0]["face"] < 0:
         return records
     h, w = image.shape[:2]
     out = []
     for r in records:
-        pts = landmarker.landmarks(seen, np.array([r[k] for k in BOX], float))
+        pts = landmarker.landmarks(seen, np.array([r[k] for k in BOX], float), start)
         if np.isnan(pts).any():
             log.debug("frame %d: no landmarks for face %d", r["frame"], r["face"])
             continue
         crop = warp(image, align_matrix(pts, BLUR_CROP), BLUR_CROP)
         out.append(r | {"landmarks": pts.ravel().tolist(), "blur": blur_score(crop), "width": w, "height": h,
                         "embedding": embedder.embed(image, pts).tolist() if embedder else None})
-    return out or [_no_face(records[0]["frame"])]
+    return out or [no_face(records[0]["frame"])]
 
 
 def align_faces(raw: pd.DataFrame, cfg: Mapping[str, Any] | AlignConfig | None = None,
@@ -225,6 +237,7 @@ def align_faces(raw: pd.DataFrame, cfg: Mapping[str, Any] | AlignConfig | None =
                     "blur": r["blur"],
                     "embedding": r["embedding"],
                     "keep": True,
+                    "tracked": bool(r.get("tracked", False)),
                 }
             )
     aligned = al.table(rows, ALIGN_COLUMNS)

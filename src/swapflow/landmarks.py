@@ -50,9 +50,11 @@ log = logging.getLogger(__name__)
 
 
 class Landmarker(Protocol):
-    def landmarks(self, image_rgb: np.ndarray, box: Sequence[float]) -> np.ndarray:
+    def landmarks(self, image_rgb: np.ndarray, box: Sequence[float], start: np.ndarray | None = None) -> np.ndarray:
         """(68, 2) iBUG-68 points in frame pixels for the face in ``box``; NaNs
-        when no face is found there or the points do not fit it."""
+        when no face is found there or the points do not fit it. ``start``: where
+        the points are expected (a face tracked between frames), for a landmarker
+        that fits from a start."""
         ...
 
 
@@ -69,7 +71,9 @@ class DlibLandmarker:
     once two passes in a row agree within ``SETTLED`` of the eye distance. A box
     where the mesh sees no face, a fit that never settles, one that lies further
     than ``AGREE`` from the mesh's eyes, brows, nose and mouth, or one outside the
-    detector's box gets NaNs (and a line in the log), never a wrong fit.
+    detector's box gets NaNs (and a line in the log), never a wrong fit. Given a
+    ``start`` (a tracked face: its neighbours' points, interpolated), the fit
+    starts from it instead of the mesh and is checked against it the same way.
     """
 
     PASSES = 3
@@ -109,10 +113,10 @@ class DlibLandmarker:
                 return points
         return None
 
-    def landmarks(self, image_rgb: np.ndarray, box: Sequence[float]) -> np.ndarray:
+    def landmarks(self, image_rgb: np.ndarray, box: Sequence[float], start: np.ndarray | None = None) -> np.ndarray:
         x0, y0, x1, y1 = box[:4]
         where = f"face box {[round(v) for v in (x0, y0, x1, y1)]}"
-        mesh = self._mesh.landmarks(image_rgb, box)
+        mesh = self._mesh.landmarks(image_rgb, box) if start is None else start
         if np.isnan(mesh).any():
             log.info("landmarks dropped: Face Mesh sees no face in the %s", where)
             return mesh
@@ -171,8 +175,8 @@ class MeshLandmarker:
         pts = np.array([(p.x * cw, p.y * ch) for p in found[0].landmark], dtype=np.float64)
         return pts + (ox, oy)
 
-    def landmarks(self, image_rgb: np.ndarray, box: Sequence[float]) -> np.ndarray:
-        pts = self.mesh(image_rgb, box)
+    def landmarks(self, image_rgb: np.ndarray, box: Sequence[float], start: np.ndarray | None = None) -> np.ndarray:
+        pts = self.mesh(image_rgb, box)  # the mesh finds the face itself: no start
         return np.full((POINTS, 2), np.nan) if pts is None else pts[MESH_TO_IBUG68]
 
 

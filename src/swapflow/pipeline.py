@@ -38,15 +38,18 @@ class Extracted:
 
 
 def extract(frames: Sequence[Path], out: Path, detect: dict | None = None, align: dict | None = None,
-            references: Sequence[Reference] = (), curate: dict | None = None) -> Extracted:
-    """Extract ``frames`` as rules detect, align, mask and faceset do, into the
+            references: Sequence[Reference] = (), curate: dict | None = None,
+            track: dict | None = None) -> Extracted:
+    """Extract ``frames`` as rules detect, align (recovering lost faces with ``track``),
+    mask and faceset do, into the
     faceset folder ``out`` (masks beside it): mask ``extended``, curated with
     ``curate`` (the defaults when None)."""
     from swapflow.extract import align_faces, build_faceset, extract_frames, mask_frames  # the models
     from swapflow.mask import write_masks
+    from swapflow.track import recover_faces
 
     raw = extract_frames(frames, detect or {})
-    alignments = align_faces(raw, align or {}, references)
+    alignments = align_faces(recover_faces(raw, frames, detect or {}, track or {}), align or {}, references)
     masks = out.with_suffix(".npz")
     write_masks(masks, mask_frames(frames, alignments, {}))
     build_faceset(frames, alignments, masks, out, {"faceset_mask": "extended"}, curate)

@@ -132,8 +132,9 @@ class DetectConfig:
 
     section: ClassVar[str] = "extract"
     # the names come from swapflow.detectors' registry (config.load_schema)
-    detector: str = setting("mediapipe", "`mediapipe` (BlazeFace) or `dlib-hog` (frontal faces only); each "
-                            "detector's own settings are under its name (the tables below)")
+    detector: str = setting("mediapipe", "`mediapipe` (BlazeFace), `dlib-hog` (frontal faces only) or `dlib-cnn` "
+                            "(slow: see `second_detector`); each detector's own settings are under its name "
+                            "(the tables below)")
     threshold: float = setting(0.75, "minimum detection score; at 0.5 BlazeFace sees faces in cartoon titles",
                                minimum=0, maximum=1)
     min_size: float = setting(0.05, "smallest face kept, as box side / the frame's short side; with tiling "
@@ -146,8 +147,17 @@ class DetectConfig:
                               "`mesh` (Face Mesh mapped to iBUG-68)", enum=["dlib", "mesh"])
     embeddings: bool = setting(False, "store the dlib 128-d identity embedding of every face (about 0.2 s a "
                                "face); always on for videos whose identity has `references`", stills=False)
-    # not a key of the section: the chosen detector's own settings (config extract.<detector>)
+    # the names come from swapflow.detectors' registry, and `none` (config.load_schema)
+    second_detector: str = setting(
+        "dlib-cnn", "a detector for the faces `detector` misses (pitched down or up, turned): on pictures "
+        "(reference stills, a folder of stills) it runs beside `detector` and adds the faces that one did "
+        "not find; on video, rule `align` runs it only on frames where a face was lost (`extract.track`). "
+        "`dlib-cnn` costs about 1 s a 360p frame, 5 s a 720p one, on 2 cores; `none`: off")
+    # not keys of the section: the detectors' own settings (config extract.<detector>),
+    # and whether the frames are pictures (a folder of stills) rather than a video
     options: dict = field(default_factory=dict)
+    second_options: dict = field(default_factory=dict)
+    pictures: bool = False
 
 
 @settings_section
@@ -178,6 +188,20 @@ class AlignConfig:
     identity_threshold: float = setting(0.6, "with references: a face is the identity's when its embedding "
                                         "distance is under this", exclusiveMinimum=0)
     keep_all: bool = setting(False, "keep every face of a frame instead of the identity's (or the largest)")
+
+
+@settings_section
+class TrackConfig:
+    """Rule ``align``: faces the detector lost between frames of a video (section ``extract.track``)."""
+
+    section: ClassVar[str] = "extract.track"
+    max_gap: int = setting(5, "a face found before and after a run of at most this many frames without it is "
+                           "predicted there (its box from its neighbours', landmarks fitted as on a detected "
+                           "face, dropped where the fit does not settle) and marked `tracked` in the "
+                           "alignments; 0: off", minimum=0)
+    search: int = setting(12, "frames after a face is lost (and before one first appears) on which "
+                          "`second_detector` looks for it near its last box, until it has missed it on this "
+                          "many frames in a row; 0: off", minimum=0)
 
 
 @settings_section

@@ -87,8 +87,10 @@ def test_detection_setting_reruns_from_detect(swapped):
 
 
 @pytest.mark.parametrize("setting", [{"smoothing_beta": 1.0}, {"crop_fraction": 0.75},
-                                     {"keep_all": True}])
+                                     {"keep_all": True}, {"second_detector": "none"},
+                                     {"dlib-cnn": {"upsample": 1}}, {"track": {"max_gap": 2}}])
 def test_align_setting_reruns_from_align_not_detect(swapped, setting):
+    """Also the lost-face settings: on video the second detector runs in align."""
     with changed(swapped, with_sections(extract=setting)):
         assert planned_jobs(swapped) == {
             "align": 3, "mask": 2, "hands": 2, "faceset": 2, "coverage": 2, "train": 1, "models": 1, **AFTER_TRAIN,

@@ -25,6 +25,7 @@ from swapflow.settings import (
     MaskConfig,
     MergeConfig,
     Sealed,
+    TrackConfig,
     TrainJobConfig,
     config_fields,
     section_values,
@@ -220,7 +221,18 @@ def settings(cls, swap=None):
     the global ones."""
     if isinstance(swap, str):
         swap = None if swap == "passthrough" else swap_by_name(swap)
-    return section_values(cls, config[cls.section], (swap or {}).get(cls.section))
+    return section_values(
+        cls,
+        config_section(config, cls.section),
+        config_section(swap or {}, cls.section),
+    )
+
+
+def config_section(values, name):
+    """The section ``name`` (dotted for a nested one: ``extract.track``) of ``values``; None if absent."""
+    for key in name.split("."):
+        values = values.get(key) if values else None
+    return values
 
 
 def frame_quality():
@@ -238,24 +250,50 @@ def frames_settings(wildcards):
 
 
 def detection():
-    """The detect keys, with the chosen detector's own settings (``extract.<detector>``)."""
+    """The detect keys, with the detectors' own settings (``extract.<detector>``)."""
     cfg = settings(DetectConfig)
-    return cfg | {"options": config["extract"].get(cfg["detector"], {})}
+    own = config["extract"]
+    return cfg | {
+        "options": own.get(cfg["detector"], {}),
+        "second_options": own.get(cfg["second_detector"], {}),
+    }
+
+
+def is_pictures(wildcards):
+    """Whether a video is a folder of stills."""
+    return Path(video_path(wildcards)).is_dir()
 
 
 def detect_settings(wildcards):
-    """Detection and landmark settings; embeddings are on where references pick faces."""
+    """Detection and landmark settings; embeddings are on where references pick
+    faces. The second detector runs here on pictures; on video, rule align runs it."""
     cfg = detection()
     cfg["embeddings"] = cfg["embeddings"] or bool(video_references(wildcards))
-    return cfg
+    if is_pictures(wildcards):
+        return cfg | {"pictures": True}
+    return {
+        key: value
+        for key, value in cfg.items()
+        if key not in ("second_detector", "second_options")
+    }
+
+
+def lost_faces(wildcards):
+    """What the align step recovers lost faces with (swapflow.track): nothing in a
+    folder of stills, whose pictures are not frames of one scene."""
+    if is_pictures(wildcards):
+        return {"track": {"max_gap": 0, "search": 0}}
+    detect = detection()
+    detect["embeddings"] = detect["embeddings"] or bool(video_references(wildcards))
+    return {"detect": detect, "track": settings(TrackConfig)}
 
 
 def reference_settings(wildcards):
     """What finds the face in reference stills: the detection keys that apply to a
-    still, and the detector's own settings."""
+    still, and the detectors' own settings."""
     cfg = detection()
     stills = [f.name for f in config_fields(DetectConfig) if f.metadata["stills"]]
-    return {key: cfg[key] for key in [*stills, "options"]}
+    return {key: cfg[key] for key in [*stills, "options", "second_options"]}
 
 
 def coverage_mirror(wildcards):
@@ -273,6 +311,7 @@ def faceset_recipe(wildcards):
     """Every setting from detection to curation that shapes a video's faceset."""
     return {
         "extract": detect_settings(wildcards) | settings(AlignConfig),
+        "lost_faces": lost_faces(wildcards),
         "mask": settings(MaskConfig) | settings(FacesetConfig),
         "curate": settings(CurateConfig),
     }

@@ -40,6 +40,7 @@ rule reference:
 rule align:
     input:
         shards=detect_shards,
+        frames="results/frames/{video}",
         probe="results/probe/{video}.json",
         references=video_references,
     output:
@@ -54,6 +55,7 @@ rule align:
         **STEP,
     params:
         cfg=settings(AlignConfig),
+        lost_faces=lost_faces,
     script:
         "../scripts/align.py"
 

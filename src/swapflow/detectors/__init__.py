@@ -10,7 +10,7 @@ are configured under its name (``extract.<name>``).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol
+from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -28,7 +28,40 @@ class Detector(Protocol):
 DETECTORS: Registry[Detector] = Registry("detector", {
     "mediapipe": "swapflow.detectors.mediapipe:MediapipeDetector",
     "dlib-hog": "swapflow.detectors.dlib_hog:DlibHogDetector",
+    "dlib-cnn": "swapflow.detectors.dlib_cnn:DlibCnnDetector",
 })
+NONE = "none"  # no second detector
+
+
+class Both:
+    """Two detectors on one picture: the first's boxes, then the second's that
+    overlap none of them by more than ``IOU`` (intersection over union)."""
+
+    IOU = 0.3
+
+    def __init__(self, first: Detector, second: Detector) -> None:
+        self.first, self.second = first, second
+
+    def detect(self, image_rgb: np.ndarray) -> list[Box]:
+        return merge(self.first.detect(image_rgb), self.second.detect(image_rgb), self.IOU)
+
+
+def merge(kept: list[Box], more: list[Box], most_iou: float) -> list[Box]:
+    """``kept``, then non-maximum suppression of ``more``: the best-scoring box of
+    each group overlapping more than ``most_iou`` where no kept box covers it yet."""
+    kept = list(kept)
+    for b in sorted(more, key=lambda b: -b[4]):
+        if all(iou(b, k) <= most_iou for k in kept):
+            kept.append(b)
+    return kept
+
+
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two boxes (x0, y0, x1, y1, ...)."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union if union > 0 else 0.0
 
 
 def make_detector(name: str, threshold: float = 0.75, min_size: float = 0.05,

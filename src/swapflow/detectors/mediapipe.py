@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from swapflow.detectors import Box
+from swapflow.detectors import Box, merge
 from swapflow.settings import setting, settings_section
 
 
@@ -79,7 +79,7 @@ class MediapipeDetector:
                 break
         if self.tiling == "always" or (
                 self.tiling == "auto" and (not boxes or min(b[2] - b[0] for b in boxes) < small)):
-            boxes = _merge(boxes, self._tiles(image_rgb), self.IOU)
+            boxes = merge(boxes, self._tiles(image_rgb), self.IOU)
         return boxes
 
     def _run(self, model, image: np.ndarray, x: int = 0, y: int = 0) -> list[Box]:
@@ -118,22 +118,3 @@ class MediapipeDetector:
 def _starts(length: int, side: int, step: int) -> list[int]:
     """Tile starts covering ``length``, the last one flush with the end."""
     return sorted({*range(0, max(length - side, 0) + 1, step), max(length - side, 0)})
-
-
-def _merge(whole: list[Box], tiles: list[Box], iou: float) -> list[Box]:
-    """The whole-frame boxes (framed as the landmark model expects), then non-maximum
-    suppression of the tile boxes: the best-scoring one of each group overlapping
-    more than ``iou``, where no kept box covers it yet."""
-    kept = list(whole)
-    for b in sorted(tiles, key=lambda b: -b[4]):
-        if all(_iou(b, k) <= iou for k in kept):
-            kept.append(b)
-    return kept
-
-
-def _iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
