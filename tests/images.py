@@ -209,6 +209,17 @@ def pitch_matrix(points: np.ndarray, degrees: float, distance: float = 2.5) -> n
     return back @ turn @ to_centre
 
 
+def bowed_group(demo_dir: Path, pitches: tuple[float, ...] = (0, 60, 0, 65, 0, -60)) -> Case:
+    """Six demo faces 150 px wide in a group, some pitched (see ``damage``)."""
+    case = Case("group_pitched", background(demo_dir))
+    for i, ((frame, points), pitch) in enumerate(zip(sources(demo_dir), pitches)):
+        if pitch:
+            frame, points = damage(frame, points, f"pitch{pitch:g}")
+        centre = ((i % 3 + 0.5) * CANVAS[1] / 3, (i // 3 + 0.5) * CANVAS[0] / 2)
+        case.faces.append(paste(case.image, frame, points, 150, centre))
+    return case
+
+
 def damaged_clip(frames: list[Path], folder: Path, damaged: dict[int, str],
                  faceless: np.ndarray | None = None) -> tuple[list[Path], list[np.ndarray]]:
     """Copies of ``frames`` (one face each) in ``folder``, numbered from 0, the

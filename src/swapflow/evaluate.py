@@ -55,6 +55,8 @@ METRICS: dict[str, str] = {
     "frames_passed_psnr": "mean PSNR (dB) of the output against the original on at most max_faces of those "
                           "frames, evenly spread: what the encoding alone costs (148 when identical)",
     "faces_swapped": "kept faces over all frames",
+    "faces_tracked": "of those, faces the detector missed, predicted from the frames around them "
+                     "(extract.track)",
     # identity (dlib 128-d embeddings; same person when distance < ~0.6)
     "id_faces": "swapped faces measured (at most max_faces, evenly spread; landmark failures dropped)",
     "id_ref_distance_ab": "distance between the A and B reference embeddings",
@@ -180,6 +182,7 @@ def coverage(orig: Frames, conv: Frames, alignments: pd.DataFrame, n: int) -> di
         "frames_passed_through": len(passed),
         "frames_passed_psnr": psnr(mse) if sample else float("nan"),
         "faces_swapped": int(kept["frame"].isin(frames).sum()),
+        "faces_tracked": int(kept.loc[kept["frame"].isin(frames), "tracked"].sum()),
     }
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import cached_property
 from typing import Any, Mapping, Sequence
 
 import cv2
@@ -35,7 +36,7 @@ from swapflow.extract import for_models, landmark_rows, no_face, second_detector
 from swapflow.frames import frame_index, read_frame
 from swapflow.geometry import align_matrix, warp
 from swapflow.identity import Embedder
-from swapflow.landmarks import make_landmarker
+from swapflow.landmarks import Landmarker, make_landmarker
 from swapflow.settings import DetectConfig, TrackConfig, from_mapping
 
 log = logging.getLogger(__name__)
@@ -86,9 +87,13 @@ class _Fitter:
 
     def __init__(self, paths: Sequence[PathLike], d: DetectConfig, embeddings: bool) -> None:
         self.paths = {frame_index(p): p for p in paths}
-        self.landmarker = make_landmarker(d.landmarker)
-        self.embedder = Embedder() if embeddings else None
+        self.d, self.embeddings = d, embeddings
         self.fitted = 0
+
+    @cached_property
+    def models(self) -> tuple[Landmarker, Embedder | None]:
+        """Loaded when the first lost face is fitted: a video that loses none pays nothing."""
+        return make_landmarker(self.d.landmarker), Embedder() if self.embeddings else None
 
     def row(self, frame: int, box: Sequence[float], score: float, tracked: bool,
             start: np.ndarray | None = None, like: Sequence[Mapping] = ()) -> dict | None:
@@ -97,7 +102,7 @@ class _Fitter:
         x0, y0, x1, y1 = map(float, box)
         record = dict(frame=frame, face=0, x0=x0, y0=y0, x1=x1, y1=y1, score=score,
                       truncated=x0 <= 0 or y0 <= 0 or x1 >= w or y1 >= h)
-        (out,) = landmark_rows(image, for_models(image), [record], self.landmarker, self.embedder, start)
+        (out,) = landmark_rows(image, for_models(image), [record], *self.models, start)
         self.fitted += 1
         if out["face"] < 0 or (start is not None and not self._alike(image, _points(out), like, frame)):
             return None
@@ -130,9 +135,13 @@ class _Fitter:
 class _Searcher:
     """The second detector's faces of a frame, each frame detected at most once."""
 
-    def __init__(self, detector: Detector, fitter: _Fitter, d: DetectConfig) -> None:
-        self.detector, self.fitter, self.d = detector, fitter, d
+    def __init__(self, fitter: _Fitter, d: DetectConfig) -> None:
+        self.fitter, self.d = fitter, d
         self.boxes: dict[int, list[dict]] = {}
+
+    @cached_property
+    def detector(self) -> Detector:
+        return second_detector_for(self.d)
 
     def find(self, frame: int, last: Mapping) -> dict | None:
         if frame not in self.boxes:
@@ -169,7 +178,7 @@ def recover_faces(raw: pd.DataFrame, frame_paths: Sequence[PathLike],
     fitter = _Fitter(frame_paths, d, embeddings=raw["embedding"].notna().any())
     found = 0
     if t.search and d.second_detector != NONE:
-        searcher = _Searcher(second_detector_for(d), fitter, d)
+        searcher = _Searcher(fitter, d)
         for track in link(faces, t.max_gap):
             for step, (start, last) in ((1, track[-1]), (-1, track[0])):
                 found += _search(searcher, faces, frames, start, last, step, t.search)

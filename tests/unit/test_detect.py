@@ -73,7 +73,7 @@ def test_a_detector_plugin_is_a_class_with_its_options(man):
     assert moved.max() < 0.05 * (box[2] - box[0])
     with pytest.raises(ConfigError, match="extract.fixed: unknown setting 'bx'"):
         extract_frames(man.frames[:1], {"detector": "fixed", "options": {"bx": box}})
-    with pytest.raises(ValueError, match="unknown detector 'fixd'; choose from mediapipe, dlib-hog, fixed"):
+    with pytest.raises(ValueError, match="unknown detector 'fixd'; choose from mediapipe, dlib-hog, dlib-cnn, fixed"):
         extract_frames(man.frames[:1], {"detector": "fixd"})
 
 

@@ -92,6 +92,7 @@ def test_metric_keys_and_coverage(evaluated, swap):
     assert metrics["frames_passed_through"] == len(PASSED)
     assert 35 < metrics["frames_passed_psnr"] < 100  # encoded at crf 18: close, not identical
     assert metrics["faces_swapped"] == len(kept)
+    assert metrics["faces_tracked"] == kept["tracked"].sum() == 0  # BlazeFace loses none of the man
     assert metrics["id_faces"] == len(faces) == 12
     assert set(faces["frame"]) <= set(kept["frame"])
 

@@ -16,7 +16,7 @@ from tests.conftest import REPO
 
 SCHEMA = load_schema(REPO / "workflow/schemas/config.schema.yaml")
 SECTIONS = ["frames", "extract", "mask", "curate", "pose_coverage", "train", "convert", "evaluate", "merge"]
-PLUGINS = ["extract.mediapipe", "extract.dlib-hog"]  # the detectors' own settings
+NESTED = ["extract.track", "extract.mediapipe", "extract.dlib-hog", "extract.dlib-cnn"]  # sections in a section
 
 
 def section(config: dict, name: str) -> dict:
@@ -34,9 +34,9 @@ def test_every_key_is_declared_once():
     """A section's keys are the fields of its dataclasses, none twice, and the
     schema file declares no settings section of its own."""
     assert list(settings.section_schemas()) == SECTIONS
-    for name in SECTIONS + PLUGINS:
+    for name in SECTIONS + NESTED:
         keys = [f.name for cls in settings.section_classes(name) for f in settings.config_fields(cls)]
-        keys += [plugin.rpartition(".")[2] for plugin in PLUGINS if plugin.startswith(f"{name}.")]
+        keys += [plugin.rpartition(".")[2] for plugin in NESTED if plugin.startswith(f"{name}.")]
         assert len(keys) == len(set(keys)), name
         assert list(section(SCHEMA["properties"], name.replace(".", ".properties."))["properties"]) == keys
     detectors = load_schema(REPO / "workflow/schemas/config.schema.yaml")["properties"]["extract"]["properties"]
@@ -112,7 +112,7 @@ def test_a_swaps_own_keys_go_on_top():
 def test_readme_tables_are_made_from_the_settings():
     path = REPO / "config/README.md"
     text = path.read_text()
-    assert text.count("<!-- settings table: ") == len(SECTIONS + PLUGINS)
+    assert text.count("<!-- settings table: ") == len(SECTIONS + NESTED)
     assert settings.readme_tables(text) == text, (
         "config/README.md's settings tables differ from swapflow.settings: run "
         "python -m swapflow.config config/README.md")

@@ -123,3 +123,15 @@ def test_on_pictures_the_second_detector_runs_beside_the_first(woman_frames, tmp
     assert sorted(faces(both)["frame"]) == [0, 1], "one face each, none twice"
     assert max(nme(faces(both), truths).values()) < 0.25
     assert set(faces(extract_frames(paths, {"pictures": True, "second_detector": "none"}))["frame"]) == {1}
+
+
+@pytest.mark.slow
+def test_a_group_with_pitched_faces_is_found_whole(demo, tmp_path):
+    """Six faces, three pitched 60-65 degrees: BlazeFace alone misses one, with the
+    second detector beside it on a picture all six are found, none twice."""
+    group = images.bowed_group(demo)
+    alone = images.measure(group, tmp_path / "alone", {"pictures": True, "second_detector": "none", "max_faces": 10})
+    both = images.measure(group, tmp_path / "both", {"pictures": True, "max_faces": 10})
+    assert alone.found < 6 and alone.false == 0
+    assert both.found == 6 and both.false == 0, both
+    assert max(both.nme) < 0.25, both.nme
