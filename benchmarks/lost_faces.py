@@ -10,7 +10,7 @@ ending in a run of blurred frames or with a run of frames pitched back. The trut
 (moved by the pitch). NME: mean landmark error over the eye distance; a found
 face further than that from every true face is false. The cost: detect +
 align per frame on the clean demo clips, with recovery off and on, in the
-same run. Usage: python benchmarks/lost_faces.py
+same run; and each detector's time on one frame at 360p, 720p and 1080p. Usage: python benchmarks/lost_faces.py
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 
@@ -28,8 +29,9 @@ sys.path.insert(0, str(REPO))
 
 from swapflow import demo  # noqa: E402
 from swapflow.anatomy import POINTS, interocular  # noqa: E402
+from swapflow.detectors import make_detector  # noqa: E402
 from swapflow.extract import align_faces, extract_frames  # noqa: E402
-from swapflow.frames import list_frames  # noqa: E402
+from swapflow.frames import list_frames, read_frame  # noqa: E402
 from swapflow.track import recover_faces  # noqa: E402
 from swapflow.video.split import split  # noqa: E402
 from tests import images  # noqa: E402
@@ -115,6 +117,25 @@ def cost(demo_dir: Path, tmp: Path) -> None:
               f"(x{(detect + times[1]) / (detect + times[0]):.3f} of detect + align) | {' -> '.join(counts)} |")
 
 
+def detector_cost(frame: Path) -> None:
+    """Each detector's time on one frame of the woman, scaled to 360p, 720p and 1080p."""
+    print("\n| frame | BlazeFace ms | dlib-cnn s (max_side 1280) | dlib-cnn s (max_side 0) |")
+    print("| --- | ---: | ---: | ---: |")
+    image = read_frame(frame)
+    detectors = [make_detector("mediapipe"), make_detector("dlib-cnn"),
+                 make_detector("dlib-cnn", options={"max_side": 0})]
+    for height in (360, 720, 1080):
+        scaled = cv2.resize(image, (round(image.shape[1] * height / image.shape[0]), height))
+        times = []
+        for detector in detectors:
+            detector.detect(scaled)  # warm
+            start = time.perf_counter()
+            for _ in range(3):
+                detector.detect(scaled)
+            times.append((time.perf_counter() - start) / 3)
+        print(f"| {scaled.shape[1]}x{height} | {1000 * times[0]:.0f} | {times[1]:.2f} | {times[2]:.2f} |")
+
+
 def main() -> None:
     demo_dir = REPO / "resources" / "demo"
     demo.fetch(demo_dir)
@@ -132,6 +153,7 @@ def main() -> None:
         clip("woman 280-319, 10 in the middle pitched back 65°", woman[280:320],
              {i: "pitch65" for i in range(10, 20)}, tmp)
         cost(demo_dir, tmp)
+        detector_cost(woman[40])
 
 
 if __name__ == "__main__":

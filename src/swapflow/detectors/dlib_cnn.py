@@ -24,7 +24,7 @@ class DlibCnnOptions:
                             "down to about 80 px; each step more halves that, at about 4x the time",
                             minimum=0, maximum=2)
     max_side: int = setting(1280, "a frame whose long side is longer is scaled down to this before detecting "
-                            "(cost grows with the pixels: 1080p costs about 2.3x 720p); 0: never",
+                            "(cost grows with the pixels: 1080p costs about 2.5x 720p); 0: never",
                             minimum=0)
 
 
