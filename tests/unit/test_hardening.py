@@ -316,8 +316,20 @@ def test_a_fifo_is_not_read_as_a_video(tmp_path):
 
 
 def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(c) for c in path.read_text().split()] if path.exists() else []
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (FileNotFoundError, ProcessLookupError):  # it has ended
+        return []
+
+
+def _waiting_ffmpeg(pid: int) -> bool:
+    """Whether ``pid`` is an ffmpeg blocked opening a FIFO; False once it has ended
+    (a child can end between being listed and being looked at)."""
+    try:
+        return (b"ffmpeg" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                and Path(f"/proc/{pid}/wchan").read_text() == "wait_for_partner")
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 def _running(pid: int) -> bool:
@@ -339,8 +351,7 @@ def test_a_killed_job_leaves_no_ffmpeg(tmp_path):
                            stderr=subprocess.DEVNULL)
     ffmpeg = []
     for _ in range(100_000):  # until its ffmpeg waits on the FIFO (counted, not timed)
-        ffmpeg = [c for c in _children(job.pid) if b"ffmpeg" in Path(f"/proc/{c}/cmdline").read_bytes()
-                  and Path(f"/proc/{c}/wchan").read_text() == "wait_for_partner"]
+        ffmpeg = [c for c in _children(job.pid) if _waiting_ffmpeg(c)]
         if ffmpeg or job.poll() is not None:
             break
         time.sleep(0.001)
