@@ -1,6 +1,7 @@
 """Invariants of training batches on the demo facesets: with its randomness off
 a batch is the crop convert and evaluate use; the warp moves pixels by zero
-on average; flip and rotation undo; the loss weights follow the face."""
+on average; flip and rotation undo; the loss weights follow the face; an
+occluder changes the input and the mask's target, never the face's."""
 
 from __future__ import annotations
 
@@ -150,7 +151,7 @@ def test_weights_cover_eyes_and_mouth_of_the_augmented_face(faceset):
 
 
 def test_a_sample_depends_only_on_seed_iteration_side_and_position(faceset):
-    sampler, _ = _sampler(faceset, ["data.warp_strength=0.02"])  # every draw in play
+    sampler, _ = _sampler(faceset, ["data.warp_strength=0.02", "data.occlusion=0.5"])  # every draw in play
     whole = sampler.batch(0, 5, 1, range(0, 8))
     halves = [sampler.batch(0, 5, 1, range(0, 4)), sampler.batch(0, 5, 1, range(4, 8))]
     for name in ("warped", "target", "mask", "weight"):
@@ -159,3 +160,58 @@ def test_a_sample_depends_only_on_seed_iteration_side_and_position(faceset):
     assert not torch.equal(whole.warped, sampler.batch(0, 5, 0, range(0, 8)).warped)
     u = uniforms(0, 5, 1, range(200), FIXED_DRAWS)
     assert 0 <= u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.03
+
+
+def test_occluders_cover_the_input_and_leave_the_target_and_the_mask_what_they_should(faceset):
+    """data.occlusion: 1: every input gets an occluder; the target is still the
+    convert crop, the input equals it wherever nothing is pasted, and the mask's
+    target is the face mask less the occluder."""
+    sampler, model = _sampler(faceset, [*OFF, "data.occlusion=1"])
+    n = 48
+    index = torch.arange(n) * 7 % len(faceset)
+    u = torch.from_numpy(uniforms(2, 9, 0, range(n), sampler.draws).astype(np.float32))
+    batch = sampler.sample(u, index, donor=index.flip(0))
+    plain, _ = _sampler(faceset, OFF)
+    clean = plain.sample(u, index)
+    assert torch.equal(batch.target, clean.target)
+    cover = sampler.cover(u[:, sampler.occluder:], sampler.base[None])
+    assert torch.allclose(batch.mask, clean.mask * (1 - cover))
+    free = (cover == 0).expand_as(batch.warped)
+    assert torch.equal(batch.warped[free], clean.target[free])
+    area = cover.flatten(1).mean(1)
+    assert 0.01 < float(area.min()) and float(area.max()) < 0.4
+    full = (cover == 1).expand_as(batch.warped)
+    changed = (batch.warped - clean.target).abs()[full]
+    assert float(changed.mean()) > 0.05   # something else is there
+    flat = u[:, sampler.occluder + 1] < 1 / 3
+    assert 0 < int(flat.sum()) < n
+    for k in np.flatnonzero(flat.numpy()):
+        inside = cover[k, 0] == 1
+        colour = u[k, sampler.occluder + 9:sampler.occluder + 12]
+        assert torch.allclose(batch.warped[k][:, inside], colour[:, None].expand(3, int(inside.sum())))
+    # occlusion 0, or a draw above it: nothing pasted
+    half, _ = _sampler(faceset, [*OFF, "data.occlusion=0.5"])
+    spared = u[:, sampler.occluder] >= 0.5
+    some = half.sample(u, index, donor=index.flip(0))
+    assert 0 < int(spared.sum()) < n
+    assert torch.equal(some.warped[spared], clean.warped[spared])
+    assert torch.equal(some.mask[spared], clean.mask[spared])
+    assert not torch.equal(some.warped[~spared], clean.warped[~spared])
+
+
+def test_an_occluder_moves_with_the_warp_of_the_input(faceset):
+    sampler, _ = _sampler(faceset, [*OFF[:-1], "data.warp_strength=0.04", "data.occlusion=1"])
+    n = 16
+    index = torch.arange(n)
+    u = torch.from_numpy(uniforms(4, 1, 1, range(n), sampler.draws).astype(np.float32))
+    u[:, sampler.occluder + 1] = 0.0   # flat occluders: where they are is plain to see
+    batch = sampler.sample(u, index)
+    o = u[:, sampler.occluder:]
+    moved = sampler.cover(o, sampler.base[None] + sampler.displacement(u))
+    still = sampler.cover(o, sampler.base[None])
+    assert not torch.equal(moved, still)
+    colour = o[:, 9:12, None, None]
+    on_colour = ((batch.warped - colour).abs().amax(1, keepdim=True) < 1e-6)
+    assert float(on_colour[moved == 1].float().mean()) == 1.0
+    # where the warp moved it off, the face shows (a face pixel is rarely the drawn colour)
+    assert float(on_colour[(still == 1) & (moved == 0)].float().mean()) < 0.05

@@ -48,9 +48,11 @@ def _train(facesets, tmp: Path, preset: str, overrides: list[str], name: str = "
                  identities=("woman", "man"), threads=2)
 
 
-@pytest.mark.parametrize("preset", ["lite", "original", "dfaker128"])
-def test_preset_trains_and_swaps(facesets, tmp_path, preset):
-    out = _train(facesets, tmp_path, preset, ["iterations=2", "batch_size=2"])
+@pytest.mark.parametrize("preset, more, learns_mask", [
+    ("lite", [], False), ("original", [], False), ("dfaker128", [], True),
+    ("lite", ["model.mask=true", "data.occlusion=0.5"], True), ("dfaker128", ["model.mask=false"], False)])
+def test_preset_trains_and_swaps(facesets, tmp_path, preset, more, learns_mask):
+    out = _train(facesets, tmp_path, preset, ["iterations=2", "batch_size=2", *more])
     assert sorted(p.name for p in out.iterdir()) == [
         "config.yaml", "curve.png", "curve.tsv", "loss.png", "losses.csv", "manifest.json", "model.pt",
         "preview.jpg"]
@@ -62,15 +64,18 @@ def test_preset_trains_and_swaps(facesets, tmp_path, preset):
     assert a["faces"] == n and len(a["holdout_indices"]) == held and len(a["hash"]) == 32
     losses = pd.read_csv(out / "losses.csv")
     assert list(losses["iteration"]) == [1, 2] and {"loss_a", "loss_b"} <= set(losses.columns)
+    assert ({"mask_a", "mask_b"} <= set(losses.columns)) == learns_mask
     model, cfg = load_model(out)
     assert cfg.preset == preset
     faces = np.load(facesets[1] / "faces.npy", mmap_mode="r")[:3]
     swapped, mask = model.swap(faces, to="a")
     size = cfg.model.size
     assert swapped.shape == (3, size, size, 3) and swapped.dtype == np.uint8
-    assert (mask is not None) == (preset == "dfaker128")
+    assert (mask is not None) == learns_mask
     if mask is not None:
         assert mask.shape == (3, size, size) and 0 <= mask.min() <= mask.max() <= 1
+    usual, spread = model.usual_error   # decoder B's error on B's held-out faces, for convert
+    assert usual.shape == spread.shape == (size, size) and np.isfinite(usual).all() and (spread >= 0).all()
     assert model.coverage_box(256) == (16, 16, 224)
 
 

@@ -63,6 +63,7 @@ class ModelConfig:
     bottleneck: int = ranged(1)
     decoder: List[int] = ranged(1)
     res_blocks: bool = MISSING
+    mask: bool = MISSING
     lr: Number = ranged(above=0, high=1)
     betas: List[Number] = ranged(0, 0.9999)
 
@@ -95,6 +96,7 @@ class DataConfig:
     mask_dilate: Number = ranged(0, 0.5)
     background_weight: Number = ranged(0)
     region_weight: Number = ranged(0)
+    occlusion: Number = ranged(0, 1)
 
 
 @dataclass

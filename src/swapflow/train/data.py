@@ -13,7 +13,13 @@ makes a batch with two ``grid_sample`` calls:
   evaluate use), so with augmentation off the target *is* that crop;
 - the input: the same grid plus a zero-mean smooth random displacement (the
   classic face-swap warp, control points on a ``warp_grid`` lattice,
-  bicubic in between), so with ``warp_strength: 0`` input == target.
+  bicubic in between), so with ``warp_strength: 0`` input == target;
+- with ``occlusion`` > 0, that share of the inputs get an occluder pasted on
+  (an ellipse or a box, flat-coloured or cut from another training face): it
+  moves with the input's warp, the target stays the clean face, and the
+  mask's target is the face mask less the occluder, so a model that learns a
+  mask learns to leave out what covers the face, and its decoders not to
+  draw it.
 
 Mask and loss weights are sampled with the target's grid; colour jitter
 shifts input and target alike. The random numbers are a counter-based hash
@@ -46,6 +52,9 @@ CHANNELS = ("r", "g", "b", "mask", "dilated", "regions")
 # Draws per sample, in this order: face, angle, zoom, shift x, shift y, flip, colour (3), then
 # the warp's 2 x grid x grid normals (Box-Muller: one uniform a normal, paired).
 FIXED_DRAWS = 9
+# Draws of a pasted occluder (data.occlusion), after the warp's: whether, flat or cut from a face,
+# which face, centre (2), half-axes (2), angle, box or ellipse, colour (3), where in that face (2).
+OCCLUDER_DRAWS = 14
 # Colour jitter axes in RGB: lightness, red-green, blue-yellow (an opponent basis, as LAB's L, a, b).
 COLOUR_AXES = torch.tensor([[1.0, 1.0, 1.0], [0.5, -0.5, 0.0], [0.25, 0.25, -0.5]])
 
@@ -171,7 +180,8 @@ class Sampler:
                  channels_last: bool = False) -> None:
         self.cfg, self.bank, self.size = cfg, bank, size
         self.grid = int(cfg.warp_grid)
-        self.draws = FIXED_DRAWS + 2 * self.grid ** 2
+        self.occluder = FIXED_DRAWS + 2 * self.grid ** 2   # the occluder's first draw
+        self.draws = self.occluder + OCCLUDER_DRAWS
         self.format = torch.channels_last if channels_last else torch.contiguous_format
         device = bank.device
         # The coverage square in normalised crop coordinates (edges at -1 and 1), as coverage_box cuts it.
@@ -203,7 +213,7 @@ class Sampler:
         """(n, size, size, 2) smooth zero-mean displacement of the output pixel
         centres, normalised units, std ``warp_strength`` of the side at the control points."""
         n, g = len(u), self.grid
-        pairs = u[:, FIXED_DRAWS:].reshape(n, 2, g * g)
+        pairs = u[:, FIXED_DRAWS:self.occluder].reshape(n, 2, g * g)
         radius = torch.sqrt(-2 * torch.log1p(-pairs[:, 0]))   # 1 - u is in (0, 1]
         turn = 2 * math.pi * pairs[:, 1]
         normals = torch.stack([radius * torch.cos(turn), radius * torch.sin(turn)], 1)
@@ -211,30 +221,61 @@ class Sampler:
         dense = F.interpolate(lattice, size=(self.size, self.size), mode="bicubic", align_corners=True)
         return dense.permute(0, 2, 3, 1)
 
-    def sample(self, u: torch.Tensor, index: torch.Tensor) -> Batch:
-        """The batch of draws ``u`` on faces ``index`` of the bank."""
+    def cover(self, o: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """(n, 1, size, size) share of each output pixel an occluder of draws ``o``
+        (its ``OCCLUDER_DRAWS``) covers, sampled at ``points`` (normalised output
+        coordinates, (n or 1, size, size, 2)): an ellipse or a box, half-axes 7.5-30 %
+        of the side, centred in the middle half, a one-pixel soft edge; 0 for the
+        samples that get none."""
+        centre = (o[:, 3:5] * 2 - 1) * 0.5
+        half = 0.15 + o[:, 5:7] * 0.45
+        cos, sin = torch.cos(o[:, 7] * math.pi), torch.sin(o[:, 7] * math.pi)
+        rel = points - centre[:, None, None]
+        x = (rel[..., 0] * cos[:, None, None] + rel[..., 1] * sin[:, None, None]) / half[:, None, None, 0]
+        y = (rel[..., 1] * cos[:, None, None] - rel[..., 0] * sin[:, None, None]) / half[:, None, None, 1]
+        box = (o[:, 8] < 0.5)[:, None, None]
+        distance = torch.where(box, torch.maximum(x.abs(), y.abs()), torch.sqrt(x * x + y * y))
+        pixels = half.min(1).values[:, None, None] * self.size / 2   # the short half-axis in pixels
+        inside = ((1 - distance) * pixels + 0.5).clamp(0, 1)
+        return (inside * (o[:, 0] < self.cfg.occlusion)[:, None, None]).unsqueeze(1)
+
+    def sample(self, u: torch.Tensor, index: torch.Tensor, donor: torch.Tensor | None = None) -> Batch:
+        """The batch of draws ``u`` on faces ``index`` of the bank; occluders are
+        cut from faces ``donor`` (default: ``index``)."""
         faces = self.bank.gather(index)
         m = self.matrices(u)
         grid = _affine(self.base[None], m)
-        warped_grid = _affine(self.base[None] + self.displacement(u), m)
+        moved = self.base[None] + self.displacement(u)
+        warped_grid = _affine(moved, m)
         kw = {"mode": "bilinear", "padding_mode": "reflection", "align_corners": False}
         clean = F.grid_sample(faces, grid, **kw)
         warped = F.grid_sample(faces[:, :3], warped_grid, **kw)
+        mask = clean[:, 3:4]
         c = self.cfg
+        if c.occlusion > 0:
+            o = u[:, self.occluder:]
+            cut = m + torch.cat([torch.zeros_like(m[:, :, :2]), (o[:, 12:14, None] * 2 - 1) * 0.6], 2)
+            other = faces[:, :3] if donor is None else self.bank.gather(donor)[:, :3]
+            paint = torch.where((o[:, 1] < 1 / 3)[:, None, None, None], o[:, 9:12, None, None],
+                                F.grid_sample(other, _affine(moved, cut), **kw))
+            on_input = self.cover(o, moved)
+            warped = warped * (1 - on_input) + paint * on_input
+            mask = mask * (1 - self.cover(o, self.base[None]))
         amount = (u[:, 6:9] * 2 - 1) * torch.tensor([c.jitter_l, c.jitter_ab, c.jitter_ab], device=u.device)
         shift = (amount[:, :, None] * self.colour).sum(1)[:, :, None, None]  # (element-wise, as _affine)
         weight = torch.where(clean[:, 4:5] > 0.5, 1.0, float(c.background_weight))
         weight = torch.where(clean[:, 5:6] > 0.5, float(c.region_weight), weight)
         return Batch(warped=(warped + shift).clamp_(0, 1).contiguous(memory_format=self.format),
                      target=(clean[:, :3] + shift).clamp_(0, 1).contiguous(memory_format=self.format),
-                     mask=clean[:, 3:4].contiguous(memory_format=self.format),
+                     mask=mask.contiguous(memory_format=self.format),
                      weight=weight.contiguous(memory_format=self.format))
 
     def batch(self, seed: int, iteration: int, side: int, positions: range) -> Batch:
         """Positions ``positions`` of the batch of ``iteration`` for one side."""
         u = uniforms(seed, iteration, side, positions, self.draws)
-        index = torch.from_numpy((u[:, 0] * len(self.bank)).astype(np.int64))
+        picks = (u[:, [0, self.occluder + 2]] * len(self.bank)).astype(np.int64)
+        index, donor = torch.from_numpy(picks[:, 0].copy()), torch.from_numpy(picks[:, 1].copy())
         draws = torch.from_numpy(u.astype(np.float32))
         if self.bank.device.type == "cuda":
             draws = draws.pin_memory()
-        return self.sample(draws.to(self.bank.device, non_blocking=True), index)
+        return self.sample(draws.to(self.bank.device, non_blocking=True), index, donor)

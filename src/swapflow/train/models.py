@@ -107,13 +107,19 @@ class FaceSwapModel(nn.Module):
     """One shared encoder, decoder A and decoder B.
 
     ``size`` is the model's input/output side; ``coverage`` is the fraction
-    of the faceset crop side (centred) that the model sees.
+    of the faceset crop side (centred) that the model sees; ``mask``: the
+    decoders draw a fourth channel, the face's mask (``predicts_mask``, the
+    architecture's default for configs from before the key).
     """
 
     predicts_mask: bool = False
+    # decoder B's usual reconstruction error (median, spread per pixel) on B's held-out
+    # faces, for convert's reconstruction occlusion: set when a trained model is loaded
+    usual_error: tuple[np.ndarray, np.ndarray] | None = None
 
     def __init__(self, cfg: DictConfig) -> None:
         super().__init__()
+        self.predicts_mask = bool(cfg.get("mask", self.predicts_mask))
         self.size = int(cfg.size)
         self.coverage = float(cfg.coverage)
         out_ch = 4 if self.predicts_mask else 3
@@ -195,7 +201,7 @@ class OriginalModel(FaceSwapModel):
 
 @register("dfaker")
 class DfakerModel(FaceSwapModel):
-    """dfaker/DFL-SAE style: residual decoder blocks and a fourth output
-    channel, a mask the model learns."""
+    """dfaker/DFL-SAE style: residual decoder blocks and, by default, a fourth
+    output channel, a mask the model learns."""
 
     predicts_mask = True
