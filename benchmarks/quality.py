@@ -88,6 +88,7 @@ class Resampler:
     at the model's size (convert resizes it back onto the frame)."""
 
     predicts_mask = False
+    usual_error = None
     coverage_box = FaceSwapModel.coverage_box
     coverage_crop = FaceSwapModel.coverage_crop
 

@@ -31,19 +31,19 @@ from swapflow.frames import frame_index, read_frame, spread, write_frame
 from swapflow.io import atomic_path, write_json, write_parquet
 from swapflow.model_folder import check_identities
 from swapflow.mask import make_mask
-from swapflow.occlusion import hand_mask, hands_by_frame, reconstruction_errors, reconstruction_mask, track_hands
+from swapflow.occlusion import (USUAL_FACES, hand_mask, hands_by_frame, learned_occlusion, reconstruction_errors,
+                                reconstruction_mask, track_hands, usual_error)
 from swapflow.settings import ConvertConfig, FramesConfig, HandsConfig, from_mapping
 
 log = logging.getLogger(__name__)
 POISSON_MIN_PIXELS = 64  # a smaller mask is alpha-blended: seamlessClone needs an inside
-USUAL_FACES = 64  # faces whose reconstruction errors give a video's usual error at each pixel
 OUTLINE_COLUMNS = {"frame": "int64", "face": "int64", "outline": "object"}
-MAD_TO_SIGMA = 1.4826  # median absolute deviation -> standard deviation of a normal distribution
 
 class Swapper(Protocol):
     """What convert needs of a model: a face swap and the crop square it covers."""
 
     predicts_mask: bool
+    usual_error: tuple[np.ndarray, np.ndarray] | None  # decoder B's on B's held-out faces: median, spread
 
     def swap(self, faces: np.ndarray, to: str = "a") -> tuple[np.ndarray, np.ndarray | None]:
         ...
@@ -114,6 +114,9 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
     if cfg.mask == "learned" and not model.predicts_mask:
         raise ValueError("convert.mask is 'learned' but the model predicts no mask; "
                          "use 'landmarks' or 'both', or a preset with a learned mask")
+    if "learned" in cfg.occlusion and not model.predicts_mask:
+        raise ValueError("convert.occlusion has 'learned' but the model predicts no mask; "
+                         "train it with model.mask=true (and data.occlusion), or leave 'learned' out")
     plan = plan_convert(frame_paths, alignments, batch_size=cfg.batch_size, video_frames=video_frames)
     masks = FaceMasks(cfg, model, plan, hands)
     # reading and writing frames overlap the model and the blending (cv2 releases the GIL)
@@ -149,7 +152,8 @@ class FaceMasks:
     def __init__(self, cfg: ConvertConfig, model: Swapper, plan: ConvertPlan,
                  hands: pd.DataFrame | None) -> None:
         self.cfg = cfg
-        self.landmark_mask = make_mask(cfg.landmark_mask) if cfg.mask != "learned" else None
+        self.landmark_mask = (make_mask(cfg.landmark_mask)
+                              if cfg.mask != "learned" or "learned" in cfg.occlusion else None)
         if "hands" in cfg.occlusion and hands is None:  # the whole video's, so shards agree
             log.info("tracking hands in the kept faces' frames (rule hands' table saves this)")
             hands = track_hands(list(plan.paths.values()), plan.faces["frame"], HandsConfig())
@@ -161,7 +165,10 @@ class FaceMasks:
     def blend(self, row, box: tuple[int, int, int], crop_side: int, learned: np.ndarray | None) -> np.ndarray:
         """The mask a face of ``row`` is blended with, over the model's square ``box``."""
         whole = face_mask(row, box, crop_side, self.landmark_mask, learned, self.cfg)
-        covered = occlusion_mask(row, box, crop_side, whole, self.cfg, self.hands_at, self.errors)
+        # the learned occlusion is what the learned mask leaves out of the landmark mask
+        drawn = (landmark_face(row, box, crop_side, self.landmark_mask)
+                 if "learned" in self.cfg.occlusion else whole)
+        covered = occlusion_mask(row, box, crop_side, drawn, self.cfg, self.hands_at, self.errors, learned)
         return blend_mask(whole, covered, self.cfg)
 
 
@@ -236,9 +243,10 @@ def rebuild_errors(video_frames: Sequence[Path], faces: pd.DataFrame, frame_path
                    model: Swapper, cfg: ConvertConfig) -> dict:
     """Reconstruction errors (B's decoder rebuilding B's faces): ``(frame, face)`` ->
     errors of the kept faces in ``frame_paths`` and ``occlusion_frames`` frames
-    either side; ``"usual"`` and ``"spread"`` -> the per-pixel median error and its
-    spread (median absolute deviation, as a standard deviation) over ``USUAL_FACES``
-    faces spread over the whole video (the same for every shard)."""
+    either side; ``"usual"`` and ``"spread"`` -> the usual error at each pixel
+    (``usual_error``): with ``occlusion_usual: model``, that of B's held-out training
+    faces the model carries; else (or for a model without it) that of
+    ``USUAL_FACES`` faces spread over the whole video (the same for every shard)."""
     indices = [frame_index(p) for p in frame_paths]
     if not indices or faces.empty:
         return {}
@@ -262,16 +270,22 @@ def rebuild_errors(video_frames: Sequence[Path], faces: pd.DataFrame, frame_path
         return out
 
     errors = rebuild(near)
-    sample = np.stack(list(rebuild(usual).values()))
-    errors["usual"] = np.median(sample, axis=0)
-    errors["spread"] = MAD_TO_SIGMA * np.median(np.abs(sample - errors["usual"]), axis=0)
+    if cfg.occlusion_usual == "model" and model.usual_error is not None:
+        errors["usual"], errors["spread"] = model.usual_error
+    else:
+        if cfg.occlusion_usual == "model":
+            log.warning("the model carries no usual error of its held-out faces (trained before this "
+                        "release, or without held-out faces): reconstruction uses the video's")
+        errors["usual"], errors["spread"] = usual_error(np.stack(list(rebuild(usual).values())))
     return errors
 
 
 def occlusion_mask(row, box: tuple[int, int, int], crop_side: int, face: np.ndarray, cfg: ConvertConfig,
-                   hands_at: Mapping[int, list[np.ndarray]], errors: Mapping) -> np.ndarray:
+                   hands_at: Mapping[int, list[np.ndarray]], errors: Mapping,
+                   learned: np.ndarray | None = None) -> np.ndarray:
     """What covers the face (1) over the model's square, from ``convert.occlusion``'s sources:
-    ``hands_at`` (frame -> hands) and ``errors`` (``rebuild_errors``)."""
+    ``hands_at`` (frame -> hands), ``errors`` (``rebuild_errors``) and the model's
+    ``learned`` mask of the face."""
     x0, y0, side = box
     covered = np.zeros((side, side), np.float32)
     if "hands" in cfg.occlusion:
@@ -284,22 +298,31 @@ def occlusion_mask(row, box: tuple[int, int, int], crop_side: int, face: np.ndar
         found = reconstruction_mask(window, usual, spread_, cv2.resize(face, usual.shape[::-1]),
                                     cfg.occlusion_threshold, cfg.occlusion_min_area)
         covered = np.maximum(covered, cv2.resize(found, (side, side)))
+    if "learned" in cfg.occlusion:
+        found = learned_occlusion(learned, cv2.resize(face, learned.shape[::-1]), cfg.occlusion_min_area)
+        covered = np.maximum(covered, cv2.resize(found, (side, side)))
     return covered
 
 
 def face_mask(row, box: tuple[int, int, int], crop_side: int, landmark_mask,
                learned: np.ndarray | None, cfg: ConvertConfig) -> np.ndarray:
-    """Float mask in [0, 1] of the face over the model's square of the crop."""
-    x0, y0, side = box
+    """Float mask in [0, 1] of the face over the model's square of the crop: ``convert.mask``'s
+    choice of the landmark mask and the model's ``learned`` one (their minimum)."""
+    side = box[2]
     masks = []
-    if landmark_mask is not None:
-        points = transform_points(np.asarray(row.landmarks, np.float64).reshape(POINTS, 2),
-                                  _matrix(row))
-        full = landmark_mask(points, crop_side).astype(np.float32) / 255
-        masks.append(full[y0:y0 + side, x0:x0 + side])
+    if landmark_mask is not None and cfg.mask != "learned":
+        masks.append(landmark_face(row, box, crop_side, landmark_mask))
     if learned is not None and cfg.mask != "landmarks":
         masks.append(cv2.resize(learned.astype(np.float32), (side, side)))
     return np.minimum.reduce(masks)
+
+
+def landmark_face(row, box: tuple[int, int, int], crop_side: int, landmark_mask) -> np.ndarray:
+    """The landmark mask of the face of ``row`` over the model's square, float in [0, 1]."""
+    x0, y0, side = box
+    points = transform_points(np.asarray(row.landmarks, np.float64).reshape(POINTS, 2), _matrix(row))
+    full = landmark_mask(points, crop_side).astype(np.float32) / 255
+    return full[y0:y0 + side, x0:x0 + side]
 
 
 def blend_mask(face: np.ndarray, covered: np.ndarray, cfg: ConvertConfig) -> np.ndarray:

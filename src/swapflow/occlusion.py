@@ -8,8 +8,13 @@ Two sources, chosen by name in ``convert.occlusion``:
   of the hand's size (the points are joint centres, not the skin's edge).
 - ``reconstruction``: the trained model rebuilds the target's own face
   (decoder B on B's face). Where the face differs from its rebuild far more
-  than faces usually do at that spot, and over neighbouring frames too,
-  something the model never learned is in front of it.
+  than faces usually do at that spot (B's held-out training faces, measured
+  when the model is written, or faces of the video), and over neighbouring
+  frames too, something the model never learned is in front of it.
+- ``learned``: a model that learns a mask (``model.mask``) trained with
+  occluders pasted on its inputs (``data.occlusion``) leaves out of its mask
+  what covers the face; where the landmark mask says face and the learned
+  one does not, something is in front of it.
 
 Occlusion masks are float32 in [0, 1], 1 where the face is covered.
 """
@@ -30,6 +35,11 @@ from swapflow.settings import HandsConfig
 HAND_COLUMNS = {"frame": "int64", "hand": "int64", "landmarks": "object"}  # 42 floats: x0, y0, ...
 WRIST, MIDDLE_KNUCKLE = 0, 9
 ERROR_FLOOR = 0.01  # added to the error spread: 1% of the colour range is never an occluder's sign
+USUAL_FACES = 64  # faces whose reconstruction errors give the usual error at each pixel
+# the band along a face's edge where a learned mask's doubt is not an occluder (a share of
+# the side: on the demo it halved what clean faces lost, 0.035 -> 0.024 of their mask, at 0.03 -> 0.06)
+LEARNED_EDGE = 0.06
+MAD_TO_SIGMA = 1.4826  # median absolute deviation -> standard deviation of a normal distribution
 
 
 def track_hands(frame_paths: Sequence, frames: Iterable[int], cfg: HandsConfig) -> pd.DataFrame:
@@ -82,6 +92,13 @@ def reconstruction_errors(seen: np.ndarray, rebuilt: np.ndarray) -> np.ndarray:
                     ) if len(seen) else np.zeros(seen.shape[:3], np.float32)
 
 
+def usual_error(errors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The usual error at each pixel of ``errors`` (N, s, s) of N faces: their
+    median, and their spread (the median absolute deviation, as a standard deviation)."""
+    usual = np.median(errors, axis=0)
+    return usual, MAD_TO_SIGMA * np.median(np.abs(errors - usual), axis=0)
+
+
 def reconstruction_mask(errors: Sequence[np.ndarray], usual: np.ndarray, spread: np.ndarray,
                         face: np.ndarray, threshold: float, min_area: float) -> np.ndarray:
     """Occlusion from a face's reconstruction errors over neighbouring frames.
@@ -89,13 +106,30 @@ def reconstruction_mask(errors: Sequence[np.ndarray], usual: np.ndarray, spread:
     A pixel is covered where the errors' mean lies more than ``threshold``
     standard deviations above the video's usual error there (``usual``,
     ``spread``: eyes, mouth and the face's edge are never rebuilt well and vary
-    most), inside ``face`` (its mask, same size). The result is opened and
-    closed with a 3-pixel disc, and patches smaller than ``min_area`` of the
-    square are dropped: an occluder is a patch, not specks. Averaging over the
-    window keeps the mask from flickering: a spot must differ in most frames.
+    most), inside ``face`` (its mask, same size), in ``patches``. Averaging
+    over the window keeps the mask from flickering: a spot must differ in most
+    frames.
     """
     z = (np.mean(errors, axis=0) - usual) / (spread + ERROR_FLOOR)
-    occluded = ((z > threshold) & (face > 0.5)).astype(np.uint8)
+    return patches((z > threshold) & (face > 0.5), face, min_area)
+
+
+def learned_occlusion(learned: np.ndarray, face: np.ndarray, min_area: float) -> np.ndarray:
+    """Occlusion where the landmark mask ``face`` says face and the model's
+    ``learned`` mask (same size) does not, in patches of at least ``min_area``;
+    not in a band of ``LEARNED_EDGE`` of the side along the face's edge, where
+    the two masks disagree about the face's outline, not about occluders."""
+    margin = int(round(LEARNED_EDGE * face.shape[0]))
+    inner = cv2.erode((face > 0.5).astype(np.uint8),
+                      cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1,) * 2))
+    return patches((learned < 0.5) & (inner > 0), face, min_area)
+
+
+def patches(occluded: np.ndarray, face: np.ndarray, min_area: float) -> np.ndarray:
+    """``occluded`` (bool) opened and closed with a 3-pixel disc, without the
+    patches smaller than ``min_area`` of the square (an occluder is a patch,
+    not specks), inside ``face``: float32, 1 where covered."""
+    occluded = occluded.astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
     occluded = cv2.morphologyEx(cv2.morphologyEx(occluded, cv2.MORPH_OPEN, kernel), cv2.MORPH_CLOSE, kernel)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(occluded)

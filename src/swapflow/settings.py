@@ -41,7 +41,7 @@ T = TypeVar("T")
 MASK_TYPES = ("components", "extended", "mesh")
 MASK_SOURCES = ("landmarks", "learned", "both")
 BLENDS = ("alpha", "poisson")
-OCCLUSIONS = ("hands", "reconstruction")
+OCCLUSIONS = ("hands", "reconstruction", "learned")
 
 
 class ConfigError(InputError):
@@ -296,24 +296,30 @@ class ConvertConfig:
     """Rule ``convert`` (config section ``convert``)."""
 
     section: ClassVar[str] = "convert"
-    mask: str = setting("both", "blend mask: `landmarks`, `learned` (presets that predict a mask), or `both` "
-                        "(their minimum; landmarks alone for models without a mask)", enum=list(MASK_SOURCES))
+    mask: str = setting("both", "blend mask: `landmarks`, `learned` (models that learn a mask: `model.mask`), "
+                        "or `both` (their minimum; landmarks alone for models without a mask)",
+                        enum=list(MASK_SOURCES))
     landmark_mask: str = setting("extended", "which landmark mask: `components`, `extended`, `mesh`",
                                  enum=list(MASK_TYPES))
     occlusion: tuple[str, ...] = setting(
         ("hands",), "what is cut out of the face mask, so it stays as it was in the frame: `hands` (hands "
         "tracked by MediaPipe Hands in rule `hands`, `results/hands/{video}.parquet`), `reconstruction` "
-        "(what the model cannot rebuild of the target's own face: objects, hair, anything it never learned); "
-        "both combine with any `mask`", enum=list(OCCLUSIONS), uniqueItems=True)
+        "(what the model cannot rebuild of the target's own face: objects, hair, anything it never learned), "
+        "`learned` (what the model's learned mask leaves out of the landmark mask: a model with `model.mask` "
+        "trained with `data.occlusion`); each combines with any `mask`", enum=list(OCCLUSIONS), uniqueItems=True)
     hand_dilate: float = setting(0.25, "how far a hand's hull (of its 21 joint points) grows to reach the "
                                  "skin's edge, a share of the hand's wrist-to-knuckle length", minimum=0)
     occlusion_threshold: float = setting(
         3.0, "`reconstruction`: how far above the usual error at a pixel (in standard deviations of that "
         "pixel's error over 64 faces of the video) the error must be to mark an occluder; lower finds more "
         "and eats more of clean faces", exclusiveMinimum=0)
+    occlusion_usual: str = setting(
+        "model", "`reconstruction`: whose error is usual: `model` (decoder B's on B's held-out training faces, "
+        "stored with the model: an occluder in every frame of the target stands out) or `video` (64 faces "
+        "spread over the target video: anything in all its frames is usual)", enum=["model", "video"])
     occlusion_frames: int = setting(1, "`reconstruction`: frames either side whose errors are averaged with a "
                                     "frame's, so the cut-out does not flicker", minimum=0)
-    occlusion_min_area: float = setting(0.01, "`reconstruction`: the smallest patch that counts as an "
+    occlusion_min_area: float = setting(0.01, "`reconstruction`, `learned`: the smallest patch that counts as an "
                                         "occluder, a share of the face square (specks are not occluders)",
                                         minimum=0, maximum=1)
     erode: float = setting(0.0, "shrink (positive) or grow (negative) the mask, as a fraction of the face "

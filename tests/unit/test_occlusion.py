@@ -3,17 +3,23 @@ the model cannot rebuild of a target face is cut out of its mask."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import yaml
 
 from swapflow.alignments import kept_faces, matrices
+from swapflow.faceset import load_faceset
 from swapflow.convert import convert_frames, face_mask, occlusion_mask, rebuild_errors
 from swapflow.frames import frame_index, list_frames, read_frame, write_frame
 from swapflow.mask import make_mask
-from swapflow.occlusion import hand_mask, hands_by_frame, reconstruction_mask, track_hands
+from swapflow.occlusion import (hand_mask, hands_by_frame, learned_occlusion, reconstruction_errors,
+                                reconstruction_mask, track_hands, usual_error)
 from swapflow.settings import ConvertConfig, FramesConfig, HandsConfig
+from swapflow.train.trainer import load_model
 from tests.training import lite_model
 
 PNG = FramesConfig(format="png")
@@ -25,9 +31,16 @@ def hands(woman):
 
 
 @pytest.fixture(scope="module")
-def model(man, woman, tmp_path_factory):
-    """A lite model trained 30 iterations with the woman as B (its rebuild of her is a rough blur)."""
-    return lite_model(tmp_path_factory.mktemp("occlusion"), man, woman, 30)
+def trained(man, woman, tmp_path_factory) -> Path:
+    """The folder of a lite model trained 30 iterations with the woman as B (its rebuild of her is a rough blur)."""
+    root = tmp_path_factory.mktemp("occlusion")
+    lite_model(root, man, woman, 30)
+    return root / "model"
+
+
+@pytest.fixture(scope="module")
+def model(trained):
+    return load_model(trained)[0]
 
 
 def test_hands_are_found_where_she_covers_her_face(woman, hands):
@@ -137,6 +150,50 @@ def test_reconstruction_finds_a_pasted_occluder_and_spares_clean_faces(woman, mo
     assert np.mean(losses) < 0.06, f"clean faces lose {np.mean(losses):.1%} of their mask"
 
 
+def test_an_occluder_in_every_frame_stands_out_against_the_models_usual_error(woman, trained, model, tmp_path):
+    """A card on her cheek in every frame of the clip: against the video's own usual
+    error it is usual (found nowhere), against decoder B's usual error on her held-out
+    training faces (stored with the model: the same as measured again here) it is found."""
+    assert model.usual_error is not None
+    train_cfg = yaml.safe_load((trained / "config.yaml").read_text())
+    manifest = json.loads((trained / "manifest.json").read_text())
+    held = manifest["facesets"]["b"][0]["holdout_indices"]
+    assert len(held) >= train_cfg["holdout_min"]
+    faces_b = np.asarray(load_faceset(woman.faceset).faces)[held]
+    errors = reconstruction_errors(model.coverage_crop(faces_b), model.swap(faces_b, to="b")[0])
+    for stored, measured in zip(model.usual_error, usual_error(errors)):
+        assert np.allclose(stored, measured, atol=1e-6)
+    faces = kept_faces(woman.alignments)
+    frames = dict(zip(faces["frame"], matrices(faces)))
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    card = np.zeros((256, 256), np.float32)
+    cv2.rectangle(card, (60, 130), (110, 190), 1, -1)
+    for path in woman.frames:
+        image = read_frame(path)
+        f = frame_index(path)
+        if f in frames:
+            h, w = image.shape[:2]
+            inside = cv2.warpAffine(card, cv2.invertAffineTransform(frames[f]), (w, h), flags=cv2.INTER_NEAREST) > 0
+            image[inside] = (30, 60, 200)
+        write_frame(folder / path.name, image, PNG)
+    video = list_frames(folder)
+    box = model.coverage_box(256)
+    x0, y0, side = box
+    found = {}
+    for usual in ("video", "model"):
+        cfg = ConvertConfig(occlusion=("reconstruction",), occlusion_usual=usual)
+        errors = rebuild_errors(video, faces, video[::4], model, cfg)
+        ious = []
+        for row in faces[faces["frame"].isin(frame_index(p) for p in video[::4])].itertuples():
+            whole = face_mask(row, box, 256, make_mask("extended"), None, cfg)
+            covered = (occlusion_mask(row, box, 256, whole, cfg, {}, errors) > 0.5) & (whole > 0.5)
+            truth = (card[y0:y0 + side, x0:x0 + side] > 0) & (whole > 0.5)
+            ious.append((covered & truth).sum() / (covered | truth).sum())
+        found[usual] = np.mean(ious)
+    assert found["video"] < 0.1 and found["model"] > 0.5, found
+
+
 def test_reconstruction_mask_needs_an_error_well_above_the_usual_one():
     """Errors 4 standard deviations above the usual one in a 20x20 spot, for every
     frame of the window: covered; the same spot in one frame of three: averaged
@@ -152,6 +209,22 @@ def test_reconstruction_mask_needs_an_error_well_above_the_usual_one():
     outside[:, :30] = 0
     assert not reconstruction_mask([high], usual, spread, outside, 3.0, 0.01)[:, :30].any()
     assert not reconstruction_mask([high], usual, spread, face, 3.0, 0.1).any(), "a patch below min_area"
+
+
+def test_learned_occlusion_is_what_the_learned_mask_leaves_out_of_the_face():
+    """Where the landmark mask says face and the learned mask does not: covered; a
+    learned mask that only trims the face's edge, or leaves out a speck, covers nothing."""
+    face = np.zeros((64, 64), np.float32)
+    cv2.ellipse(face, (32, 34), (22, 28), 0, 0, 360, 1, -1)
+    learned = cv2.erode(face, np.ones((7, 7), np.uint8))   # the edge 3 pixels in
+    assert not learned_occlusion(learned, face, 0.01).any()
+    assert learned_occlusion(learned, face * 0 + 1, 0.0).any(), "a face whose edge is elsewhere"
+    learned[40:52, 20:34] = 0.2   # a patch over the mouth
+    learned[20, 20] = 0.0         # a speck
+    found = learned_occlusion(learned, face, 0.01)
+    assert found[41:51, 21:33].all() and found.sum() <= 12 * 14
+    assert not found[:30].any()
+    assert not learned_occlusion(learned, face, 0.1).any(), "a patch below min_area"
 
 
 def test_shards_find_the_occlusion_of_one_run(man, model):

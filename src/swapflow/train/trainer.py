@@ -42,6 +42,7 @@ from swapflow.faceset import Faceset, faceset_hash, load_faceset
 from swapflow.frames import spread, write_jpeg
 from swapflow.io import InputError, atomic_path, read_json, write_json
 from swapflow.logs import PROGRESS
+from swapflow.occlusion import USUAL_FACES, reconstruction_errors, usual_error
 from swapflow.settings import ConfigError
 from swapflow.train import distributed
 from swapflow.train.config import check_ranges, schedule_length
@@ -495,6 +496,19 @@ class Trainer:
                      np.concatenate(list(self.model.swap(faces, to=other)[0]), 1)]
         return np.concatenate(rows, 0)
 
+    def usual_error(self) -> list[torch.Tensor] | None:
+        """Decoder B's usual reconstruction error at each pixel on at most
+        ``USUAL_FACES`` of B's held-out faces (``usual_error``: median, spread), for
+        the ``reconstruction`` occlusion; None without held-out faces."""
+        picks = [(fs, i) for fs, e in zip(self.loaded["b"], self.facesets["b"]) for i in e["holdout_indices"]]
+        if not picks:
+            return None
+        picks = [picks[j] for j in spread(len(picks), USUAL_FACES)]
+        faces = np.stack([np.asarray(fs.faces[i]) for fs, i in picks])
+        rebuilt, _ = self.model.swap(faces, to="b")
+        errors = reconstruction_errors(self.model.coverage_crop(faces), rebuilt)
+        return [torch.from_numpy(np.ascontiguousarray(a, np.float32)) for a in usual_error(errors)]
+
     def manifest(self, speed: dict[str, float], started: str) -> dict:
         return {"identities": self.identities,
                 "facesets": {side: [{k: v for k, v in e.items() if k != "train_indices"}
@@ -514,7 +528,8 @@ class Trainer:
             tmp.mkdir()
             save_tensors({"state_dict": self.model.state_dict(), "preset": self.cfg.preset,
                           "config": OmegaConf.to_container(self.cfg, resolve=True),
-                          "identities": self.identities}, tmp / folder.WEIGHTS, Path(out) / folder.WEIGHTS)
+                          "identities": self.identities, "usual_error": self.usual_error()},
+                         tmp / folder.WEIGHTS, Path(out) / folder.WEIGHTS)
             (tmp / folder.CONFIG).write_text(OmegaConf.to_yaml(self.cfg))
             folder.write_manifest(tmp, self.manifest(speed, started))
             losses = pd.DataFrame(self.history)
@@ -598,4 +613,6 @@ def load_model(model_dir: str | Path, device: str = "cpu") -> tuple[FaceSwapMode
     cfg = OmegaConf.create(saved["config"])
     model = build_model(cfg.model)
     model.load_state_dict(saved["state_dict"])
+    usual = saved.get("usual_error")  # absent from models written before it
+    model.usual_error = None if usual is None else tuple(t.cpu().numpy() for t in usual)
     return model.to(dev).eval(), cfg
