@@ -28,15 +28,19 @@ Usage: python benchmarks/occlusion.py [--work DIR] [--iterations N]
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -47,18 +51,28 @@ from swapflow.alignments import kept_faces, read_alignments  # noqa: E402
 from swapflow.anatomy import POINTS  # noqa: E402
 from swapflow.convert import (blend_mask, convert_frames, face_mask, load_swapper, occlusion_mask,  # noqa: E402
                               rebuild_errors, soften)
-from swapflow.frames import frame_name, list_frames, outline, read_frame, write_frame, write_jpeg  # noqa: E402
+from swapflow.frames import (frame_index, frame_name, list_frames, outline, read_frame, write_frame,  # noqa: E402
+                             write_jpeg)
 from swapflow.mask import make_mask  # noqa: E402
 from swapflow.occlusion import hand_mask, hands_by_frame, track_hands  # noqa: E402
 from swapflow.settings import ConvertConfig, FramesConfig, HandsConfig  # noqa: E402
+from swapflow.video.ffmpeg import ffmpeg_exe  # noqa: E402
 
 SWAP = {"name": "man_on_woman", "face": "man", "target": "woman", "videos": ["woman"]}
+# the same swap with a learned mask trained on pasted occluders
+MASKED = SWAP | {"name": "man_on_woman_masked", "train": {"overrides": ["model.mask=true", "data.occlusion=0.5"]}}
 RUN = 6  # consecutive frames an occluder stays
 GAP = 3  # clean frames between runs: windows of up to 2 frames either side never see two runs
 SIZE = 256  # aligned crop side
 TOLERANCE = 8  # levels of 255 within which an occluder pixel counts as kept
-METHODS = {"none": (), "hands": ("hands",), "reconstruction": ("reconstruction",),
-           "hands+reconstruction": ("hands", "reconstruction")}
+# method -> convert settings (reconstruction's usual error: the model's held-out faces unless "video")
+METHODS = {"none": {"occlusion": ()}, "hands": {"occlusion": ("hands",)},
+           "reconstruction": {"occlusion": ("reconstruction",)},
+           "reconstruction (video)": {"occlusion": ("reconstruction",), "occlusion_usual": "video"},
+           "learned": {"occlusion": ("learned",)},
+           "hands+reconstruction": {"occlusion": ("hands", "reconstruction")},
+           "hands+learned": {"occlusion": ("hands", "learned")},
+           "hands+reconstruction+learned": {"occlusion": ("hands", "reconstruction", "learned")}}
 SPOTS = {"mouth": range(48, 68), "eye": range(36, 42), "cheek": (3, 4, 31, 48)}
 
 
@@ -154,17 +168,49 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
+        swaps = [swap | {"train": swap.get("train", {}) | ({"iterations": args.iterations} if args.iterations else {})}
+                 for swap in (SWAP, MASKED)]
         if not (work / "config.yaml").exists():
-            project(work, [SWAP | ({"train": {"iterations": args.iterations}} if args.iterations else {})])
+            project(work, swaps)
         snakemake(work, "--until", "train")
-        measure(work)
+        for masked in (False, True):
+            measure(work, masked)
+        constant(work, swaps[1])
 
 
-def measure(work: Path) -> None:
+def model_dir(results: Path, masked: bool) -> Path:
+    """The project's model of ``SWAP`` (masked: of ``MASKED``)."""
+    for folder in sorted((results / "model").iterdir()):
+        if yaml.safe_load((folder / "config.yaml").read_text())["model"].get("mask", False) == masked:
+            return folder
+    raise SystemExit(f"no {'masked ' if masked else ''}model in {results / 'model'}")
+
+
+def learned_masks(model, frames: Sequence[Path], faces: pd.DataFrame, wanted: Iterable[int]) -> dict[int, np.ndarray]:
+    """frame -> the model's learned mask of its face (decoder A, as convert), for models that learn one."""
+    if not model.predicts_mask:
+        return {}
+    rows = faces[faces["frame"].isin(list(wanted))]
+    crops = np.stack([warp(read_frame(frames[row.frame]), np.asarray(row.matrix).reshape(2, 3), SIZE)
+                      for row in rows.itertuples()])
+    return dict(zip(rows["frame"], model.swap(crops, to="a")[1]))
+
+
+def usable(name: str, model) -> bool:
+    return model.predicts_mask or "learned" not in METHODS[name]["occlusion"]
+
+
+def measure(work: Path, masked: bool) -> None:
     results = work / "results"
     woman, man = results / "frames" / "woman", results / "frames" / "man"
     faces = kept_faces(read_alignments(results / "align" / "woman.parquet"))
-    model = load_swapper(next((results / "model").iterdir()), SWAP["face"], SWAP["target"])
+    folder = model_dir(results, masked)
+    model = load_swapper(folder, SWAP["face"], SWAP["target"])
+    run = json.loads((folder / "manifest.json").read_text())["last_run"]
+    curve = pd.read_csv(folder / "curve.tsv", sep="\t").iloc[-1]
+    print(f"\n## model {folder.name}: {'mask + occlusion' if masked else 'plain lite'}; "
+          f"{run['samples_per_s']:.1f} samples/s; held-out masked PSNR A {curve['recon_a_psnr_masked']:.2f} dB, "
+          f"B {curve['recon_b_psnr_masked']:.2f} dB")
     frames = list_frames(woman)
     hands = track_hands(frames, faces["frame"], HandsConfig())
     with_hands = set(hands["frame"])
@@ -209,14 +255,18 @@ def measure(work: Path) -> None:
     box = model.coverage_box(SIZE)
     x0, y0, side = box
     reach = 2
-    errors = rebuild_errors(comp_frames, faces, measured, model, ConvertConfig(occlusion_frames=reach))
+    errors = {usual: rebuild_errors(comp_frames, faces, measured, model,
+                                    ConvertConfig(occlusion_frames=reach, occlusion_usual=usual))
+              for usual in ("model", "video")}
     hands_at = hands_by_frame(comp_hands)
+    learned = learned_masks(model, comp_frames, faces, occluded + clean)
 
     def masks(cfg: ConvertConfig, frames_: list[int]):
         for f in frames_:
             row = by_frame[f]
             whole = face_mask(row, box, SIZE, landmark, None, cfg)
-            covered = occlusion_mask(row, box, SIZE, whole, cfg, hands_at, errors)
+            covered = occlusion_mask(row, box, SIZE, whole, cfg, hands_at, errors[cfg.occlusion_usual],
+                                     learned.get(f))
             yield f, whole, covered, blend_mask(whole, covered, cfg)
 
     def scores(cfg: ConvertConfig) -> dict[str, float]:
@@ -250,22 +300,23 @@ def measure(work: Path) -> None:
     kinds = tuple(f"IoU {k}" for k in KINDS)
     head = " ".join(f"{k:>10s}" for k in (*kinds, "flicker", "clean area", "min"))
     row_of = lambda s: " ".join(f"{s[k]:10.3f}" for k in (*kinds, "flicker", "clean area", "clean min"))  # noqa: E731
-    print("\nreconstruction sweep (masks only):")
-    print(f"{'threshold':>9s} {'area':>5s} {'frames':>6s} {head}")
-    for threshold in (2.0, 3.0, 4.0):
-        for min_area in (0.0, 0.01, 0.02):
-            for window in (0, 1, 2):
-                s = scores(ConvertConfig(occlusion=("reconstruction",), occlusion_threshold=threshold,
-                                         occlusion_frames=window, occlusion_min_area=min_area))
-                print(f"{threshold:9.1f} {min_area:5.2f} {window:6d} {row_of(s)}")
+    if not masked:
+        print("\nreconstruction sweep (masks only; the model's usual error):")
+        print(f"{'threshold':>9s} {'area':>5s} {'frames':>6s} {head}")
+        for threshold in (2.0, 3.0, 4.0):
+            for min_area in (0.0, 0.01, 0.02):
+                for window in (0, 1, 2):
+                    s = scores(ConvertConfig(occlusion=("reconstruction",), occlusion_threshold=threshold,
+                                             occlusion_frames=window, occlusion_min_area=min_area))
+                    print(f"{threshold:9.1f} {min_area:5.2f} {window:6d} {row_of(s)}")
 
     print("\nmethods (defaults of convert otherwise):")
-    print(f"{'method':22s} {head} " + " ".join(f"{'kept ' + k:>6s}" for k in KINDS))
+    print(f"{'method':30s} {head} " + " ".join(f"{'kept ' + k:>6s}" for k in KINDS))
     strips = []
     # the middle frame of one run of each cut-out, the spots taking turns
     shown = [starts[k + (k // len(SPOTS)) % len(SPOTS)] + RUN // 2 for k in range(0, len(starts), len(SPOTS))]
-    for name, occlusion in METHODS.items():
-        cfg = ConvertConfig(occlusion=occlusion)
+    for name in [n for n in METHODS if usable(n, model)]:
+        cfg = ConvertConfig(**METHODS[name])
         s = scores(cfg)
         with tempfile.TemporaryDirectory() as out:
             convert_frames(measured, faces, model, Path(out) / "f", cfg=cfg, frames=quality, hands=comp_hands,
@@ -288,28 +339,151 @@ def measure(work: Path) -> None:
                 if f in shown:
                     covered = np.zeros((SIZE, SIZE), np.float32)
                     covered[y0:y0 + side, x0:x0 + side] = occlusion_mask(
-                        row, box, SIZE, whole[y0:y0 + side, x0:x0 + side], cfg, hands_at, errors)
+                        row, box, SIZE, whole[y0:y0 + side, x0:x0 + side], cfg, hands_at,
+                        errors[cfg.occlusion_usual], learned.get(f))
                     tiles.append(outline(outline(warp(after, matrix, SIZE), truth, (255, 0, 0)), covered))
             strips.append(np.hstack(tiles))
-        print(f"{name:22s} {row_of(s)} " + " ".join(f"{kept[k] / total[k]:6.3f}" for k in KINDS))
-    write_jpeg(work / "occlusion.jpg", np.vstack(strips))
+        print(f"{name:30s} {row_of(s)} " + " ".join(f"{kept[k] / total[k]:6.3f}" for k in KINDS))
+    write_jpeg(work / f"occlusion{'-masked' if masked else ''}.jpg", np.vstack(strips))
 
     real = sorted(with_hands)
-    cfg = ConvertConfig(occlusion=("reconstruction",))
-    errors.update(rebuild_errors(frames, faces, [frames[f] for f in real], model, cfg))
-    found = inside = 0.0
-    for f in real:
-        row = by_frame[f]
-        whole = face_mask(row, box, SIZE, landmark, None, cfg) > 0.5
-        hand = hand_mask(by_frame_hands[f], np.asarray(row.matrix).reshape(2, 3), SIZE, 0.0)
-        hand = hand[y0:y0 + side, x0:x0 + side] > 0.5
-        covered = occlusion_mask(row, box, SIZE, whole.astype(np.float32), cfg, {}, errors) > 0.5
-        found += (covered & hand & whole).sum()
-        inside += (hand & whole).sum()
-    print(f"\nher real hands ({len(real)} frames): reconstruction covers {found / inside:.1%} "
-          "of the tracked hands' pixels inside her face mask")
-    print(f"\nstrips (rows: {', '.join(METHODS)}; red: the true occluder, green: the found one): "
-          f"{work / 'occlusion.jpg'}")
+    for name in ("reconstruction", "learned"):
+        if not usable(name, model):
+            continue
+        cfg = ConvertConfig(**METHODS[name])
+        errors["model"].update(rebuild_errors(frames, faces, [frames[f] for f in real], model, cfg))
+        learned.update(learned_masks(model, frames, faces, real))
+        found = inside = 0.0
+        for f in real:
+            row = by_frame[f]
+            whole = face_mask(row, box, SIZE, landmark, None, cfg) > 0.5
+            hand = hand_mask(by_frame_hands[f], np.asarray(row.matrix).reshape(2, 3), SIZE, 0.0)
+            hand = hand[y0:y0 + side, x0:x0 + side] > 0.5
+            covered = occlusion_mask(row, box, SIZE, whole.astype(np.float32), cfg, {}, errors["model"],
+                                     learned.get(f)) > 0.5
+            found += (covered & hand & whole).sum()
+            inside += (hand & whole).sum()
+        print(f"her real hands ({len(real)} frames): {name} covers {found / inside:.1%} "
+              "of the tracked hands' pixels inside her face mask")
+    print(f"strips (rows: {', '.join(n for n in METHODS if usable(n, model))}; red: the true occluder, "
+          f"green: the found one): {work / 'occlusion.jpg'}")
+
+
+# what -> (where, the landmark it is put on, moved this share of the way to the nose tip)
+STILL = {"patch": ("mouth corner", 54, 0.1), "hand": ("cheek", 2, 0.35), "bar": ("chin", 8, 0.1)}
+
+
+def still_occluders(woman: Path, faces: pd.DataFrame, hands: pd.DataFrame) -> dict[str, Occluder]:
+    """What stays on her face for the whole clip: a flat-coloured patch, a cut-out of
+    her own hand (held still), a dark bar like a microphone."""
+    by_frame = hands_by_frame(hands)
+    frame = sorted(by_frame)[len(by_frame) // 2]
+    row = faces[faces["frame"] == frame].iloc[0]
+    matrix = np.asarray(row["matrix"], np.float64).reshape(2, 3)
+    alpha = hand_mask(by_frame[frame], matrix, SIZE, 0.1).astype(np.uint8)
+    hand = centred("hand", warp(read_frame(woman / frame_name(frame, "jpg")), matrix, SIZE), alpha)
+    small = cv2.resize(hand.alpha, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_NEAREST)
+    rgb = cv2.resize(hand.rgb, None, fx=0.6, fy=0.6)
+    pad = (SIZE - small.shape[0]) // 2
+    hand = Occluder("hand", cv2.copyMakeBorder(rgb, pad, SIZE - small.shape[0] - pad, pad,
+                                               SIZE - small.shape[1] - pad, cv2.BORDER_CONSTANT),
+                    cv2.copyMakeBorder(small, pad, SIZE - small.shape[0] - pad, pad, SIZE - small.shape[1] - pad,
+                                       cv2.BORDER_CONSTANT))
+    patch = np.zeros((SIZE, SIZE), np.uint8)
+    cv2.rectangle(patch, (SIZE // 2 - 16, SIZE // 2 - 16), (SIZE // 2 + 16, SIZE // 2 + 16), 1, -1)
+    return {"patch": Occluder("patch", np.full((SIZE, SIZE, 3), (70, 160, 90), np.uint8), patch),
+            "hand": hand,
+            "bar": Occluder("bar", np.full((SIZE, SIZE, 3), (25, 25, 30), np.uint8), shape("bar", 30))}
+
+
+def constant(work: Path, swap: dict) -> None:
+    """Occluders on her face in every frame of her clip: converted by the masked model
+    trained on the clean clip, and by the same swap trained on the occluded clip."""
+    results = work / "results"
+    woman = results / "frames" / "woman"
+    faces = kept_faces(read_alignments(results / "align" / "woman.parquet"))
+    hands = track_hands(list_frames(woman), faces["frame"], HandsConfig())
+    cuts = still_occluders(woman, faces, hands)
+    fps = json.loads((results / "probe" / "woman.json").read_text())["fps"]
+    other = work / "constant"
+    comp = other / "frames"
+    comp.mkdir(parents=True, exist_ok=True)
+    quality = FramesConfig(jpeg_quality=100)
+    truth: dict[int, dict[str, np.ndarray]] = {}  # frame -> what -> where it is, in frame pixels
+    for path in list_frames(woman):
+        image = read_frame(path)
+        f = frame_index(path)
+        row = faces[faces["frame"] == f]
+        if len(row):
+            matrix = np.asarray(row.iloc[0]["matrix"], np.float64).reshape(2, 3)
+            points = transform_points(np.asarray(row.iloc[0]["landmarks"], np.float64).reshape(POINTS, 2), matrix)
+            truth[f] = {}
+            for what, (_, mark, inwards) in STILL.items():
+                at = points[mark] + (points[33] - points[mark]) * inwards
+                aligned = paste(image, matrix, cuts[what], at)
+                h, w = image.shape[:2]
+                truth[f][what] = cv2.warpAffine(aligned, cv2.invertAffineTransform(matrix), (w, h),
+                                                flags=cv2.INTER_NEAREST) > 0
+        write_frame(comp / path.name, image, quality)
+    video = other / "woman.mp4"
+    subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-framerate", str(fps), "-i", str(comp / "%06d.jpg"),
+                    "-c:v", "libx264", "-crf", "10", "-pix_fmt", "yuv444p", str(video)], check=True)
+    if not (other / "config.yaml").exists():
+        project(other, [swap])
+        config = yaml.safe_load((other / "config.yaml").read_text())
+        config["videos"]["woman"] = str(video)
+        (other / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    snakemake(other, "--until", "train")
+    # both cases convert the occluded clip as the workflow would: with its own alignments
+    frames = list_frames(other / "results" / "frames" / "woman")
+    comp_faces = kept_faces(read_alignments(other / "results" / "align" / "woman.parquet"))
+    measured = [f for f in comp_faces["frame"] if f in truth][::4]
+    comp_hands = track_hands(frames, measured, HandsConfig())
+    print(f"\n## occluders in every frame of her clip ({', '.join(f'{k} on the {v[0]}' for k, v in STILL.items())}), "
+          f"{len(measured)} faces measured; kept / IoU per occluder")
+    print(f"{'B trained on':14s} {'method':30s} " + " ".join(f"{k:>12s}" for k in STILL))
+    for case, folder in (("the clean clip", model_dir(results, True)),
+                         ("this clip", model_dir(other / "results", True))):
+        model = load_swapper(folder, SWAP["face"], SWAP["target"])
+        box = model.coverage_box(SIZE)
+        x0, y0, side = box
+        landmark = make_mask("extended")
+        learned = learned_masks(model, frames, comp_faces, measured)
+        errors = {usual: rebuild_errors(frames, comp_faces, [frames[f] for f in measured], model,
+                                        ConvertConfig(occlusion_usual=usual)) for usual in ("model", "video")}
+        by_frame = {row.frame: row for row in comp_faces.itertuples()}
+        tiles = []
+        for name in METHODS:
+            cfg = ConvertConfig(**METHODS[name])
+            kept, total, inter, union = {}, {}, {}, {}
+            with tempfile.TemporaryDirectory() as out:
+                convert_frames([frames[f] for f in measured], comp_faces, model, Path(out) / "f", cfg=cfg,
+                               frames=quality, hands=comp_hands, video_frames=frames)
+                for f in measured:
+                    row = by_frame[f]
+                    matrix = np.asarray(row.matrix, np.float64).reshape(2, 3)
+                    before, after = read_frame(frames[f]), read_frame(Path(out) / "f" / frames[f].name)
+                    h, w = before.shape[:2]
+                    whole = face_mask(row, box, SIZE, landmark, None, cfg)
+                    in_face = np.zeros((SIZE, SIZE), np.float32)
+                    in_face[y0:y0 + side, x0:x0 + side] = whole
+                    face_frame = cv2.warpAffine(in_face, cv2.invertAffineTransform(matrix), (w, h)) > 0.5
+                    same = np.abs(before.astype(int) - after.astype(int)).max(-1) <= TOLERANCE
+                    covered = occlusion_mask(row, box, SIZE, whole, cfg, hands_by_frame(comp_hands),
+                                             errors[cfg.occlusion_usual], learned.get(f)) > 0.5
+                    for what, where in truth[f].items():
+                        inside = where & face_frame
+                        kept[what] = kept.get(what, 0) + same[inside].sum()
+                        total[what] = total.get(what, 0) + inside.sum()
+                        t = warp(where.astype(np.uint8), matrix, SIZE)[y0:y0 + side, x0:x0 + side] > 0
+                        t &= whole > 0.5
+                        inter[what] = inter.get(what, 0) + (t & covered).sum()
+                        union[what] = union.get(what, 0) + (t | (covered & (whole > 0.5))).sum()
+                    if f == measured[len(measured) // 2]:
+                        tiles.append(outline(warp(after, matrix, SIZE)[y0:y0 + side, x0:x0 + side], covered))
+            print(f"{case:14s} {name:30s} " + " ".join(
+                f"{kept[k] / max(total[k], 1):5.3f}/{inter[k] / max(union[k], 1):5.3f} " for k in STILL))
+        write_jpeg(work / f"constant-{'clean' if case == 'the clean clip' else 'own'}.jpg", np.hstack(tiles))
 
 
 if __name__ == "__main__":
