@@ -1,7 +1,8 @@
 """Occlusion masks measured on occluders with known truth.
 
 Trains the demo's lite swap of the man's face onto the woman's clip (the
-target whose own decoder rebuilds her face), then pastes occluders into runs
+target whose own decoder rebuilds her face), plain and with a mask learned
+on pasted occluders (``MASKED``), then pastes occluders into runs
 of consecutive clean frames of her clip (no tracked hand): cut-outs of her
 own hands from other frames, strands of her hair, and patches of the man's
 clip (shirt, wall) as a disc, a bar and a triangle, small and large, over her
@@ -20,7 +21,11 @@ For each way of cutting occluders out of the face mask it reports
 
 and a sweep of the reconstruction threshold and temporal window (IoU and
 clean area, from the masks alone). On the real clip it reports how much of
-the tracked hands reconstruction finds, and writes strips to look at.
+the tracked hands reconstruction and the learned mask find, and writes
+strips to look at. Then occluders that stay for the whole clip (a patch, her
+hand held still, a bar: ``STILL``) are pasted into every frame of her clip,
+made a video, and converted (kept and IoU per occluder) by the masked swap
+trained on the clean clip and by the same swap trained on that video.
 
 Usage: python benchmarks/occlusion.py [--work DIR] [--iterations N]
 """
