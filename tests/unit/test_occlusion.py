@@ -112,17 +112,14 @@ def test_convert_without_a_hands_table_tracks_them_itself(woman, hands, model, t
     assert (read_frame(tmp_path / "table" / name) == read_frame(tmp_path / "own" / name)).all()
 
 
-def test_reconstruction_finds_a_pasted_occluder_and_spares_clean_faces(woman, model, tmp_path):
-    """A blue card pasted over her cheek in three frames, fixed to her face:
-    reconstruction occlusion covers most of it and little of the faces without it."""
+def _card_on_her_cheek(woman, pasted, folder: Path) -> tuple[np.ndarray, list[Path]]:
+    """A blue card over her right cheek, fixed to her face (aligned crop), pasted into
+    frames ``pasted`` of her clip, written as PNG to ``folder``: (the card, the frames)."""
     faces = kept_faces(woman.alignments)
-    clean = [f for f in faces["frame"] if f < 50]
     frames = dict(zip(faces["frame"], matrices(faces)))
-    folder = tmp_path / "frames"
     folder.mkdir()
     card = np.zeros((256, 256), np.float32)
     cv2.rectangle(card, (60, 130), (110, 190), 1, -1)  # her right cheek in the aligned crop
-    pasted = [f for f in faces["frame"] if f > 300][:3]
     for path in woman.frames:
         image = read_frame(path)
         f = frame_index(path)
@@ -131,7 +128,16 @@ def test_reconstruction_finds_a_pasted_occluder_and_spares_clean_faces(woman, mo
             inside = cv2.warpAffine(card, cv2.invertAffineTransform(frames[f]), (w, h), flags=cv2.INTER_NEAREST) > 0
             image[inside] = (30, 60, 200)
         write_frame(folder / path.name, image, PNG)
-    video = list_frames(folder)
+    return card, list_frames(folder)
+
+
+def test_reconstruction_finds_a_pasted_occluder_and_spares_clean_faces(woman, model, tmp_path):
+    """A blue card pasted over her cheek in three frames, fixed to her face:
+    reconstruction occlusion covers most of it and little of the faces without it."""
+    faces = kept_faces(woman.alignments)
+    clean = [f for f in faces["frame"] if f < 50]
+    pasted = [f for f in faces["frame"] if f > 300][:3]
+    card, video = _card_on_her_cheek(woman, pasted, tmp_path / "frames")
     cfg = ConvertConfig(occlusion=("reconstruction",))
     todo = [p for p in video if frame_index(p) in pasted + clean]
     errors = rebuild_errors(video, faces, todo, model, cfg)
@@ -164,20 +170,7 @@ def test_an_occluder_in_every_frame_stands_out_against_the_models_usual_error(wo
     for stored, measured in zip(model.usual_error, usual_error(errors)):
         assert np.allclose(stored, measured, atol=1e-6)
     faces = kept_faces(woman.alignments)
-    frames = dict(zip(faces["frame"], matrices(faces)))
-    folder = tmp_path / "frames"
-    folder.mkdir()
-    card = np.zeros((256, 256), np.float32)
-    cv2.rectangle(card, (60, 130), (110, 190), 1, -1)
-    for path in woman.frames:
-        image = read_frame(path)
-        f = frame_index(path)
-        if f in frames:
-            h, w = image.shape[:2]
-            inside = cv2.warpAffine(card, cv2.invertAffineTransform(frames[f]), (w, h), flags=cv2.INTER_NEAREST) > 0
-            image[inside] = (30, 60, 200)
-        write_frame(folder / path.name, image, PNG)
-    video = list_frames(folder)
+    card, video = _card_on_her_cheek(woman, set(faces["frame"]), tmp_path / "frames")
     box = model.coverage_box(256)
     x0, y0, side = box
     found = {}
@@ -218,7 +211,7 @@ def test_learned_occlusion_is_what_the_learned_mask_leaves_out_of_the_face():
     cv2.ellipse(face, (32, 34), (22, 28), 0, 0, 360, 1, -1)
     learned = cv2.erode(face, np.ones((7, 7), np.uint8))   # the edge 3 pixels in
     assert not learned_occlusion(learned, face, 0.01).any()
-    assert learned_occlusion(learned, face * 0 + 1, 0.0).any(), "a face whose edge is elsewhere"
+    assert learned_occlusion(learned, np.ones_like(face), 0.0).any(), "a face whose edge is elsewhere"
     learned[40:52, 20:34] = 0.2   # a patch over the mouth
     learned[20, 20] = 0.0         # a speck
     found = learned_occlusion(learned, face, 0.01)
