@@ -32,7 +32,7 @@ from swapflow.io import atomic_path, write_json, write_parquet
 from swapflow.model_folder import check_identities
 from swapflow.mask import make_mask
 from swapflow.occlusion import (USUAL_FACES, hand_mask, hands_by_frame, learned_occlusion, reconstruction_errors,
-                                reconstruction_mask, track_hands, usual_error)
+                                reconstruction_mask, skin_occlusion, track_hands, usual_error)
 from swapflow.settings import ConvertConfig, FramesConfig, HandsConfig, from_mapping
 
 log = logging.getLogger(__name__)
@@ -152,8 +152,9 @@ class FaceMasks:
     def __init__(self, cfg: ConvertConfig, model: Swapper, plan: ConvertPlan,
                  hands: pd.DataFrame | None) -> None:
         self.cfg = cfg
+        # occluders are looked for inside the landmark mask, whatever the blend's mask is
         self.landmark_mask = (make_mask(cfg.landmark_mask)
-                              if cfg.mask != "learned" or "learned" in cfg.occlusion else None)
+                              if cfg.mask != "learned" or set(cfg.occlusion) - {"hands"} else None)
         if "hands" in cfg.occlusion and hands is None:  # the whole video's, so shards agree
             log.info("tracking hands in the kept faces' frames (rule hands' table saves this)")
             hands = track_hands(list(plan.paths.values()), plan.faces["frame"], HandsConfig())
@@ -162,13 +163,11 @@ class FaceMasks:
                                       model, cfg)
                        if "reconstruction" in cfg.occlusion else {})
 
-    def blend(self, row, box: tuple[int, int, int], crop_side: int, learned: np.ndarray | None) -> np.ndarray:
-        """The mask a face of ``row`` is blended with, over the model's square ``box``."""
-        whole = face_mask(row, box, crop_side, self.landmark_mask, learned, self.cfg)
-        # the learned occlusion is what the learned mask leaves out of the landmark mask
-        drawn = (landmark_face(row, box, crop_side, self.landmark_mask)
-                 if "learned" in self.cfg.occlusion else whole)
-        covered = occlusion_mask(row, box, crop_side, drawn, self.cfg, self.hands_at, self.errors, learned)
+    def blend(self, row, box: tuple[int, int, int], crop: np.ndarray, learned: np.ndarray | None) -> np.ndarray:
+        """The mask a face of ``row`` (its aligned ``crop``) is blended with, over the model's square ``box``."""
+        whole = face_mask(row, box, crop, self.landmark_mask, learned, self.cfg)
+        drawn = whole if self.landmark_mask is None else landmark_face(row, box, crop, self.landmark_mask)
+        covered = occlusion_mask(row, box, crop, drawn, self.cfg, self.hands_at, self.errors, learned)
         return blend_mask(whole, covered, self.cfg)
 
 
@@ -201,7 +200,7 @@ def _swap_faces(plan: ConvertPlan, model: Swapper, masks: FaceMasks, cfg: Conver
             i = row.frame
             if i not in plan.mine:
                 continue
-            mask = masks.blend(row, box, crops.shape[1], None if learned is None else learned[k])
+            mask = masks.blend(row, box, crops[k], None if learned is None else learned[k])
             face = _prepare_face(swapped[k], crops[k], mask, box, matcher, cfg)
             if i not in outputs:  # a copy where a later batch still crops this frame's faces
                 outputs[i] = originals[i] if plan.last[i] < batch.stop else originals[i].copy()
@@ -280,16 +279,17 @@ def rebuild_errors(video_frames: Sequence[Path], faces: pd.DataFrame, frame_path
     return errors
 
 
-def occlusion_mask(row, box: tuple[int, int, int], crop_side: int, face: np.ndarray, cfg: ConvertConfig,
+def occlusion_mask(row, box: tuple[int, int, int], crop: np.ndarray, face: np.ndarray, cfg: ConvertConfig,
                    hands_at: Mapping[int, list[np.ndarray]], errors: Mapping,
                    learned: np.ndarray | None = None) -> np.ndarray:
-    """What covers the face (1) over the model's square, from ``convert.occlusion``'s sources:
-    ``hands_at`` (frame -> hands), ``errors`` (``rebuild_errors``) and the model's
-    ``learned`` mask of the face."""
+    """What covers the face of ``row`` (its aligned ``crop``; ``face``: its landmark mask) (1)
+    over the model's square, from ``convert.occlusion``'s sources: ``hands_at`` (frame ->
+    hands), ``errors`` (``rebuild_errors``), the model's ``learned`` mask of the face and
+    the crop's colours."""
     x0, y0, side = box
     covered = np.zeros((side, side), np.float32)
     if "hands" in cfg.occlusion:
-        hands = hand_mask(hands_at.get(row.frame, []), _matrix(row), crop_side, cfg.hand_dilate)
+        hands = hand_mask(hands_at.get(row.frame, []), _matrix(row), crop.shape[0], cfg.hand_dilate)
         covered = np.maximum(covered, hands[y0:y0 + side, x0:x0 + side])
     if "reconstruction" in cfg.occlusion:
         reach = range(row.frame - cfg.occlusion_frames, row.frame + cfg.occlusion_frames + 1)
@@ -301,27 +301,32 @@ def occlusion_mask(row, box: tuple[int, int, int], crop_side: int, face: np.ndar
     if "learned" in cfg.occlusion:
         found = learned_occlusion(learned, cv2.resize(face, learned.shape[::-1]), cfg.occlusion_min_area)
         covered = np.maximum(covered, cv2.resize(found, (side, side)))
+    if "skin" in cfg.occlusion:
+        points = transform_points(np.asarray(row.landmarks, np.float64).reshape(POINTS, 2), _matrix(row)) - (x0, y0)
+        found = skin_occlusion(crop[y0:y0 + side, x0:x0 + side], points, face, cfg.skin_threshold,
+                               cfg.occlusion_min_area)
+        covered = np.maximum(covered, found)
     return covered
 
 
-def face_mask(row, box: tuple[int, int, int], crop_side: int, landmark_mask,
+def face_mask(row, box: tuple[int, int, int], crop: np.ndarray, landmark_mask,
                learned: np.ndarray | None, cfg: ConvertConfig) -> np.ndarray:
     """Float mask in [0, 1] of the face over the model's square of the crop: ``convert.mask``'s
     choice of the landmark mask and the model's ``learned`` one (their minimum)."""
     side = box[2]
     masks = []
     if landmark_mask is not None and cfg.mask != "learned":
-        masks.append(landmark_face(row, box, crop_side, landmark_mask))
+        masks.append(landmark_face(row, box, crop, landmark_mask))
     if learned is not None and cfg.mask != "landmarks":
         masks.append(cv2.resize(learned.astype(np.float32), (side, side)))
     return np.minimum.reduce(masks)
 
 
-def landmark_face(row, box: tuple[int, int, int], crop_side: int, landmark_mask) -> np.ndarray:
-    """The landmark mask of the face of ``row`` over the model's square, float in [0, 1]."""
+def landmark_face(row, box: tuple[int, int, int], crop: np.ndarray, landmark_mask) -> np.ndarray:
+    """The landmark mask of the face of ``row`` (its aligned ``crop``) over the model's square, float in [0, 1]."""
     x0, y0, side = box
     points = transform_points(np.asarray(row.landmarks, np.float64).reshape(POINTS, 2), _matrix(row))
-    full = landmark_mask(points, crop_side).astype(np.float32) / 255
+    full = landmark_mask(points, crop.shape[0], crop).astype(np.float32) / 255
     return full[y0:y0 + side, x0:x0 + side]
 
 

@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from swapflow.anatomy import LEFT_BROW, LEFT_EYE, MOUTH, NOSE, RIGHT_BROW, RIGHT_EYE
 from swapflow.geometry import transform_points
 from swapflow.alignments import table
 from swapflow.frames import frame_index, progress, read_frame
@@ -40,6 +41,9 @@ USUAL_FACES = 64  # faces whose reconstruction errors give the usual error at ea
 # the side: on the demo it halved what clean faces lost, 0.035 -> 0.024 of their mask, at 0.03 -> 0.06)
 LEARNED_EDGE = 0.06
 MAD_TO_SIGMA = 1.4826  # median absolute deviation -> standard deviation of a normal distribution
+SKIN_FLOOR = 0.004  # added to the skin's chromaticity spread: JPEG noise is never an occluder's sign
+INNER_SHARE = 0.25  # the least share of ``min_area`` a skin occluder has away from the face's edge
+DARK = 0.3  # darker than this share of the skin's median brightness is not skin (a shadow keeps more)
 
 
 def track_hands(frame_paths: Sequence, frames: Iterable[int], cfg: HandsConfig) -> pd.DataFrame:
@@ -136,3 +140,51 @@ def patches(occluded: np.ndarray, face: np.ndarray, min_area: float) -> np.ndarr
     big = stats[:, cv2.CC_STAT_AREA] >= min_area * occluded.size
     big[0] = False  # the background
     return (big[labels] & (face > 0.5)).astype(np.float32)
+
+
+def skin_occlusion(crop: np.ndarray, points: np.ndarray, face: np.ndarray, threshold: float,
+                   min_area: float) -> np.ndarray:
+    """Occlusion where the face's colour is not its own skin's, in patches of ``min_area``.
+
+    ``crop`` (uint8 RGB, the size of ``face``, the landmark mask) and ``points`` (its
+    68 landmarks) are one face; its skin is what the mask holds away from the eyes,
+    brows, nostrils, lips and a band of ``LEARNED_EDGE`` along its edge. A pixel
+    differs where its chromaticity lies more than ``threshold`` robust standard
+    deviations from the skin's (so shading, which scales all channels, does not
+    count) or it is darker than ``DARK`` of the skin's median brightness. A patch
+    counts by its area on the skin: an eye or a shadowed jaw line alone never does,
+    an occluder reaching over them takes them along.
+    """
+    side = face.shape[0]
+    smooth = cv2.GaussianBlur(crop.astype(np.float32), (0, 0), side / 128)
+    total = smooth.sum(-1) + 1.0
+    chroma = np.stack([smooth[..., 0] / total, smooth[..., 1] / total], -1)
+    bright = total / 3
+    skin, features = _skin_area(points, face)
+    sample = chroma[skin]
+    centre = np.median(sample, 0)
+    spread = MAD_TO_SIGMA * np.median(np.abs(sample - centre), 0) + SKIN_FLOOR
+    z = np.abs(chroma - centre) / spread
+    differs = (z.max(-1) > threshold) | (bright < DARK * np.median(bright[skin]))
+    differs &= face > 0.5
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(differs.astype(np.uint8))
+    area = min_area * side * side
+    big = ((np.bincount(labels[(face > 0.5) & ~features], minlength=count) >= area)
+           & (np.bincount(labels[skin], minlength=count) >= area * INNER_SHARE))
+    big[0] = False
+    return patches(big[labels], face, 0.0)
+
+
+def _skin_area(points: np.ndarray, face: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The landmark mask ``face`` less its edge band and the parts that are not skin; and those parts."""
+    side = face.shape[0]
+    margin = int(round(LEARNED_EDGE * side))
+    disc = lambda r: cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)  # noqa: E731
+    inner = cv2.erode((face > 0.5).astype(np.uint8), disc(margin))
+    parts = np.zeros_like(inner)
+    for part in (LEFT_EYE, RIGHT_EYE, MOUTH[:12], NOSE[4:]):
+        cv2.fillConvexPoly(parts, cv2.convexHull(np.round(points[part]).astype(np.int32)), 1)
+    for brow in (LEFT_BROW, RIGHT_BROW):
+        cv2.polylines(parts, [np.round(points[brow]).astype(np.int32)], False, 1, max(1, int(side * 0.04)))
+    parts = cv2.dilate(parts, disc(max(1, int(round(side * 0.02)))))
+    return (inner > 0) & (parts == 0), parts > 0

@@ -41,7 +41,7 @@ T = TypeVar("T")
 MASK_TYPES = ("components", "extended", "mesh")
 MASK_SOURCES = ("landmarks", "learned", "both")
 BLENDS = ("alpha", "poisson")
-OCCLUSIONS = ("hands", "reconstruction", "learned")
+OCCLUSIONS = ("hands", "reconstruction", "learned", "skin")
 
 
 class ConfigError(InputError):
@@ -306,7 +306,9 @@ class ConvertConfig:
         "tracked by MediaPipe Hands in rule `hands`, `results/hands/{video}.parquet`), `reconstruction` "
         "(what the model cannot rebuild of the target's own face: objects, hair, anything it never learned), "
         "`learned` (what the model's learned mask leaves out of the landmark mask: a model with `model.mask` "
-        "trained with `data.occlusion`); each combines with any `mask`", enum=list(OCCLUSIONS), uniqueItems=True)
+        "trained with `data.occlusion`), `skin` (what is not the colour of the face's own skin, nor as dark: "
+        "patches, objects, dark hair; not a hand); each combines with any `mask`", enum=list(OCCLUSIONS),
+        uniqueItems=True)
     hand_dilate: float = setting(0.25, "how far a hand's hull (of its 21 joint points) grows to reach the "
                                  "skin's edge, a share of the hand's wrist-to-knuckle length", minimum=0)
     occlusion_threshold: float = setting(
@@ -319,7 +321,11 @@ class ConvertConfig:
         "spread over the target video: anything in all its frames is usual)", enum=["model", "video"])
     occlusion_frames: int = setting(1, "`reconstruction`: frames either side whose errors are averaged with a "
                                     "frame's, so the cut-out does not flicker", minimum=0)
-    occlusion_min_area: float = setting(0.01, "`reconstruction`, `learned`: the smallest patch that counts as an "
+    skin_threshold: float = setting(
+        4.0, "`skin`: how far from the skin's chromaticity (in robust standard deviations of the face's own "
+        "skin, measured on each face) a pixel must be to mark an occluder; lower finds more and eats more of "
+        "clean faces", exclusiveMinimum=0)
+    occlusion_min_area: float = setting(0.01, "`reconstruction`, `learned`, `skin`: the smallest patch that counts as an "
                                         "occluder, a share of the face square (specks are not occluders)",
                                         minimum=0, maximum=1)
     erode: float = setting(0.0, "shrink (positive) or grow (negative) the mask, as a fraction of the face "

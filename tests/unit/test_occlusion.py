@@ -14,10 +14,12 @@ import yaml
 from swapflow.alignments import kept_faces, matrices
 from swapflow.faceset import load_faceset
 from swapflow.convert import convert_frames, face_mask, occlusion_mask, rebuild_errors
+from swapflow.anatomy import POINTS
+from swapflow.geometry import transform_points, warp
 from swapflow.frames import frame_index, list_frames, read_frame, write_frame
 from swapflow.mask import make_mask
 from swapflow.occlusion import (hand_mask, hands_by_frame, learned_occlusion, reconstruction_errors,
-                                reconstruction_mask, track_hands, usual_error)
+                                reconstruction_mask, skin_occlusion, track_hands, usual_error)
 from swapflow.settings import ConvertConfig, FramesConfig, HandsConfig
 from swapflow.train.trainer import load_model
 from tests.training import lite_model
@@ -71,7 +73,7 @@ def _hand_pixels(woman, hands, frame: int) -> np.ndarray:
     matrix = np.asarray(row.matrix, np.float64).reshape(2, 3)
     box = (0, 0, 256)
     inside = hand_mask(hands_by_frame(hands)[frame], matrix, 256, 0.0) * face_mask(
-        row, box, 256, make_mask("extended"), None, ConvertConfig())
+        row, box, _crop(woman.frames, row), make_mask("extended"), None, ConvertConfig())
     h, w = read_frame(woman.frames[0]).shape[:2]
     return cv2.warpAffine(inside, cv2.invertAffineTransform(matrix), (w, h), flags=cv2.INTER_NEAREST) > 0
 
@@ -112,6 +114,12 @@ def test_convert_without_a_hands_table_tracks_them_itself(woman, hands, model, t
     assert (read_frame(tmp_path / "table" / name) == read_frame(tmp_path / "own" / name)).all()
 
 
+def _crop(frames: list[Path], row) -> np.ndarray:
+    """The aligned crop (256 pixels) of the face of ``row`` in its video's ``frames``."""
+    path = next(p for p in frames if frame_index(p) == row.frame)
+    return warp(read_frame(path), np.asarray(row.matrix, np.float64).reshape(2, 3), 256)
+
+
 def _card_on_her_cheek(woman, pasted, folder: Path) -> tuple[np.ndarray, list[Path]]:
     """A blue card over her right cheek, fixed to her face (aligned crop), pasted into
     frames ``pasted`` of her clip, written as PNG to ``folder``: (the card, the frames)."""
@@ -145,8 +153,9 @@ def test_reconstruction_finds_a_pasted_occluder_and_spares_clean_faces(woman, mo
     x0, y0, side = box
     ious, losses = [], []
     for row in faces[faces["frame"].isin(pasted + clean)].itertuples():
-        whole = face_mask(row, box, 256, make_mask("extended"), None, cfg)
-        covered = (occlusion_mask(row, box, 256, whole, cfg, {}, errors) > 0.5) & (whole > 0.5)
+        crop = _crop(video, row)
+        whole = face_mask(row, box, crop, make_mask("extended"), None, cfg)
+        covered = (occlusion_mask(row, box, crop, whole, cfg, {}, errors) > 0.5) & (whole > 0.5)
         if row.frame in pasted:
             truth = (card[y0:y0 + side, x0:x0 + side] > 0) & (whole > 0.5)
             ious.append((covered & truth).sum() / (covered | truth).sum())
@@ -179,8 +188,9 @@ def test_an_occluder_in_every_frame_stands_out_against_the_models_usual_error(wo
         errors = rebuild_errors(video, faces, video[::4], model, cfg)
         ious = []
         for row in faces[faces["frame"].isin(frame_index(p) for p in video[::4])].itertuples():
-            whole = face_mask(row, box, 256, make_mask("extended"), None, cfg)
-            covered = (occlusion_mask(row, box, 256, whole, cfg, {}, errors) > 0.5) & (whole > 0.5)
+            crop = _crop(video, row)
+            whole = face_mask(row, box, crop, make_mask("extended"), None, cfg)
+            covered = (occlusion_mask(row, box, crop, whole, cfg, {}, errors) > 0.5) & (whole > 0.5)
             truth = (card[y0:y0 + side, x0:x0 + side] > 0) & (whole > 0.5)
             ious.append((covered & truth).sum() / (covered | truth).sum())
         found[usual] = np.mean(ious)
@@ -233,12 +243,84 @@ def test_shards_find_the_occlusion_of_one_run(man, model):
 
     def found(paths) -> dict[int, np.ndarray]:
         errors = rebuild_errors(man.frames, faces, paths, model, cfg)
-        rows = faces[faces["frame"].isin([frame_index(p) for p in paths])].itertuples()
-        return {row.frame: occlusion_mask(row, box, 256, face_mask(row, box, 256, landmark, None, cfg), cfg,
-                                          {}, errors) for row in rows}
+        out = {}
+        for row in faces[faces["frame"].isin([frame_index(p) for p in paths])].itertuples():
+            crop = _crop(man.frames, row)
+            out[row.frame] = occlusion_mask(row, box, crop, face_mask(row, box, crop, landmark, None, cfg), cfg,
+                                            {}, errors)
+        return out
 
     whole = found(man.frames)
     shards = found(man.frames[:26]) | found(man.frames[26:])  # found in frames 19-35
     assert sorted(shards) == sorted(whole)
     assert all((whole[f] == shards[f]).all() for f in whole)
     assert sum(m.sum() for m in whole.values()) > 0, "a threshold of 1 should find something"
+
+
+def _faces_of(video, step: int):
+    """Every ``step``-th kept face of ``video``: (its aligned 256 crop, landmarks in it, landmark mask)."""
+    landmark = make_mask("extended")
+    for row in list(kept_faces(video.alignments).itertuples())[::step]:
+        matrix = np.asarray(row.matrix, np.float64).reshape(2, 3)
+        points = transform_points(np.asarray(row.landmarks, np.float64).reshape(POINTS, 2), matrix)
+        yield _crop(video.frames, row), points, landmark(points, 256).astype(np.float32) / 255
+
+
+def test_skin_spares_clean_faces_and_shading(woman, man):
+    """Skin occlusion compares each face with its own skin: clean faces of both demo
+    people lose almost nothing of their mask, and neither a face darkened as a whole
+    nor one with a hard shadow over half of it is an occluder."""
+    losses = []
+    for video in (woman, man):
+        for crop, points, face in _faces_of(video, 6):
+            dark = (crop * 0.6).astype(np.uint8)
+            shadow = crop.copy()
+            shadow[:, :128] = (shadow[:, :128] * 0.5).astype(np.uint8)
+            for image in (crop, dark, shadow):
+                losses.append(skin_occlusion(image, points, face, 4.0, 0.01).sum() / face.sum())
+    assert np.mean(losses) < 0.01 and np.quantile(losses, 0.9) < 0.02, (np.mean(losses), max(losses))
+
+
+@pytest.mark.parametrize("colour", [(30, 60, 200), (70, 160, 90), (200, 40, 40), (25, 25, 30)])
+def test_skin_finds_a_patch_unlike_her_skin(woman, colour):
+    """A flat patch on her cheek (blue, green, red or near-black): skin occlusion covers
+    most of it on every face (all but a ring of the smoothing's width) and little beyond it."""
+    patch = np.zeros((256, 256), np.uint8)
+    patch[130:175, 62:105] = 1  # her right cheek in the aligned crop
+    near = cv2.dilate(patch, np.ones((9, 9), np.uint8)) > 0
+    found_share, beyond = [], []
+    for crop, points, face in _faces_of(woman, 20):
+        crop[patch > 0] = colour
+        truth = (patch > 0) & (face > 0.5)
+        found = skin_occlusion(crop, points, face, 4.0, 0.01) > 0.5
+        found_share.append((found & truth).sum() / truth.sum())
+        beyond.append((found & ~near).sum() / truth.sum())
+    assert min(found_share) > 0.75 and np.mean(beyond) < 0.1, (found_share, beyond)
+
+
+def test_convert_keeps_a_card_in_every_frame_with_skin(woman, model, tmp_path):
+    """A card on her cheek in every frame of her clip, which B's decoder may have
+    learned as her face: with ``skin`` the swap leaves (nearly) all of its pixels as
+    they were, with either landmark mask; without occlusion it paints over them."""
+    faces = kept_faces(woman.alignments)
+    card, jpeg = _card_on_her_cheek(woman, set(faces["frame"]), tmp_path / "frames")
+    (tmp_path / "png").mkdir()
+    for path in jpeg:  # lossless frames: a pixel left alone is the same pixel
+        write_frame(tmp_path / "png" / f"{path.stem}.png", read_frame(path), PNG)
+    video = list_frames(tmp_path / "png")
+    todo = video[::6]
+    kept = {}
+    for name, cfg in {"none": {"occlusion": ()}, "skin": {"occlusion": ("skin",)},
+                      "skin, mesh": {"occlusion": ("skin",), "landmark_mask": "mesh"}}.items():
+        out = tmp_path / name
+        convert_frames(todo, faces, model, out, cfg=cfg, frames=PNG, video_frames=video)
+        same = total = 0
+        for path in todo:
+            row = next(faces[faces["frame"] == frame_index(path)].itertuples())
+            h, w = read_frame(path).shape[:2]
+            inside = cv2.warpAffine(card, cv2.invertAffineTransform(np.asarray(row.matrix).reshape(2, 3)), (w, h),
+                                    flags=cv2.INTER_NEAREST) > 0
+            same += (read_frame(path) == read_frame(out / path.name)).all(-1)[inside].sum()
+            total += inside.sum()
+        kept[name] = same / total
+    assert kept["skin"] > 0.95 and kept["skin, mesh"] > 0.95 and kept["none"] < 0.2, kept

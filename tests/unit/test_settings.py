@@ -52,7 +52,7 @@ def test_the_schema_is_made_from_the_fields():
         "type": "string", "enum": ["alpha", "poisson"], "default": "alpha",
         "description": "`alpha` (feathered mask) or `poisson` (seamless clone)"}
     assert props["convert"]["properties"]["occlusion"]["items"] == {
-        "type": "string", "enum": ["hands", "reconstruction", "learned"]}
+        "type": "string", "enum": ["hands", "reconstruction", "learned", "skin"]}
     assert props["mask"]["properties"]["types"]["default"] == ["components", "extended"]
     assert props["merge"]["properties"]["watermark"]["type"] == ["string", "null"]
     assert "type" not in props["train"]["properties"]["iterations"]
@@ -79,7 +79,7 @@ def test_unknown_keys_are_named():
 @pytest.mark.parametrize("cls, values, message", [
     (settings.ConvertConfig, {"blend": "seamless"}, "convert.blend: 'seamless' is not allowed (one of: alpha, poisson)"),
     (settings.ConvertConfig, {"occlusion": ["hands", "hair"]},
-     "convert.occlusion.1: 'hair' is not allowed (one of: hands, reconstruction, learned)"),
+     "convert.occlusion.1: 'hair' is not allowed (one of: hands, reconstruction, learned, skin)"),
     (settings.ConvertConfig, {"feather": 2}, "convert.feather: 2 is greater than the maximum of 0.5"),
     (settings.MergeConfig, {"crf": "18"}, "merge.crf: '18' is not of type 'integer'"),
     (settings.FramesConfig, {"stills_fps": "25fps"}, "frames.stills_fps: '25fps' does not match"),

@@ -178,6 +178,7 @@ def test_convert_only_variant_shares_the_model(swapped):
 
 
 @pytest.mark.parametrize("setting", [{"color": "histogram"}, {"occlusion": ["hands", "reconstruction"]},
+                                     {"occlusion": ["hands", "skin"]}, {"skin_threshold": 3.0},
                                      {"hand_dilate": 0.3}, {"occlusion_threshold": 4.0}])
 def test_convert_setting_reruns_convert_and_after(swapped, setting):
     with changed(swapped, with_sections(convert=setting)):
