@@ -77,7 +77,11 @@ METHODS = {"none": {"occlusion": ()}, "hands": {"occlusion": ("hands",)},
            "learned": {"occlusion": ("learned",)},
            "hands+reconstruction": {"occlusion": ("hands", "reconstruction")},
            "hands+learned": {"occlusion": ("hands", "learned")},
-           "hands+reconstruction+learned": {"occlusion": ("hands", "reconstruction", "learned")}}
+           "hands+reconstruction+learned": {"occlusion": ("hands", "reconstruction", "learned")},
+           "skin": {"occlusion": ("skin",)},
+           "hands+skin": {"occlusion": ("hands", "skin")},
+           "hands+reconstruction+skin": {"occlusion": ("hands", "reconstruction", "skin")},
+           "hands+reconstruction+learned+skin": {"occlusion": ("hands", "reconstruction", "learned", "skin")}}
 SPOTS = {"mouth": range(48, 68), "eye": range(36, 42), "cheek": (3, 4, 31, 48)}
 
 
@@ -201,6 +205,11 @@ def learned_masks(model, frames: Sequence[Path], faces: pd.DataFrame, wanted: It
     return dict(zip(rows["frame"], model.swap(crops, to="a")[1]))
 
 
+def crop_of(frames: Sequence[Path], row) -> np.ndarray:
+    """The aligned crop of the face of ``row`` (``frames``: its video's, by index)."""
+    return warp(read_frame(frames[row.frame]), np.asarray(row.matrix, np.float64).reshape(2, 3), SIZE)
+
+
 def usable(name: str, model) -> bool:
     return model.predicts_mask or "learned" not in METHODS[name]["occlusion"]
 
@@ -266,11 +275,13 @@ def measure(work: Path, masked: bool) -> None:
     hands_at = hands_by_frame(comp_hands)
     learned = learned_masks(model, comp_frames, faces, occluded + clean)
 
+    crops = {f: crop_of(comp_frames, by_frame[f]) for f in occluded + clean}
+
     def masks(cfg: ConvertConfig, frames_: list[int]):
         for f in frames_:
             row = by_frame[f]
-            whole = face_mask(row, box, SIZE, landmark, None, cfg)
-            covered = occlusion_mask(row, box, SIZE, whole, cfg, hands_at, errors[cfg.occlusion_usual],
+            whole = face_mask(row, box, crops[f], landmark, None, cfg)
+            covered = occlusion_mask(row, box, crops[f], whole, cfg, hands_at, errors[cfg.occlusion_usual],
                                      learned.get(f))
             yield f, whole, covered, blend_mask(whole, covered, cfg)
 
@@ -333,7 +344,7 @@ def measure(work: Path, masked: bool) -> None:
                 matrix = np.asarray(row.matrix, np.float64).reshape(2, 3)
                 before, after = read_frame(comp_frames[f]), read_frame(Path(out) / "f" / comp_frames[f].name)
                 whole = np.zeros((SIZE, SIZE), np.float32)
-                whole[y0:y0 + side, x0:x0 + side] = face_mask(row, box, SIZE, landmark, None, cfg)
+                whole[y0:y0 + side, x0:x0 + side] = face_mask(row, box, crops[f], landmark, None, cfg)
                 truth = truths[f][1] * (whole > 0.5)
                 h, w = before.shape[:2]
                 inside = cv2.warpAffine(truth, cv2.invertAffineTransform(matrix), (w, h), flags=cv2.INTER_NEAREST) > 0
@@ -344,7 +355,7 @@ def measure(work: Path, masked: bool) -> None:
                 if f in shown:
                     covered = np.zeros((SIZE, SIZE), np.float32)
                     covered[y0:y0 + side, x0:x0 + side] = occlusion_mask(
-                        row, box, SIZE, whole[y0:y0 + side, x0:x0 + side], cfg, hands_at,
+                        row, box, crops[f], whole[y0:y0 + side, x0:x0 + side], cfg, hands_at,
                         errors[cfg.occlusion_usual], learned.get(f))
                     tiles.append(outline(outline(warp(after, matrix, SIZE), truth, (255, 0, 0)), covered))
             strips.append(np.hstack(tiles))
@@ -352,7 +363,7 @@ def measure(work: Path, masked: bool) -> None:
     write_jpeg(work / f"occlusion{'-masked' if masked else ''}.jpg", np.vstack(strips))
 
     real = sorted(with_hands)
-    for name in ("reconstruction", "learned"):
+    for name in ("reconstruction", "learned", "skin"):
         if not usable(name, model):
             continue
         cfg = ConvertConfig(**METHODS[name])
@@ -361,10 +372,11 @@ def measure(work: Path, masked: bool) -> None:
         found = inside = 0.0
         for f in real:
             row = by_frame[f]
-            whole = face_mask(row, box, SIZE, landmark, None, cfg) > 0.5
+            crop = crop_of(frames, row)
+            whole = face_mask(row, box, crop, landmark, None, cfg) > 0.5
             hand = hand_mask(by_frame_hands[f], np.asarray(row.matrix).reshape(2, 3), SIZE, 0.0)
             hand = hand[y0:y0 + side, x0:x0 + side] > 0.5
-            covered = occlusion_mask(row, box, SIZE, whole.astype(np.float32), cfg, {}, errors["model"],
+            covered = occlusion_mask(row, box, crop, whole.astype(np.float32), cfg, {}, errors["model"],
                                      learned.get(f)) > 0.5
             found += (covered & hand & whole).sum()
             inside += (hand & whole).sum()
@@ -469,12 +481,13 @@ def constant(work: Path, swap: dict) -> None:
                     matrix = np.asarray(row.matrix, np.float64).reshape(2, 3)
                     before, after = read_frame(frames[f]), read_frame(Path(out) / "f" / frames[f].name)
                     h, w = before.shape[:2]
-                    whole = face_mask(row, box, SIZE, landmark, None, cfg)
+                    crop = crop_of(frames, row)
+                    whole = face_mask(row, box, crop, landmark, None, cfg)
                     in_face = np.zeros((SIZE, SIZE), np.float32)
                     in_face[y0:y0 + side, x0:x0 + side] = whole
                     face_frame = cv2.warpAffine(in_face, cv2.invertAffineTransform(matrix), (w, h)) > 0.5
                     same = np.abs(before.astype(int) - after.astype(int)).max(-1) <= TOLERANCE
-                    covered = occlusion_mask(row, box, SIZE, whole, cfg, hands_by_frame(comp_hands),
+                    covered = occlusion_mask(row, box, crop, whole, cfg, hands_by_frame(comp_hands),
                                              errors[cfg.occlusion_usual], learned.get(f)) > 0.5
                     for what, where in truth[f].items():
                         inside = where & face_frame

@@ -7,6 +7,9 @@ already on the device, made once before timing. The trainer is
 Rounds alternate between the two in one process, each after a warm-up, and
 the script prints both samples/s and their ratio (target: >= 0.85 on a CPU,
 >= 0.8 on a GPU), and the share of a step that making the batches costs.
+With ``--versus "OVERRIDES"`` a second trainer with those overrides as well
+runs in the same rounds, and its speed against the first's is printed (what
+a setting costs: ``--versus "model.mask=true data.occlusion=0.5"``).
 
 Facesets: ``--faceset-a/--faceset-b``, else built once from the demo clips in
 resources/demo the way the workflow extracts them, into ``--cache``.
@@ -58,10 +61,11 @@ def demo_facesets(cache: Path) -> tuple[Path, Path]:
     return out[0], out[1]
 
 
-def make_trainer(args: argparse.Namespace, workdir: Path) -> Trainer:
+def make_trainer(args: argparse.Namespace, workdir: Path, more: list[str] = ()) -> Trainer:
+    workdir.mkdir(parents=True, exist_ok=True)
     cfg = compose_config(REPO / "config", args.preset, [
         f"batch_size={args.batch_size}", f"device={args.device}", "log_every_s=1e9",
-        "checkpoint_every=1000000", "preview_every=1000000", *args.overrides])
+        "checkpoint_every=1000000", "preview_every=1000000", *args.overrides, *more])
     return Trainer(cfg, [args.faceset_a], [args.faceset_b], workdir, threads=args.threads)
 
 
@@ -90,19 +94,25 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--versus", help="more overrides (one string) for a second trainer timed in the same rounds")
     p.add_argument("overrides", nargs="*", help="training overrides, e.g. precision=fp32")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.faceset_a is None or args.faceset_b is None:
         args.faceset_a, args.faceset_b = demo_facesets(args.cache)
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = make_trainer(args, Path(tmp))
-        floors, runs = [], []
+        trainer = make_trainer(args, Path(tmp) / "trainer")
+        other = make_trainer(args, Path(tmp) / "versus", args.versus.split()) if args.versus else None
+        floors, runs, versus = [], [], []
         for r in range(args.rounds):
             floors.append(floor_speed(trainer, args.iterations, args.warmup))
             runs.append(trainer_speed(trainer, args.iterations, args.warmup)["samples_per_s"])
             print(f"round {r + 1}: floor {floors[-1]:.1f} samples/s, trainer {runs[-1]:.1f} samples/s",
                   flush=True)
+            if other is not None:
+                versus.append(trainer_speed(other, args.iterations, args.warmup)["samples_per_s"])
+                print(f"round {r + 1}: with {args.versus}: {versus[-1]:.1f} samples/s, "
+                      f"{versus[-1] / runs[-1]:.2f} of the trainer", flush=True)
         per_step = 2 * args.batch_size / statistics.median(runs)
         making = batch_seconds(trainer, args.iterations)
     floor, run = statistics.median(floors), statistics.median(runs)
@@ -113,6 +123,9 @@ def main() -> None:
           f"(target {0.8 if trainer.device.type == 'cuda' else 0.85})")
     print(f"making the batches alone: {1000 * making:.1f} ms an iteration, "
           f"{100 * making / per_step:.0f}% of a trainer step")
+    if versus:
+        print(f"with {args.versus}: {statistics.median(versus):.1f} samples/s, "
+              f"{statistics.median(v / r for v, r in zip(versus, runs)):.2f} of the trainer (median of the rounds)")
 
 
 if __name__ == "__main__":
