@@ -11,7 +11,8 @@ space) for its run, so the true occlusion mask of every face is known. The
 alignments stay those of the clean frames: this measures the masks, not how
 landmarks cope with a covered face.
 
-For each way of cutting occluders out of the face mask it reports
+For each way of cutting occluders out of the face mask (``METHODS``: hands,
+reconstruction, learned, skin and their unions) it reports
 
 - IoU: the predicted occlusion against the truth, inside the face mask;
 - kept: the share of occluder pixels (inside the face mask) that the
