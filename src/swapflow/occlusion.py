@@ -1,6 +1,6 @@
 """What covers a face: occlusion masks that convert cuts out of the face mask.
 
-Two sources, chosen by name in ``convert.occlusion``:
+Sources, chosen by name in ``convert.occlusion``:
 
 - ``hands``: MediaPipe Hands tracks hands through the video (rule ``hands``,
   ``results/hands/<video>.parquet``: 21 points a hand in frame pixels); a hand
@@ -15,6 +15,9 @@ Two sources, chosen by name in ``convert.occlusion``:
   occluders pasted on its inputs (``data.occlusion``) leaves out of its mask
   what covers the face; where the landmark mask says face and the learned
   one does not, something is in front of it.
+- ``skin``: where the face is not the colour of its own skin (measured on
+  each face) nor as dark, something is in front of it; no model is asked,
+  so what B's decoder learned to draw is found too.
 
 Occlusion masks are float32 in [0, 1], 1 where the face is covered.
 """
@@ -39,7 +42,7 @@ ERROR_FLOOR = 0.01  # added to the error spread: 1% of the colour range is never
 USUAL_FACES = 64  # faces whose reconstruction errors give the usual error at each pixel
 # the band along a face's edge where a learned mask's doubt is not an occluder (a share of
 # the side: on the demo it halved what clean faces lost, 0.035 -> 0.024 of their mask, at 0.03 -> 0.06)
-LEARNED_EDGE = 0.06
+FACE_EDGE = 0.06
 MAD_TO_SIGMA = 1.4826  # median absolute deviation -> standard deviation of a normal distribution
 SKIN_FLOOR = 0.004  # added to the skin's chromaticity spread: JPEG noise is never an occluder's sign
 INNER_SHARE = 0.25  # the least share of ``min_area`` a skin occluder has away from the face's edge
@@ -121,9 +124,9 @@ def reconstruction_mask(errors: Sequence[np.ndarray], usual: np.ndarray, spread:
 def learned_occlusion(learned: np.ndarray, face: np.ndarray, min_area: float) -> np.ndarray:
     """Occlusion where the landmark mask ``face`` says face and the model's
     ``learned`` mask (same size) does not, in patches of at least ``min_area``;
-    not in a band of ``LEARNED_EDGE`` of the side along the face's edge, where
+    not in a band of ``FACE_EDGE`` of the side along the face's edge, where
     the two masks disagree about the face's outline, not about occluders."""
-    margin = int(round(LEARNED_EDGE * face.shape[0]))
+    margin = int(round(FACE_EDGE * face.shape[0]))
     inner = cv2.erode((face > 0.5).astype(np.uint8),
                       cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1,) * 2))
     return patches((learned < 0.5) & (inner > 0), face, min_area)
@@ -148,12 +151,13 @@ def skin_occlusion(crop: np.ndarray, points: np.ndarray, face: np.ndarray, thres
 
     ``crop`` (uint8 RGB, the size of ``face``, the landmark mask) and ``points`` (its
     68 landmarks) are one face; its skin is what the mask holds away from the eyes,
-    brows, nostrils, lips and a band of ``LEARNED_EDGE`` along its edge. A pixel
+    brows, nostrils, lips and a band of ``FACE_EDGE`` along its edge. A pixel
     differs where its chromaticity lies more than ``threshold`` robust standard
     deviations from the skin's (so shading, which scales all channels, does not
     count) or it is darker than ``DARK`` of the skin's median brightness. A patch
-    counts by its area on the skin: an eye or a shadowed jaw line alone never does,
-    an occluder reaching over them takes them along.
+    counts with ``min_area`` outside the eyes, brows, nostrils and lips, a quarter
+    of that (``INNER_SHARE``) on the skin: an eye, or hair along the face's edge,
+    never does alone; an occluder reaching over them takes them along.
     """
     side = face.shape[0]
     smooth = cv2.GaussianBlur(crop.astype(np.float32), (0, 0), side / 128)
@@ -161,13 +165,15 @@ def skin_occlusion(crop: np.ndarray, points: np.ndarray, face: np.ndarray, thres
     chroma = np.stack([smooth[..., 0] / total, smooth[..., 1] / total], -1)
     bright = total / 3
     skin, features = _skin_area(points, face)
+    if skin.sum() < min_area * side * side * INNER_SHARE:  # too little skin to measure (a face seen edge-on)
+        return np.zeros_like(face, np.float32)
     sample = chroma[skin]
     centre = np.median(sample, 0)
     spread = MAD_TO_SIGMA * np.median(np.abs(sample - centre), 0) + SKIN_FLOOR
     z = np.abs(chroma - centre) / spread
     differs = (z.max(-1) > threshold) | (bright < DARK * np.median(bright[skin]))
     differs &= face > 0.5
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(differs.astype(np.uint8))
+    count, labels = cv2.connectedComponents(differs.astype(np.uint8))
     area = min_area * side * side
     big = ((np.bincount(labels[(face > 0.5) & ~features], minlength=count) >= area)
            & (np.bincount(labels[skin], minlength=count) >= area * INNER_SHARE))
@@ -178,7 +184,7 @@ def skin_occlusion(crop: np.ndarray, points: np.ndarray, face: np.ndarray, thres
 def _skin_area(points: np.ndarray, face: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The landmark mask ``face`` less its edge band and the parts that are not skin; and those parts."""
     side = face.shape[0]
-    margin = int(round(LEARNED_EDGE * side))
+    margin = int(round(FACE_EDGE * side))
     disc = lambda r: cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)  # noqa: E731
     inner = cv2.erode((face > 0.5).astype(np.uint8), disc(margin))
     parts = np.zeros_like(inner)
