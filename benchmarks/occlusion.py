@@ -444,8 +444,10 @@ def constant(work: Path, swap: dict) -> None:
                                                 flags=cv2.INTER_NEAREST) > 0
         write_frame(comp / path.name, image, quality)
     video = other / "woman.mp4"
-    subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-framerate", str(fps), "-i", str(comp / "%06d.jpg"),
-                    "-c:v", "libx264", "-crf", "10", "-pix_fmt", "yuv444p", str(video)], check=True)
+    if not video.exists():  # made once: a new file would train its swap again in a kept --work
+        subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-framerate", str(fps), "-i",
+                        str(comp / "%06d.jpg"), "-c:v", "libx264", "-crf", "10", "-pix_fmt", "yuv444p", str(video)],
+                       check=True)
     if not (other / "config.yaml").exists():
         project(other, [swap])
         config = yaml.safe_load((other / "config.yaml").read_text())
