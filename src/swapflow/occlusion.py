@@ -40,13 +40,15 @@ HAND_COLUMNS = {"frame": "int64", "hand": "int64", "landmarks": "object"}  # 42 
 WRIST, MIDDLE_KNUCKLE = 0, 9
 ERROR_FLOOR = 0.01  # added to the error spread: 1% of the colour range is never an occluder's sign
 USUAL_FACES = 64  # faces whose reconstruction errors give the usual error at each pixel
-# the band along a face's edge where a learned mask's doubt is not an occluder (a share of
-# the side: on the demo it halved what clean faces lost, 0.035 -> 0.024 of their mask, at 0.03 -> 0.06)
+# the band along a face's edge where a learned mask's doubt, or a colour unlike the skin's (hair,
+# background), is not by itself an occluder's sign (a share of the side: on the demo it halved what
+# clean faces lost to the learned mask, 0.035 -> 0.024 of their mask, at 0.03 -> 0.06)
 FACE_EDGE = 0.06
 MAD_TO_SIGMA = 1.4826  # median absolute deviation -> standard deviation of a normal distribution
 SKIN_FLOOR = 0.004  # added to the skin's chromaticity spread: JPEG noise is never an occluder's sign
-INNER_SHARE = 0.25  # the least share of ``min_area`` a skin occluder has away from the face's edge
+INNER_SHARE = 0.25  # the least share of ``min_area`` a skin occluder has on the skin
 DARK = 0.3  # darker than this share of the skin's median brightness is not skin (a shadow keeps more)
+CHIN_JAW, MOUTH_CORNERS = range(5, 12), (48, 54)  # the chin: no hair comes in along its edge
 
 
 def track_hands(frame_paths: Sequence, frames: Iterable[int], cfg: HandsConfig) -> pd.DataFrame:
@@ -151,46 +153,50 @@ def skin_occlusion(crop: np.ndarray, points: np.ndarray, face: np.ndarray, thres
 
     ``crop`` (uint8 RGB, the size of ``face``, the landmark mask) and ``points`` (its
     68 landmarks) are one face; its skin is what the mask holds away from the eyes,
-    brows, nostrils, lips and a band of ``FACE_EDGE`` along its edge. A pixel
-    differs where its chromaticity lies more than ``threshold`` robust standard
-    deviations from the skin's (so shading, which scales all channels, does not
-    count) or it is darker than ``DARK`` of the skin's median brightness. A patch
-    counts with ``min_area`` outside the eyes, brows, nostrils and lips, a quarter
-    of that (``INNER_SHARE``) on the skin: an eye, or hair along the face's edge,
-    never does alone; an occluder reaching over them takes them along.
+    brows, nostrils, lips and a band of ``FACE_EDGE`` along its edge (not along the
+    chin, where no hair comes in). A pixel differs where its chromaticity lies more
+    than ``threshold`` robust standard deviations from the skin's (so shading, which
+    scales all channels, does not count) or it is darker than ``DARK`` of the skin's
+    median brightness. A patch of such pixels inside the band counts with
+    ``INNER_SHARE`` of ``min_area`` on the skin (an eye or the lips alone never
+    does; an occluder over them takes them along), and takes along what differs
+    within the band's width of it (not hair all along the face's edge).
     """
     side = face.shape[0]
     smooth = cv2.GaussianBlur(crop.astype(np.float32), (0, 0), side / 128)
     total = smooth.sum(-1) + 1.0
     chroma = np.stack([smooth[..., 0] / total, smooth[..., 1] / total], -1)
-    bright = total / 3
-    skin, features = _skin_area(points, face)
-    if skin.sum() < min_area * side * side * INNER_SHARE:  # too little skin to measure (a face seen edge-on)
-        return np.zeros_like(face, np.float32)
-    sample = chroma[skin]
-    centre = np.median(sample, 0)
-    spread = MAD_TO_SIGMA * np.median(np.abs(sample - centre), 0) + SKIN_FLOOR
-    z = np.abs(chroma - centre) / spread
-    differs = (z.max(-1) > threshold) | (bright < DARK * np.median(bright[skin]))
-    differs &= face > 0.5
-    count, labels = cv2.connectedComponents(differs.astype(np.uint8))
+    skin, inner = _skin_area(points, face)
     area = min_area * side * side
-    big = ((np.bincount(labels[(face > 0.5) & ~features], minlength=count) >= area)
-           & (np.bincount(labels[skin], minlength=count) >= area * INNER_SHARE))
+    if skin.sum() < area * INNER_SHARE:  # too little skin to measure (a face seen edge-on)
+        return np.zeros_like(face, np.float32)
+    centre = np.median(chroma[skin], 0)
+    spread = MAD_TO_SIGMA * np.median(np.abs(chroma[skin] - centre), 0) + SKIN_FLOOR
+    differs = (np.abs(chroma - centre) / spread).max(-1) > threshold
+    differs |= total < DARK * np.median(total[skin])
+    count, labels = cv2.connectedComponents((differs & inner).astype(np.uint8))
+    big = np.bincount(labels[skin], minlength=count) >= area * INNER_SHARE
     big[0] = False
-    return patches(big[labels], face, 0.0)
+    reach = int(round(FACE_EDGE * side))
+    near = cv2.dilate(big[labels].astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
+    return patches((near > 0) & differs, face, 0.0)
 
 
 def _skin_area(points: np.ndarray, face: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The landmark mask ``face`` less its edge band and the parts that are not skin; and those parts."""
+    """The skin of the landmark mask ``face``: less a band of ``FACE_EDGE`` along its edge
+    above the chin (where hair and background come in), and less the eyes, brows,
+    nostrils and lips; and the mask less that band alone."""
     side = face.shape[0]
-    margin = int(round(FACE_EDGE * side))
     disc = lambda r: cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)  # noqa: E731
-    inner = cv2.erode((face > 0.5).astype(np.uint8), disc(margin))
-    parts = np.zeros_like(inner)
+    inside = (face > 0.5).astype(np.uint8)
+    inner = cv2.erode(inside, disc(int(round(FACE_EDGE * side))))
+    chin = np.zeros_like(inside)
+    cv2.fillConvexPoly(chin, cv2.convexHull(np.round(points[[*CHIN_JAW, *MOUTH_CORNERS]]).astype(np.int32)), 1)
+    inner = np.where(chin > 0, inside, inner)
+    parts = np.zeros_like(inside)
     for part in (LEFT_EYE, RIGHT_EYE, MOUTH[:12], NOSE[4:]):
         cv2.fillConvexPoly(parts, cv2.convexHull(np.round(points[part]).astype(np.int32)), 1)
     for brow in (LEFT_BROW, RIGHT_BROW):
         cv2.polylines(parts, [np.round(points[brow]).astype(np.int32)], False, 1, max(1, int(side * 0.04)))
     parts = cv2.dilate(parts, disc(max(1, int(round(side * 0.02)))))
-    return (inner > 0) & (parts == 0), parts > 0
+    return (inner > 0) & (parts == 0), inner > 0
