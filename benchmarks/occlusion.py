@@ -492,14 +492,17 @@ def constant(work: Path, swap: dict) -> None:
                     same = np.abs(before.astype(int) - after.astype(int)).max(-1) <= TOLERANCE
                     covered = occlusion_mask(row, box, crop, whole, cfg, hands_by_frame(comp_hands),
                                              errors[cfg.occlusion_usual], learned.get(f)) > 0.5
+                    aligned = {what: (warp(where.astype(np.uint8), matrix, SIZE)[y0:y0 + side, x0:x0 + side] > 0)
+                               & (whole > 0.5) for what, where in truth[f].items()}
                     for what, where in truth[f].items():
                         inside = where & face_frame
                         kept[what] = kept.get(what, 0) + same[inside].sum()
                         total[what] = total.get(what, 0) + inside.sum()
-                        t = warp(where.astype(np.uint8), matrix, SIZE)[y0:y0 + side, x0:x0 + side] > 0
-                        t &= whole > 0.5
+                        t = aligned[what]
+                        # found where another occluder is is neither right nor wrong for this one
+                        others = np.logical_or.reduce([a for k, a in aligned.items() if k != what])
                         inter[what] = inter.get(what, 0) + (t & covered).sum()
-                        union[what] = union.get(what, 0) + (t | (covered & (whole > 0.5))).sum()
+                        union[what] = union.get(what, 0) + (t | (covered & (whole > 0.5) & ~others)).sum()
                     if f == measured[len(measured) // 2]:
                         tiles.append(outline(warp(after, matrix, SIZE)[y0:y0 + side, x0:x0 + side], covered))
             print(f"{case:14s} {name:30s} " + " ".join(
