@@ -302,7 +302,7 @@ class ConvertConfig:
     landmark_mask: str = setting("extended", "which landmark mask: `components`, `extended`, `mesh`",
                                  enum=list(MASK_TYPES))
     occlusion: tuple[str, ...] = setting(
-        ("hands",), "what is cut out of the face mask, so it stays as it was in the frame: `hands` (hands "
+        ("hands", "reconstruction", "skin"), "what is cut out of the face mask, so it stays as it was in the frame: `hands` (hands "
         "tracked by MediaPipe Hands in rule `hands`, `results/hands/{video}.parquet`), `reconstruction` "
         "(what the model cannot rebuild of the target's own face: objects, hair, anything it never learned), "
         "`learned` (what the model's learned mask leaves out of the landmark mask: a model with `model.mask` "
@@ -313,8 +313,8 @@ class ConvertConfig:
                                  "skin's edge, a share of the hand's wrist-to-knuckle length", minimum=0)
     occlusion_threshold: float = setting(
         3.0, "`reconstruction`: how far above the usual error at a pixel (in standard deviations of that "
-        "pixel's error over 64 faces of the video) the error must be to mark an occluder; lower finds more "
-        "and eats more of clean faces", exclusiveMinimum=0)
+        "pixel's error over the faces `occlusion_usual` names) the error must be to mark an occluder; lower "
+        "finds more and eats more of clean faces", exclusiveMinimum=0)
     occlusion_usual: str = setting(
         "model", "`reconstruction`: whose error is usual: `model` (decoder B's on B's held-out training faces, "
         "stored with the model: an occluder in every frame of the target stands out) or `video` (64 faces "

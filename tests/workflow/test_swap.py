@@ -222,7 +222,7 @@ def test_summary_carries_the_settings_of_each_swap(swapped):
     assert man["model"] == model and man["preset"] == "lite" and man["iterations"] == 20
     assert man["overrides"] == "preview_every=10"
     assert man["convert.color"] == "rct" and man["merge.preset"] == "ultrafast"
-    assert man["convert.occlusion"] == "[hands]"  # a list setting, as the config writes it
+    assert man["convert.occlusion"] == "[hands, reconstruction, skin]"  # a list setting, as the config writes it
     models = pd.read_csv(swapped / "results/models.tsv", sep="\t")
     assert models.to_dict("records") == [{"model": model, "face": "woman", "target": "man",
                                           "preset": "lite", "iterations": 20, "swaps": "w2m"}]
