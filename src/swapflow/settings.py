@@ -302,7 +302,8 @@ class ConvertConfig:
     landmark_mask: str = setting("extended", "which landmark mask: `components`, `extended`, `mesh`",
                                  enum=list(MASK_TYPES))
     occlusion: tuple[str, ...] = setting(
-        ("hands", "reconstruction", "skin"), "what is cut out of the face mask, so it stays as it was in the frame: `hands` (hands "
+        ("hands", "reconstruction", "skin"),
+        "what is cut out of the face mask, so it stays as it was in the frame: `hands` (hands "
         "tracked by MediaPipe Hands in rule `hands`, `results/hands/{video}.parquet`), `reconstruction` "
         "(what the model cannot rebuild of the target's own face: objects, hair, anything it never learned), "
         "`learned` (what the model's learned mask leaves out of the landmark mask: a model with `model.mask` "
@@ -325,8 +326,8 @@ class ConvertConfig:
         4.0, "`skin`: how far from the skin's chromaticity (in robust standard deviations of the face's own "
         "skin, measured on each face) a pixel must be to mark an occluder; lower finds more and eats more of "
         "clean faces", exclusiveMinimum=0)
-    occlusion_min_area: float = setting(0.01, "`reconstruction`, `learned`, `skin`: the smallest patch that counts as an "
-                                        "occluder, a share of the face square (specks are not occluders)",
+    occlusion_min_area: float = setting(0.01, "`reconstruction`, `learned`, `skin`: the smallest patch that counts "
+                                        "as an occluder, a share of the face square (specks are not occluders)",
                                         minimum=0, maximum=1)
     erode: float = setting(0.0, "shrink (positive) or grow (negative) the mask, as a fraction of the face "
                            "square", minimum=-0.5, maximum=0.5)
