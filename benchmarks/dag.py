@@ -22,6 +22,7 @@ from swapflow.video.ffmpeg import ffmpeg_exe
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+SNAKEFILE = REPO / "workflow" / "Snakefile"
 
 
 def project(root: Path, frames: int) -> list[str]:
@@ -36,7 +37,7 @@ def project(root: Path, frames: int) -> list[str]:
               # detection on every 100th frame: the same jobs, a fraction of the work
               "extract": {"every_n": 100}}
     (root / "config.yaml").write_text(yaml.safe_dump(config))
-    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(root), "--configfile",
+    cmd = [SNAKEMAKE, "-s", str(SNAKEFILE), "-d", str(root), "--configfile",
            str(root / "config.yaml"), "--cores", "2", "results/align/clip.parquet"]
     subprocess.run(cmd, check=True, capture_output=True)
     return cmd

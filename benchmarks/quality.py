@@ -50,6 +50,7 @@ from kit import trainer_speed  # noqa: E402
 from run import VARIANTS  # noqa: E402
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+SNAKEFILE = REPO / "workflow" / "Snakefile"
 
 # name -> (preset, training overrides); the presets as they are in config/model/.
 SETTINGS: dict[str, tuple[str, list[str]]] = {
@@ -68,7 +69,7 @@ SETTINGS: dict[str, tuple[str, list[str]]] = {
 
 
 def snakemake(work: Path, *targets: str) -> None:
-    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(work),
+    cmd = [SNAKEMAKE, "-s", str(SNAKEFILE), "-d", str(work),
            "--configfile", str(work / "config.yaml"), "--cores", "2", *targets]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode:

@@ -16,6 +16,9 @@ from swapflow import demo
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "tests" / "configs"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+# where the Snakemake workflow catalog and snakedeploy look; `snakemake` run from the
+# repository root finds it by itself (and the workflow profile in profiles/default)
+SNAKEFILE = REPO / "workflow" / "Snakefile"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -36,7 +39,7 @@ def demo_dir() -> Path:
 
 def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the real workflow on ``workdir/config.yaml`` with ``workdir`` as working directory."""
-    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+    cmd = [SNAKEMAKE, "-s", str(SNAKEFILE), "-d", str(workdir),
            "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args]
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
     res = subprocess.run(cmd, capture_output=True, text=True, env=env)

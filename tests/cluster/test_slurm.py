@@ -25,7 +25,7 @@ import pytest
 from swapflow.io import read_json
 from swapflow.video.merge import SYNTHETIC_COMMENT
 from swapflow.video.probe import Probe
-from tests.conftest import REPO, SNAKEMAKE, write_config
+from tests.conftest import REPO, SNAKEFILE, SNAKEMAKE, write_config
 from tests.videos import describe
 
 pytestmark = pytest.mark.slurm
@@ -91,7 +91,7 @@ def config_home(tmp_path_factory) -> Path:
 def run_profile(workdir: Path, config_home: Path, *args: str) -> tuple[str, float]:
     """Run `snakemake --profile slurm` in ``workdir`` with the profile installed in
     ``config_home``; returns snakemake's output and the wall time."""
-    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+    cmd = [SNAKEMAKE, "-s", str(SNAKEFILE), "-d", str(workdir),
            "--configfile", str(workdir / "config.yaml"), "--profile", "slurm",
            "--verbose", *FAST_POLL, *args]
     env = os.environ | {"PYTHONUNBUFFERED": "1", "XDG_CONFIG_HOME": str(config_home)}
@@ -197,7 +197,7 @@ def cluster_run(slurm, demo_dir, config_home, tmp_path_factory):
 def test_every_job_ran_as_a_slurm_job(cluster_run):
     workdir, out = cluster_run
     # the installed site profile, and the workflow profile next to the Snakefile
-    assert (f"Using profiles slurm and workflow specific profile {REPO / 'profiles/default'}"
+    assert (f"Using profiles slurm and workflow specific profile {REPO / 'workflow/profiles/default'}"
             in out)
     local = sorted(LOCAL.findall(out))
     remote = sorted(FINISHED.findall(out))

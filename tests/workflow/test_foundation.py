@@ -13,7 +13,7 @@ import pytest
 
 from swapflow.video.ffmpeg import ffmpeg_exe
 from swapflow.video.merge import SYNTHETIC_COMMENT
-from tests.conftest import REPO, SNAKEMAKE, load_config, planned_jobs, run_snakemake, write_config
+from tests.conftest import REPO, SNAKEFILE, SNAKEMAKE, load_config, planned_jobs, run_snakemake, write_config
 from tests.videos import describe
 
 
@@ -226,7 +226,7 @@ def test_apptainer_without_an_image_says_how_to_name_one(tmp_path):
     before anything runs (else Snakemake would run every job outside a container)."""
     write_config(tmp_path, passthrough_config())
     env = {k: v for k, v in os.environ.items() if k != "SWAPFLOW_IMAGE"}
-    res = subprocess.run([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile",
+    res = subprocess.run([SNAKEMAKE, "-s", str(SNAKEFILE), "-d", str(tmp_path), "--configfile",
                           str(tmp_path / "config.yaml"), "-n", "--sdm", "apptainer"],
                          capture_output=True, text=True, env=env)
     assert res.returncode != 0 and not (tmp_path / "results").exists()

@@ -11,13 +11,13 @@ import pandas as pd
 
 from swapflow.io import read_json
 from swapflow.video.probe import Probe
-from tests.conftest import REPO, SNAKEMAKE
+from tests.conftest import REPO, SNAKEFILE, SNAKEMAKE
 from tests.videos import describe
 
 
 def snakemake(project, *args: str) -> str:
     """The README's command in a project folder holding the repository's config/."""
-    res = subprocess.run([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(project), "--cores", "2",
+    res = subprocess.run([SNAKEMAKE, "-s", str(SNAKEFILE), "-d", str(project), "--cores", "2",
                           "--configfile", "config/quick.yaml", *args], capture_output=True, text=True,
                          env=os.environ | {"PYTHONUNBUFFERED": "1"})
     assert res.returncode == 0, f"snakemake {' '.join(args)} failed:\n{res.stdout}\n{res.stderr}"

@@ -20,12 +20,11 @@ AFTER_TRAIN = {"convert": 6, "merge": 2, "evaluate": 2, "provenance": 2, "summar
 
 
 def copy_workflow(dest):
-    """The Snakefile, workflow/ and config/ of the repository copied into ``dest``."""
+    """workflow/ and config/ of the repository copied into ``dest``."""
     dest.mkdir(parents=True)
-    shutil.copy2(REPO / "Snakefile", dest / "Snakefile")
     for part in ("workflow", "config"):
         shutil.copytree(REPO / part, dest / part)
-    return str(dest / "Snakefile")
+    return str(dest / "workflow" / "Snakefile")
 
 
 @contextmanager

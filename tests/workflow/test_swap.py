@@ -27,7 +27,7 @@ from swapflow.report import CLIP_HEIGHT, CLIP_SECONDS
 from swapflow.video.merge import SYNTHETIC_COMMENT
 from swapflow.video.probe import Probe
 from swapflow.video.read import VideoFrames
-from tests.conftest import REPO, SNAKEMAKE, run_snakemake, write_config
+from tests.conftest import REPO, SNAKEFILE, SNAKEMAKE, run_snakemake, write_config
 from tests.videos import describe
 from tests.workflow.conftest import swap_config
 
@@ -140,7 +140,7 @@ def test_report_after_a_run_of_another_config_says_which_to_pass(swapped):
     """`snakemake --report` reports on what the config it is given plans: given the
     demo's config after a run of another (the user left out --configfile), it
     says to pass the run's config; with it (test_report) the report builds."""
-    res = subprocess.run([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(swapped), "--cores", "1",
+    res = subprocess.run([SNAKEMAKE, "-s", str(SNAKEFILE), "-d", str(swapped), "--cores", "1",
                           "--configfile", str(REPO / "config/config.yaml"), "--report", "other.html"],
                          capture_output=True, text=True)
     out = res.stdout + res.stderr

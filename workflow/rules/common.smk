@@ -93,15 +93,16 @@ def composed(preset, overrides):
 
 
 def train_config_dir(preset):
-    """The folder of train.yaml and model/<preset>.yaml: config/ next to the
-    Snakefile. A workflow read from a git host (a module after snakedeploy) has
-    the two files fetched into Snakemake's source cache, in the same layout."""
+    """The folder of train.yaml and model/<preset>.yaml: config/ beside the
+    workflow/ folder of the Snakefile. A workflow read from a git host (a module
+    after snakedeploy) has the two files fetched into Snakemake's source cache, in
+    the same layout."""
     if isinstance(WORKFLOW_DIR, os.PathLike):
-        return Path(WORKFLOW_DIR, "config")
-    model = WORKFLOW_DIR.join(f"config/model/{preset}.yaml")
+        return Path(WORKFLOW_DIR).parent / "config"
+    model = WORKFLOW_DIR.join(f"../config/model/{preset}.yaml")
     if not workflow.sourcecache.exists(model):
         raise ConfigError(f"unknown preset {preset!r}: there is no {model}")
-    workflow.sourcecache.get_path(WORKFLOW_DIR.join("config/train.yaml"))
+    workflow.sourcecache.get_path(WORKFLOW_DIR.join("../config/train.yaml"))
     return Path(workflow.sourcecache.get_path(model)).parents[1]
 
 
