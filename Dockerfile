@@ -1,6 +1,6 @@
 # swapflow's software in one image, for clusters where conda is not an option:
 # Snakemake runs every job in it with `--sdm apptainer` and SWAPFLOW_IMAGE naming
-# it (README, "Running in a container"). No image is published; build from the
+# it (docs/container.md). No image is published; build from the
 # repository root at a release tag, CPU or CUDA torch, and make a .sif of it:
 #
 #   docker build --label org.opencontainers.image.revision=$(git rev-parse HEAD) \

@@ -113,7 +113,7 @@ class FramesConfig:
     """Rule ``split_frames`` (config section ``frames``)."""
 
     section: ClassVar[str] = "frames"
-    format: str = setting("jpg", "`jpg` (a fifth of PNG's disk, read 6x faster; see the README) or `png` "
+    format: str = setting("jpg", "`jpg` (a fifth of PNG's disk, read 6x faster: benchmarks/hd.md) or `png` "
                           "(lossless)", enum=["jpg", "png"])
     png_compression: int = setting(1, "PNG compression level 0–9 (1 is fast)", minimum=0, maximum=9)
     jpeg_quality: int = setting(95, "JPEG quality 1–100 (4:2:0 colour, as video sources hold it)",

@@ -78,19 +78,18 @@ def test_recipes_agree():
 
 
 def test_image_names_agree_and_none_is_assumed_published():
-    """The README, both recipes and the catalog name the image the same way, by the
+    """docs/container.md, both recipes and the catalog name the image the same way, by the
     release's version (swapflow:<version>, swapflow-<version>.sif); the Snakefile
     names only what the user sets in SWAPFLOW_IMAGE, never a registry's image."""
     version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
-    readme = (REPO / "README.md").read_text()
-    texts = {"README.md": readme.split("## Running in a container")[1].split("\n## ")[0],
+    texts = {"docs/container.md": (REPO / "docs/container.md").read_text(),
              "Dockerfile": DOCKERFILE.read_text(), "swapflow.def": DEFFILE.read_text()}
     for name, text in texts.items():
         tags = set(re.findall(r"swapflow[:-](\d+\.\d+\.\d+)", text))
         assert tags == {version}, (name, tags)
         assert "ghcr.io" not in text and "OWNER" not in text, name
-    assert re.search(rf"\bSWAPFLOW_IMAGE=\S*swapflow-{re.escape(version)}\.sif", texts["README.md"])
-    snakefile = (REPO / "Snakefile").read_text()
+    assert re.search(rf"\bSWAPFLOW_IMAGE=\S*swapflow-{re.escape(version)}\.sif", texts["docs/container.md"])
+    snakefile = (REPO / "workflow/Snakefile").read_text()
     (named,) = re.findall(r"^\s*containerized:\s*(.+)$", snakefile, re.M)
     assert named.strip() == "IMAGE" and 'IMAGE = os.environ.get("SWAPFLOW_IMAGE")' in snakefile
     catalog = (REPO / ".snakemake-workflow-catalog.yml").read_text()

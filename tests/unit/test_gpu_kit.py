@@ -1,6 +1,6 @@
 """The GPU kit (benchmarks/gpu) end to end on the CPU: a kit made of the demo
 faces, its run on a tiny time budget, and the evaluation of what it returns.
-(The check in the GPU image's own Python 3.12 environment is in the README.)"""
+(The check in the GPU image's own Python 3.12 environment is in docs/gpu.md.)"""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """swapflow used as a Snakemake module by a project of its own, deployed by
-`snakedeploy deploy-workflow` as the README says, from a tagged release on a git
+`snakedeploy deploy-workflow` as docs/module.md says, from a tagged release on a git
 host (its URL redirected to a local copy: no network) and from a local clone:
 the schema and the training presets are the workflow's own (next to its
 Snakefile, or on the git host it is read from), never looked up in the other
@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import REPO, SNAKEMAKE, load_config, run_snakemake, write_config
 
 SNAKEDEPLOY = str(Path(sys.executable).with_name("snakedeploy"))
-TAG = f"v{version('swapflow')}"  # how releases are tagged (README, "Using swapflow from another project")
+TAG = f"v{version('swapflow')}"  # how releases are tagged (docs/module.md)
 PROFILE_USED = "Using workflow specific profile profiles/default"
 
 
@@ -52,10 +52,9 @@ def release(tmp_path_factory) -> Path:
     """A git repository of this working tree's workflow files, tagged as a release."""
     source = tmp_path_factory.mktemp("release") / "swapflow"
     source.mkdir()
-    for name in ("Snakefile", "LICENSE"):
-        shutil.copy2(REPO / name, source / name)
+    shutil.copy2(REPO / "LICENSE", source / "LICENSE")
     for part in ("workflow", "config", "profiles"):
-        shutil.copytree(REPO / part, source / part)
+        shutil.copytree(REPO / part, source / part, symlinks=True)  # as git keeps them
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-C", str(source)]
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "release"], ["tag", TAG]):
         subprocess.run([*git, *args], check=True)
@@ -86,7 +85,7 @@ def test_deployed_from_a_release(tmp_path, release, plain_models):
            "GIT_CONFIG_KEY_0": f"url.{github.as_uri()}/.insteadOf", "GIT_CONFIG_VALUE_0": "https://github.com/"}
     project = tmp_path / "project"
     deploy("https://github.com/swapflow/swapflow", project, "--tag", TAG, env=env)
-    assert f'github("swapflow/swapflow", path="Snakefile", tag="{TAG}")' in (project / "workflow/Snakefile").read_text()
+    assert f'github("swapflow/swapflow", path="workflow/Snakefile", tag="{TAG}")' in (project / "workflow/Snakefile").read_text()
     use_config(project)
     out = run_project(project, "-n", env=env)
     assert planned_models(out) == plain_models and PROFILE_USED in out
@@ -94,25 +93,25 @@ def test_deployed_from_a_release(tmp_path, release, plain_models):
     assert (project / "results/probe/man.json").stat().st_size > 0
 
 
-def readme_lines(starting: str) -> list[str]:
-    """The README's command lines that start with ``starting``."""
-    text = (REPO / "README.md").read_text().split("## Using swapflow from another project")[1]
+def doc_lines(starting: str) -> list[str]:
+    """docs/module.md's command lines that start with ``starting``."""
+    text = (REPO / "docs/module.md").read_text()
     return [line for line in text.splitlines() if line.startswith(starting)]
 
 
 def test_deployed_from_a_local_clone(release, plain_models):
     """From a local clone (checked out at the tag: snakedeploy copies the folder as
     it is), snakedeploy writes the Snakefile's path relative to the clone; the
-    README's commands, run as written beside the clone, make it the clone's path."""
+    commands of docs/module.md, run as written beside the clone, make it the clone's path."""
     project = release.parent / "project"
     project.mkdir()
-    (deploy_line,) = [line for line in readme_lines(".venv/bin/snakedeploy") if "../swapflow" in line]
-    (edit_line,) = readme_lines("sed -i")
+    (deploy_line,) = [line for line in doc_lines(".venv/bin/snakedeploy") if "../swapflow" in line]
+    (edit_line,) = doc_lines("sed -i")
     assert f"--tag {TAG}" in deploy_line
     for line in (deploy_line, edit_line):
         command = line.replace(".venv/bin/snakedeploy", SNAKEDEPLOY)
         subprocess.run(["bash", "-c", command], cwd=project, check=True, capture_output=True)
-    assert f'"{release}/Snakefile"' in (project / "workflow/Snakefile").read_text()
+    assert f'"{release}/workflow/Snakefile"' in (project / "workflow/Snakefile").read_text()
     use_config(project)
     out = run_project(project, "-n")
     assert planned_models(out) == plain_models and PROFILE_USED in out
