@@ -287,15 +287,17 @@ def test_skin_spares_clean_faces_and_shading(woman, man):
 def test_skin_finds_a_patch_unlike_her_skin(woman, colour):
     """A flat patch on her cheek (blue, green, red or near-black): skin occlusion covers
     most of it on every face without her hands (all but a ring of the smoothing's width)
-    and little beyond it."""
+    and adds little beyond it to what it finds on the face without the patch (a strand
+    of her hair over the temple, which it rightly keeps, is no error of the patch's)."""
     patch = np.zeros((256, 256), np.uint8)
     patch[130:175, 62:105] = 1  # her right cheek in the aligned crop
     near = cv2.dilate(patch, np.ones((9, 9), np.uint8)) > 0
     found_share, beyond = [], []
     for crop, points, face in _faces_of(woman, 6, [*range(50), *range(240, 472)]):
+        clean = skin_occlusion(crop, points, face, 4.0, 0.01) > 0.5
         crop[patch > 0] = colour
         truth = (patch > 0) & (face > 0.5)
-        found = skin_occlusion(crop, points, face, 4.0, 0.01) > 0.5
+        found = (skin_occlusion(crop, points, face, 4.0, 0.01) > 0.5) & ~clean
         found_share.append((found & truth).sum() / truth.sum())
         beyond.append((found & ~near).sum() / truth.sum())
     assert min(found_share) > 0.75 and np.mean(beyond) < 0.1, (found_share, beyond)
