@@ -3,9 +3,7 @@ rule evaluate:
         original="results/frames/{video}",
         video="results/swap/{swap}/{video}.mp4",
         alignments="results/align/{video}.parquet",
-        outlines=lambda wildcards: convert_shards(
-            "results/outlines/{swap}/{video}/{shard}.parquet", wildcards
-        ),
+        outlines=convert_outlines,
         model=swap_model,
         facesets_a=swap_facesets("face"),
         facesets_b=swap_facesets("target"),
@@ -65,10 +63,7 @@ rule summary:
     params:
         # swap/video -> its settings, in the order of the inputs
         settings=sealed(
-            {
-                name: PLAN.swap_settings(name.split("/")[0])
-                for name in swap_video_names()
-            }
+            {name: swap_settings(name.split("/")[0]) for name in swap_video_names()}
         ),
     script:
         "../scripts/summary.py"
@@ -99,8 +94,8 @@ rule provenance:
             lambda wildcards: {
                 "swap": wildcards.swap,
                 "video": wildcards.video,
-                **PLAN.swap_settings(wildcards.swap),
-                **PLAN.faceset_recipe(wildcards.video),
+                **swap_settings(wildcards.swap),
+                **faceset_recipe(wildcards),
             }
         ),
     script:
@@ -156,6 +151,6 @@ rule config_used:
     conda:
         ENV
     params:
-        config=sealed(PLAN.given_config()),
+        config=sealed(given_config()),
     script:
         "../scripts/config_used.py"

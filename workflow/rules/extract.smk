@@ -12,7 +12,7 @@ rule detect:
     resources:
         **STEP,
     params:
-        cfg=lambda wildcards: PLAN.detect_settings(wildcards.video),
+        cfg=detect_settings,
         shard_size=config["extract"]["shard_size"],
     script:
         "../scripts/detect.py"
@@ -32,7 +32,7 @@ rule reference:
     resources:
         **STEP,
     params:
-        cfg=PLAN.reference_settings(),
+        cfg=reference_settings,
     script:
         "../scripts/reference.py"
 
@@ -55,7 +55,7 @@ rule align:
         **STEP,
     params:
         cfg=settings(AlignConfig),
-        lost_faces=lambda wildcards: PLAN.lost_faces(wildcards.video),
+        lost_faces=lost_faces,
     script:
         "../scripts/align.py"
 
@@ -165,9 +165,7 @@ rule coverage:
         **STEP,
     params:
         cfg=sealed(settings(CoverageConfig)),
-        mirror=lambda wildcards: PLAN.coverage_mirror(
-            wildcards.identity, wildcards.video
-        ),
+        mirror=coverage_mirror,
     script:
         "../scripts/coverage.py"
 
@@ -176,4 +174,4 @@ rule curate:
     """What training will see, before training: every training video's curated
     faceset with its sheets, and the pose coverage of every swapped video."""
     input:
-        PLAN.curation_outputs(),
+        curation_outputs(),

@@ -32,7 +32,7 @@ checkpoint split_frames:
     resources:
         **STEP,
     params:
-        cfg=lambda wildcards: PLAN.frames_settings(wildcards.video),
+        cfg=frames_settings,
     script:
         "../scripts/split_frames.py"
 
