@@ -45,6 +45,16 @@ def user_folder(tmp_path_factory, demo_dir):
     return folder
 
 
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """An XDG_CONFIG_HOME with the site profile installed by the README's set-up line."""
+    home = tmp_path_factory.mktemp("home")
+    (setup,) = [line for line in (REPO / "README.md").read_text().splitlines()
+                if line.startswith("mkdir -p") and "profiles/slurm" in line]
+    subprocess.run(["bash", "-c", setup], cwd=REPO, check=True, env=os.environ | {"XDG_CONFIG_HOME": str(home)})
+    return home
+
+
 def dry_run(folder, command: str, home) -> tuple[str, dict[str, int]]:
     """The README's command with -n: its output and the jobs it plans per rule."""
     args = command.split()[1:]
@@ -58,13 +68,10 @@ def dry_run(folder, command: str, home) -> tuple[str, dict[str, int]]:
 
 
 @pytest.mark.parametrize("command", SNAKEMAKE_COMMANDS)
-def test_readme_command_plans(command, user_folder, tmp_path):
+def test_readme_command_plans(command, user_folder, home):
     """Each command plans what the README says it does (a target such as `curate`
     must stand before --configfile, which takes every word after it as a file)."""
-    (setup,) = [line for line in (REPO / "README.md").read_text().splitlines()
-                if line.startswith("mkdir -p") and "profiles/slurm" in line]
-    subprocess.run(["bash", "-c", setup], cwd=REPO, check=True, env=os.environ | {"XDG_CONFIG_HOME": str(tmp_path)})
-    out, jobs = dry_run(user_folder, command, tmp_path)
+    out, jobs = dry_run(user_folder, command, home)
     if " curate " in f"{command} ":
         assert {"faceset", "coverage"} <= set(jobs) and "train" not in jobs, jobs
     elif " experiments " in f"{command} ":
