@@ -25,7 +25,7 @@ def reconstruction(model, faceset_dirs: Sequence[PathLike], holdout: Sequence[tu
     loss is weighted to the face too, so the masked figures are the telling ones)."""
     import torch
 
-    from swapflow.train.losses import ssim_map
+    from swapflow.ssim import ssim_map
 
     picks = [(d, int(i)) for d, idx in holdout for i in idx]
     picks = [picks[j] for j in spread(len(picks), n)]

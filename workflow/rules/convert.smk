@@ -21,8 +21,8 @@ rule convert:
         **STEP,
     params:
         cfg=lambda wildcards: settings(ConvertConfig, wildcards.swap),
-        identities=swap_identities,
-        frames=frame_quality(),
+        identities=lambda wildcards: PLAN.swap_identities(wildcards.swap),
+        frames=PLAN.frame_quality(),
         shard_size=convert_shard_size,
     script:
         "../scripts/convert.py"

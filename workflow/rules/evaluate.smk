@@ -3,7 +3,9 @@ rule evaluate:
         original="results/frames/{video}",
         video="results/swap/{swap}/{video}.mp4",
         alignments="results/align/{video}.parquet",
-        outlines=convert_outlines,
+        outlines=lambda wildcards: convert_shards(
+            "results/outlines/{swap}/{video}/{shard}.parquet", wildcards
+        ),
         model=swap_model,
         facesets_a=swap_facesets("face"),
         facesets_b=swap_facesets("target"),
@@ -63,7 +65,10 @@ rule summary:
     params:
         # swap/video -> its settings, in the order of the inputs
         settings=sealed(
-            {name: swap_settings(name.split("/")[0]) for name in swap_video_names()}
+            {
+                name: PLAN.swap_settings(name.split("/")[0])
+                for name in swap_video_names()
+            }
         ),
     script:
         "../scripts/summary.py"
@@ -94,8 +99,8 @@ rule provenance:
             lambda wildcards: {
                 "swap": wildcards.swap,
                 "video": wildcards.video,
-                **swap_settings(wildcards.swap),
-                **faceset_recipe(wildcards),
+                **PLAN.swap_settings(wildcards.swap),
+                **PLAN.faceset_recipe(wildcards.video),
             }
         ),
     script:
@@ -151,6 +156,6 @@ rule config_used:
     conda:
         ENV
     params:
-        config=sealed(given_config()),
+        config=sealed(PLAN.given_config()),
     script:
         "../scripts/config_used.py"

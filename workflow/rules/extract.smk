@@ -12,7 +12,7 @@ rule detect:
     resources:
         **STEP,
     params:
-        cfg=detect_settings,
+        cfg=lambda wildcards: PLAN.detect_settings(wildcards.video),
         shard_size=config["extract"]["shard_size"],
     script:
         "../scripts/detect.py"
@@ -32,7 +32,7 @@ rule reference:
     resources:
         **STEP,
     params:
-        cfg=reference_settings,
+        cfg=PLAN.reference_settings(),
     script:
         "../scripts/reference.py"
 
@@ -55,7 +55,7 @@ rule align:
         **STEP,
     params:
         cfg=settings(AlignConfig),
-        lost_faces=lost_faces,
+        lost_faces=lambda wildcards: PLAN.lost_faces(wildcards.video),
     script:
         "../scripts/align.py"
 
@@ -165,7 +165,9 @@ rule coverage:
         **STEP,
     params:
         cfg=sealed(settings(CoverageConfig)),
-        mirror=coverage_mirror,
+        mirror=lambda wildcards: PLAN.coverage_mirror(
+            wildcards.identity, wildcards.video
+        ),
     script:
         "../scripts/coverage.py"
 
@@ -174,4 +176,4 @@ rule curate:
     """What training will see, before training: every training video's curated
     faceset with its sheets, and the pose coverage of every swapped video."""
     input:
-        curation_outputs(),
+        PLAN.curation_outputs(),

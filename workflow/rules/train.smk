@@ -28,7 +28,7 @@ rule train:
         mem_mb=model_resources("mem_mb"),
     params:
         # composed at parse time: editing a preset or an override retrains
-        config=sealed(model_config),
+        config=sealed(lambda wildcards: MODELS[wildcards.model]["config"]),
         identities=lambda wildcards: MODELS[wildcards.model]["identities"],
         # outside the declared output: kept when a killed job's output is removed
         checkpoint_dir="results/checkpoints/{model}",

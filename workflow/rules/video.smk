@@ -32,7 +32,7 @@ checkpoint split_frames:
     resources:
         **STEP,
     params:
-        cfg=frames_settings,
+        cfg=lambda wildcards: PLAN.frames_settings(wildcards.video),
     script:
         "../scripts/split_frames.py"
 

@@ -1,0 +1,112 @@
+"""The plan of a config, without Snakemake: which swaps share a model (named by what
+it trains on, by content, and with), the names of a swap's outputs, and the settings
+each stage reads."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from omegaconf import OmegaConf
+
+from swapflow.config import expand_experiments, load_schema, validate_config
+from swapflow.plan import Plan
+from swapflow.settings import ConfigError, ConvertConfig, TrainJobConfig
+from swapflow.train.config import compose_config
+
+from tests.conftest import REPO
+
+SCHEMA = load_schema(REPO / "workflow/schemas/config.schema.yaml")
+
+
+def compose(preset: str, overrides: tuple[str, ...]) -> dict:
+    return OmegaConf.to_container(compose_config(REPO / "config", preset, list(overrides)), resolve=True)
+
+
+@pytest.fixture
+def clips(tmp_path, demo_dir) -> dict[str, str]:
+    """Two clips of the demo in a folder of their own."""
+    paths = {}
+    for name, clip in (("alice", "WolfgangLanger_Pexels.mp4"), ("bob", "single_face.mp4")):
+        paths[name] = str(shutil.copy(demo_dir / clip, tmp_path / f"{name}.mp4"))
+    return paths
+
+
+def plan(clips: dict[str, str], **sections) -> Plan:
+    """The plan of a config as the workflow validates it: two identities of one clip
+    each, the swaps given (default: one), defaults filled in, experiments expanded."""
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    config |= {"videos": dict(clips), "identities": {name: {"videos": [name]} for name in clips},
+               "swaps": [{"name": "a_on_b", "face": "alice", "target": "bob"}]}
+    config |= copy.deepcopy(sections)
+    validate_config(config, SCHEMA)
+    expand_experiments(config, SCHEMA)
+    return Plan(config, compose)
+
+
+def test_swaps_differing_after_training_share_a_model(clips):
+    p = plan(clips, swaps=[{"name": "rct", "face": "alice", "target": "bob"},
+                           {"name": "hist", "face": "alice", "target": "bob", "convert": {"color": "histogram"},
+                            "merge": {"crf": 30}},
+                           {"name": "long", "face": "alice", "target": "bob", "train": {"iterations": 8000}},
+                           {"name": "back", "face": "bob", "target": "alice"}])
+    assert p.swap_model["rct"] == p.swap_model["hist"]
+    assert len({p.swap_model[s] for s in ("rct", "long", "back")}) == 3
+    assert p.models[p.swap_model["rct"]]["swaps"] == ["rct", "hist"]
+    assert p.models[p.swap_model["back"]]["identities"] == ("bob", "alice")
+    assert p.swap_model["rct"].startswith("alice-bob-lite-")
+    assert p.models[p.swap_model["long"]]["config"]["iterations"] == 8000
+
+
+def test_a_model_is_named_by_content_and_faceset_settings(clips, tmp_path):
+    """The same bytes under another file name train the same model; other bytes, or a
+    setting that shapes a faceset, a new one; a setting after training, none."""
+    name = plan(clips).swap_model["a_on_b"]
+    moved = {"alice": str(shutil.copy(clips["alice"], tmp_path / "renamed.mp4")), "bob": clips["bob"]}
+    assert plan(moved).swap_model["a_on_b"] == name
+    Path(moved["alice"]).write_bytes(Path(clips["alice"]).read_bytes() + b"\0")
+    assert plan(moved).swap_model["a_on_b"] != name
+    assert plan(clips, curate={"blur": 0.4}).swap_model["a_on_b"] != name
+    assert plan(clips, frames={"jpeg_quality": 90}).swap_model["a_on_b"] != name
+    assert plan(clips, frames={"png_compression": 3}).swap_model["a_on_b"] == name  # jpg frames: unread
+    assert plan(clips, convert={"color": "none"}, evaluate={"max_faces": 5}).swap_model["a_on_b"] == name
+
+
+def test_names_of_a_swaps_outputs(clips):
+    p = plan(clips, swaps=[{"name": "one", "face": "alice", "target": "bob"},
+                           {"name": "two", "face": "alice", "target": "bob", "videos": ["bob", "alice"]}])
+    assert p.swap_video_names() == ["one/bob", "two/bob", "two/alice"]
+    # one coverage per face identity and video, whichever swap asks
+    assert p.coverage_file("one/bob", ".png") == p.coverage_file("two/bob", ".png") == "results/coverage/alice/bob.png"
+    assert p.swap_identities("two") == ("alice", "bob")
+    assert p.training_videos() == ["alice", "bob"]
+
+
+def test_a_swaps_own_settings_go_on_top(clips):
+    p = plan(clips, train={"overrides": ["seed=3"]},
+             swaps=[{"name": "own", "face": "alice", "target": "bob", "convert": {"color": "none"},
+                     "train": {"overrides": ["batch_size=8"]}}])
+    assert p.settings(ConvertConfig, "own")["color"] == "none"
+    assert p.settings(ConvertConfig)["color"] == "rct"
+    assert p.settings(ConvertConfig, "passthrough") == p.settings(ConvertConfig)
+    assert p.settings(TrainJobConfig, "own")["overrides"] == ["seed=3", "batch_size=8"]
+    cfg = p.models[p.swap_model["own"]]["config"]
+    assert (cfg["seed"], cfg["batch_size"]) == (3, 8)
+
+
+def test_experiment_points_that_train_alike_share_a_model(clips):
+    p = plan(clips, experiments=[{"name": "e", "swap": "a_on_b", "seeds": [0, 1],
+                                  "grid": {"convert.color": ["rct", "none"], "train.iterations": [100, 200]}}])
+    points = [s["name"] for s in p.config["swaps"] if "experiment" in s]
+    assert len(points) == 8 and len({p.swap_model[s] for s in points}) == 4
+
+
+def test_a_bad_training_setting_names_the_swap(clips):
+    with pytest.raises(ConfigError, match=r"swaps\.odd\.train: .*batch_size"):
+        plan(clips, swaps=[{"name": "odd", "face": "alice", "target": "bob",
+                            "train": {"overrides": ["batch_size=0"]}}])
+    with pytest.raises(ConfigError, match=r"swaps\.split\.train: batch_size 16 does not split evenly over 3"):
+        plan(clips, swaps=[{"name": "split", "face": "alice", "target": "bob", "train": {"gpus": 3}}])
