@@ -93,7 +93,8 @@ def extraction(clip: Path, work: Path) -> tuple[float, float, object]:
 def convert_merge(clip: Path, work: Path, alignments, frames: int) -> tuple[float, float, int]:
     from swapflow.train.config import compose_config
 
-    from swapflow.train.trainer import load_model, train
+    from swapflow.model_folder import load_model
+    from swapflow.train.trainer import train
     faceset = work / "faceset"
     paths = list_frames(work / "frames")[:frames]
     alignments = alignments[alignments["frame"] < frames]

@@ -96,7 +96,8 @@ def bench_convert(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
     from swapflow.settings import HandsConfig
     from swapflow.train.config import compose_config
 
-    from swapflow.train.trainer import load_model, train
+    from swapflow.model_folder import load_model
+    from swapflow.train.trainer import train
     paths, probe = frames_of(clip, work)
     if not (work / "faceset").exists():
         bench_extract(clip, work, 1)

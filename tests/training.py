@@ -6,7 +6,8 @@ from pathlib import Path
 
 from swapflow.pipeline import Extracted
 from swapflow.train.config import compose_config
-from swapflow.train.trainer import load_model, train
+from swapflow.model_folder import load_model
+from swapflow.train.trainer import train
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 

@@ -29,9 +29,9 @@ from swapflow.anatomy import POINTS
 from swapflow.color import get_color_matcher
 from swapflow.frames import frame_index, read_frame, spread, write_frame
 from swapflow.io import atomic_path, write_json, write_parquet
-from swapflow.model_folder import check_identities
+from swapflow.model_folder import check_identities, load_model
 from swapflow.mask import make_mask
-from swapflow.occlusion import (USUAL_FACES, hand_mask, hands_by_frame, learned_occlusion, reconstruction_errors,
+from swapflow.occlusion import (USUAL_FACES, decoder_errors, hand_mask, hands_by_frame, learned_occlusion,
                                 reconstruction_mask, skin_occlusion, track_hands, usual_error)
 from swapflow.settings import ConvertConfig, FramesConfig, HandsConfig, from_mapping
 
@@ -51,11 +51,12 @@ class Swapper(Protocol):
     def coverage_box(self, crop_side: int) -> tuple[int, int, int]:
         ...
 
+    def coverage_crop(self, images: np.ndarray) -> np.ndarray:
+        ...
+
 
 def load_swapper(model_dir: str | Path, face: str, target: str, device: str = "auto") -> Swapper:
     """Load a trained model, refusing one trained for other identities than the swap's."""
-    from swapflow.train.trainer import load_model  # torch is heavy: only convert needs it
-
     check_identities(model_dir, face, target)
     return load_model(model_dir, device=device)[0]
 
@@ -261,11 +262,7 @@ def rebuild_errors(video_frames: Sequence[Path], faces: pd.DataFrame, frame_path
         for start in range(0, len(todo), cfg.batch_size):
             rows = list(todo.iloc[start:start + cfg.batch_size].itertuples())
             crops = np.stack([warp(read_frame(paths[row.frame]), _matrix(row), int(row.size)) for row in rows])
-            rebuilt, _ = model.swap(crops, to="b")
-            x0, y0, side = model.coverage_box(crops.shape[1])
-            seen = np.stack([cv2.resize(c[y0:y0 + side, x0:x0 + side], rebuilt.shape[1:3],
-                                        interpolation=cv2.INTER_AREA) for c in crops])
-            out.update(zip([(row.frame, row.face) for row in rows], reconstruction_errors(seen, rebuilt)))
+            out.update(zip([(row.frame, row.face) for row in rows], decoder_errors(model, crops)))
         return out
 
     errors = rebuild(near)

@@ -34,7 +34,7 @@ from swapflow.anatomy import interocular
 from swapflow.frames import Frames, matched, spread
 from swapflow.identity import Embedder, faceset_embedding
 from swapflow.landmarks import DlibLandmarker
-from swapflow.model_folder import holdout, read_manifest
+from swapflow.model_folder import holdout, load_model, read_manifest
 from swapflow.reconstruction import psnr, reconstruction
 from swapflow.settings import EvaluateConfig, from_mapping
 
@@ -266,8 +266,6 @@ def evaluate_swap(original_frames: Sequence[PathLike], output: Frames,
     Metrics that cannot be measured (means over no faces, a flicker ratio
     over a static source) are None, so the dict is strict JSON.
     """
-    from swapflow.train.trainer import load_model  # torch is heavy: import only when evaluating
-
     c = from_mapping(EvaluateConfig, cfg)
     model_dir = Path(model_dir)
     manifest = read_manifest(model_dir)

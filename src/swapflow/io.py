@@ -96,6 +96,13 @@ def write_parquet(path: str | os.PathLike, table: "pd.DataFrame") -> None:
         table.to_parquet(tmp, index=False)
 
 
+def project_path(path: str | os.PathLike) -> str:
+    """``path`` relative to the project (the working folder) where it lies in it,
+    so that a record names no machine's layout; else as given."""
+    resolved, here = Path(path).resolve(), Path.cwd().resolve()
+    return str(resolved.relative_to(here) if resolved.is_relative_to(here) else path)
+
+
 class InputError(ValueError):
     """A problem with what the user gave (a file, a setting): the message names it
     and says what is wrong; a rule that stops on one prints just that message."""
@@ -116,3 +123,44 @@ def load_yaml(path: str | os.PathLike) -> Any:
     import yaml
 
     return yaml.safe_load(Path(path).read_text())
+
+
+def save_tensors(obj: dict, path: str | os.PathLike, shown: str | os.PathLike | None = None) -> None:
+    """``torch.save`` of ``obj`` to ``path`` atomically, serialised in memory first
+    so that a failed write raises the system's reason (torch's own writer reports
+    a full disk as "unexpected pos"): OSError naming ``shown`` (default ``path``;
+    the final path where ``path`` lies in a folder still being written); the
+    previous file, if any, is kept."""
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with atomic_path(path) as tmp:
+        try:
+            tmp.write_bytes(buffer.getbuffer())
+        except OSError as err:
+            raise OSError(err.errno, f"could not write {shown or path}: {err.strerror} "
+                                     f"({len(buffer.getbuffer()) / 2 ** 20:.0f} MiB); the previous one, "
+                                     "if any, is kept") from err
+
+
+def load_tensors(path: str | os.PathLike, device: Any, what: str, remedy: str) -> dict:
+    """``torch.load`` with ``weights_only``: tensors and plain values, never code.
+    A file that holds anything else, or is damaged, raises InputError in one line
+    naming ``path`` as not a ``what`` swapflow can read safely, with ``remedy``."""
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as err:  # torch's advice here would run the file's code: not repeated
+        unsupported = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        reason = (f"it holds {unsupported.group(1)}, not only tensors and plain values" if unsupported
+                  else "it is damaged or holds more than tensors and plain values")
+        raise InputError(f"{path} is not a {what} swapflow can read safely ({reason}); {remedy}") from None
+    except (RuntimeError, EOFError, ValueError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(f"{path} is not a {what} swapflow can read safely ({reason}); {remedy}") from None

@@ -25,6 +25,7 @@ Occlusion masks are float32 in [0, 1], 1 where the face is covered.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -35,6 +36,9 @@ from swapflow.geometry import transform_points
 from swapflow.alignments import table
 from swapflow.frames import frame_index, progress, read_frame
 from swapflow.settings import HandsConfig
+
+if TYPE_CHECKING:
+    from swapflow.convert import Swapper
 
 HAND_COLUMNS = {"frame": "int64", "hand": "int64", "landmarks": "object"}  # 42 floats: x0, y0, ...
 WRIST, MIDDLE_KNUCKLE = 0, 9
@@ -99,6 +103,13 @@ def reconstruction_errors(seen: np.ndarray, rebuilt: np.ndarray) -> np.ndarray:
 
     return np.stack([np.abs(blur(a) - blur(b)).mean(-1) / 255 for a, b in zip(seen, rebuilt)]
                     ) if len(seen) else np.zeros(seen.shape[:3], np.float32)
+
+
+def decoder_errors(model: "Swapper", crops: np.ndarray) -> np.ndarray:
+    """``reconstruction_errors`` of faceset-style ``crops`` rebuilt by the model's
+    decoder B (what training measures on B's held-out faces and convert on the video's)."""
+    rebuilt, _ = model.swap(crops, to="b")
+    return reconstruction_errors(model.coverage_crop(crops), rebuilt)
 
 
 def usual_error(errors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

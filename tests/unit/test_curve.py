@@ -13,7 +13,8 @@ from swapflow.evaluate import reconstruction
 from swapflow.io import read_json
 from swapflow.model_folder import holdout
 from swapflow.train.config import compose_config
-from swapflow.train.trainer import load_model, train
+from swapflow.model_folder import load_model
+from swapflow.train.trainer import train
 from swapflow.train.curve import stop_reason
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"

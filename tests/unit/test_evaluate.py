@@ -23,7 +23,8 @@ from swapflow.alignments import kept_faces
 from swapflow.frames import list_frames, read_frame
 from swapflow.io import read_json, write_json
 from swapflow.train.config import compose_config
-from swapflow.train.trainer import load_model, train
+from swapflow.model_folder import load_model
+from swapflow.train.trainer import train
 from swapflow.video.ffmpeg import VideoError
 from swapflow.video.merge import merge
 from swapflow.video.probe import Probe

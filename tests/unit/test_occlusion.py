@@ -21,7 +21,7 @@ from swapflow.mask import make_mask
 from swapflow.occlusion import (hand_mask, hands_by_frame, learned_occlusion, reconstruction_errors,
                                 reconstruction_mask, skin_occlusion, track_hands, usual_error)
 from swapflow.settings import ConvertConfig, FramesConfig, HandsConfig
-from swapflow.train.trainer import load_model
+from swapflow.model_folder import load_model
 from tests.training import lite_model
 
 PNG = FramesConfig(format="png")

@@ -25,12 +25,14 @@ from swapflow.io import read_json
 from swapflow.model_folder import holdout
 from swapflow.train.data import FacesetError
 from swapflow.train.config import compose_config
-from swapflow.train.trainer import load_model, train
+from swapflow.model_folder import load_model
+from swapflow.train.trainer import train
 from swapflow.train.cli import main
 from swapflow.settings import ConfigError
 from swapflow.train.config import check_ranges, list_presets
 from swapflow.train.losses import gradient_l1
-from swapflow.train.trainer import CheckpointError, Trainer
+from swapflow.train.checkpoint import CheckpointError
+from swapflow.train.trainer import Trainer
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 FAST = ["log_every_s=0"]

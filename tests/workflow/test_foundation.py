@@ -13,7 +13,7 @@ import pytest
 
 from swapflow.video.ffmpeg import ffmpeg_exe
 from swapflow.video.merge import SYNTHETIC_COMMENT
-from tests.conftest import REPO, SNAKEFILE, SNAKEMAKE, load_config, planned_jobs, run_snakemake, write_config
+from tests.conftest import SNAKEFILE, SNAKEMAKE, load_config, planned_jobs, run_snakemake, write_config
 from tests.videos import describe
 
 

@@ -132,3 +132,18 @@ def plot_curve(curve: pd.DataFrame, path: str | Path, stopped: int | None = None
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def plot_losses(losses: pd.DataFrame, path: Path) -> None:
+    """The two sides' losses (a running mean over 1/50 of the run) against the iteration."""
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    window = max(1, len(losses) // 50)
+    for col in ("loss_a", "loss_b"):
+        ax.plot(losses["iteration"], losses[col].rolling(window, min_periods=1).mean(), label=col)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(f"loss (running mean of {window})")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

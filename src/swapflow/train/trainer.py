@@ -1,12 +1,11 @@
-"""The training loop: resumable, signal-safe, logged, reproducible on CPU.
+"""The training loop: a Trainer holds one run's model, optimizer and data and steps it, resumable and reproducible.
 
-``train`` writes one model folder (see swapflow.model_folder) atomically at
-the end. While it runs, ``checkpoint_dir`` holds checkpoint.pt (every
-``checkpoint_every`` iterations and on SIGTERM/SIGINT) with checkpoint.json
-(what it continues), losses.csv, curve.tsv and preview.jpg. A later call with
-the same config and facesets resumes there; one that differs only in how long
-it trains continues from the furthest checkpoint beside it that is not past
-its own end (a longer run goes on from a shorter one's state).
+``train`` writes one model folder (swapflow.model_folder) at the end. While it
+runs, ``checkpoint_dir`` holds a checkpoint (swapflow.train.checkpoint) every
+``checkpoint_every`` iterations and on SIGTERM/SIGINT, with losses.csv,
+curve.tsv and preview.jpg. A later call with the same config and facesets
+resumes there; one that differs only in how long it trains continues from the
+furthest checkpoint beside it that is not past its own end.
 
 Started by torchrun, each process trains on its share of every batch
 (swapflow.train.distributed); process 0 writes the files.
@@ -15,13 +14,8 @@ Started by torchrun, each process trains on its share of every batch
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import io
-import json
 import logging
 import math
-import os
-import pickle
 import random
 import signal
 import threading
@@ -30,48 +24,29 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-import cv2
-import matplotlib
 import numpy as np
 import pandas as pd
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from swapflow import model_folder as folder
 from swapflow.faceset import Faceset, faceset_hash, load_faceset
 from swapflow.frames import spread, write_jpeg
-from swapflow.io import InputError, atomic_path, read_json, write_json
+from swapflow.io import atomic_path, project_path
 from swapflow.logs import PROGRESS
-from swapflow.occlusion import USUAL_FACES, reconstruction_errors, usual_error
+from swapflow.occlusion import USUAL_FACES, decoder_errors, usual_error
 from swapflow.settings import ConfigError
-from swapflow.train import distributed
+from swapflow.train import checkpoint, distributed
 from swapflow.train.config import check_ranges, schedule_length
-from swapflow.train.curve import CurveProbe, plot_curve, stop_reason
+from swapflow.train.curve import CurveProbe, stop_reason
 from swapflow.train.data import SIDES, Batch, FaceBank, FacesetError, Sampler, split_holdout
+from swapflow.train.device import autocast_dtype, channels_last, limit_threads, resolve_device
 from swapflow.train.losses import face_loss
 from swapflow.train.models import FaceSwapModel, build_model
 
-matplotlib.use("Agg")
-from matplotlib import pyplot as plt  # noqa: E402  (backend chosen first)
-
 log = logging.getLogger("swapflow.train")
 progress = logging.getLogger(PROGRESS)  # also on the terminal of a local run
-CHECKPOINT = "checkpoint.pt"
-CHECKPOINT_INFO = "checkpoint.json"  # beside it: its fingerprint's digest and iteration
 PREVIEW_FACES = 6
-# Config keys a resumed run may change without invalidating its checkpoint: how
-# long it runs (unless the learning rate depends on it) and how it runs.
-RUN_ONLY_KEYS = ("iterations", "stop", "device", "precision", "channels_last", "compile",
-                 "checkpoint_every", "preview_every", "log_every_s")
-RUN_ONLY_DATA_KEYS = ("device_memory_gib",)
-
-
-class CheckpointError(InputError):
-    """A checkpoint file that cannot be read safely (foreign, damaged, or holding code)."""
-
-
-def _first_line(err: BaseException) -> str:
-    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
 
 
 class TrainingInterrupted(RuntimeError):
@@ -82,50 +57,6 @@ class TrainingInterrupted(RuntimeError):
                          f"checkpoint written, run again to resume")
         self.signum = signum
         self.iteration = iteration
-
-
-def resolve_device(name: str, index: int = 0) -> torch.device:
-    """``auto`` is cuda when available, else cpu; ``auto`` and ``cuda`` mean
-    GPU ``index`` (a process's local rank)."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(f"cuda:{index}" if name == "cuda" else name)
-
-
-def cpu_has_bf16() -> bool:
-    """Whether oneDNN has native bf16 kernels here (AVX512-BF16/AMX); without
-    them bf16 autocast on CPU is emulated and slower than fp32."""
-    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """dtype for torch.autocast, or None for plain fp32."""
-    if precision == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.bfloat16 if cpu_has_bf16() else None
-    choices = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-    if precision == "fp16" and device.type != "cuda":
-        raise ConfigError("precision fp16 needs a cuda device; use bf16 or fp32 on cpu")
-    return choices[precision]
-
-
-def _training_keys(cfg: DictConfig) -> dict:
-    """What the state at an iteration depends on: the config without the keys
-    that may change between a run and its resume or continuation. How long a
-    run lasts stays out while the learning rate does not depend on it (a
-    constant schedule); with a schedule its length is in. ``iterations: auto``
-    runs continue only each other, with the same stop rule."""
-    keys = OmegaConf.to_container(cfg, resolve=True)
-    for name in RUN_ONLY_KEYS:
-        keys.pop(name, None)
-    for name in RUN_ONLY_DATA_KEYS:
-        keys["data"].pop(name, None)
-    if cfg.lr_schedule != "constant":
-        keys["schedule_length"] = schedule_length(cfg)
-    if cfg.iterations == "auto":
-        keys["stop"] = {k: v for k, v in OmegaConf.to_container(cfg.stop).items() if k != "max_iterations"}
-    return keys
 
 
 class _BothSides(torch.nn.Module):
@@ -167,21 +98,17 @@ class Trainer:
         self.cfg = cfg
         self.checkpoint_dir = Path(checkpoint_dir)
         self.identities = dict(zip(("a", "b"), identities))
-        # never more threads than cores this process may run on (oversubscribed
-        # threads measured 8x slower on a busy 2-core machine)
-        torch.set_num_threads(max(1, min(threads, len(os.sched_getaffinity(0)))))
-        cv2.setNumThreads(1)
+        limit_threads(threads)
         self.device = resolve_device(cfg.device, distributed.local_rank())
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         self.group = distributed.join(self.device)
         self.samples = self.group.share(int(cfg.batch_size))
         self.dtype = autocast_dtype(cfg.precision, self.device)
-        self.channels_last = (self.device.type == "cuda" if cfg.channels_last == "auto"
-                              else bool(cfg.channels_last))
-        self.facesets: dict[str, list[dict]] = {}
-        self.loaded: dict[str, list[Faceset]] = {}
+        self.channels_last = channels_last(cfg.channels_last, self.device)
         self.paths = {"a": [Path(p) for p in facesets_a], "b": [Path(p) for p in facesets_b]}
+        self.loaded: dict[str, list[Faceset]] = {}
+        self.facesets: dict[str, list[dict]] = {}
         for side, paths in self.paths.items():
             self.loaded[side], self.facesets[side] = self._load_side(side, paths)
         self.auto = cfg.iterations == "auto"
@@ -189,30 +116,8 @@ class Trainer:
             raise ConfigError("iterations: auto stops on held-out faces, and a faceset has none "
                               "(raise holdout or holdout_min)")
         self.seed = int(cfg.seed)
-        random.seed(self.seed)
-        np.random.seed(self.seed)
-        torch.manual_seed(self.seed)
-        self.model: FaceSwapModel = build_model(cfg.model).to(self.device)
-        if self.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
-        net = _BothSides(self.model)
-        if self.group.joined:
-            net = torch.nn.parallel.DistributedDataParallel(
-                net, device_ids=[self.device] if self.device.type == "cuda" else None,
-                gradient_as_bucket_view=True)
-        self.net = torch.compile(net) if cfg.compile else net
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=float(cfg.model.lr),
-                                          betas=tuple(cfg.model.betas),
-                                          fused=self.device.type == "cuda")
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
-        budget = float(cfg.data.device_memory_gib) * 2 ** 30 / 2   # shared by the two sides
-        self.samplers = {}
-        for side, loaded in self.loaded.items():
-            bank = FaceBank(loaded, [np.array(e["train_indices"]) for e in self.facesets[side]],
-                            self.model.size, self.model.coverage, float(cfg.data.mask_dilate),
-                            self.device, budget)
-            self.samplers[side] = Sampler(cfg.data, bank, self.model.size, self.model.coverage,
-                                          loaded[0].faces.shape[1], self.channels_last)
+        self._build_model()
+        self.samplers = self._samplers()
         self.iteration = 0
         self.history: list[dict[str, float]] = []
         self.curve: list[dict[str, float]] = []  # learning-curve points, carried in checkpoints
@@ -223,9 +128,39 @@ class Trainer:
         # steps whose losses are still on the device: (iteration, lr, losses); read at log time
         self.pending: list[tuple[int, float, torch.Tensor]] = []
         self.loss_names: list[str] = []
-        self.fingerprint = {"config": _training_keys(cfg),
-                            "facesets": {s: [e["hash"] for e in es] for s, es in self.facesets.items()}}
-        self.digest = hashlib.sha256(json.dumps(self.fingerprint, sort_keys=True).encode()).hexdigest()
+        self.fingerprint, self.digest = checkpoint.fingerprint(
+            cfg, {s: [e["hash"] for e in es] for s, es in self.facesets.items()})
+
+    def _build_model(self) -> None:
+        """The model (seeded), what runs it (compiled, data-parallel), its optimizer and scaler."""
+        random.seed(self.seed)
+        np.random.seed(self.seed)
+        torch.manual_seed(self.seed)
+        self.model: FaceSwapModel = build_model(self.cfg.model).to(self.device)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        net = _BothSides(self.model)
+        if self.group.joined:
+            net = torch.nn.parallel.DistributedDataParallel(
+                net, device_ids=[self.device] if self.device.type == "cuda" else None,
+                gradient_as_bucket_view=True)
+        self.net = torch.compile(net) if self.cfg.compile else net
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=float(self.cfg.model.lr),
+                                          betas=tuple(self.cfg.model.betas),
+                                          fused=self.device.type == "cuda")
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
+
+    def _samplers(self) -> dict[str, Sampler]:
+        """Each side's batches, drawn from its training faces held on the device."""
+        data = self.cfg.data
+        budget = float(data.device_memory_gib) * 2 ** 30 / 2   # shared by the two sides
+        samplers = {}
+        for side, loaded in self.loaded.items():
+            bank = FaceBank(loaded, [np.array(e["train_indices"]) for e in self.facesets[side]],
+                            self.model.size, self.model.coverage, float(data.mask_dilate), self.device, budget)
+            samplers[side] = Sampler(data, bank, self.model.size, self.model.coverage,
+                                     loaded[0].faces.shape[1], self.channels_last)
+        return samplers
 
     def _load_side(self, side: str, paths: list[str | Path]) -> tuple[list[Faceset], list[dict]]:
         name = self.identities[side]
@@ -247,7 +182,7 @@ class Trainer:
             train_idx, hold_idx = split_holdout(len(fs), float(self.cfg.holdout), int(self.cfg.seed),
                                                 str(Path(path).name), int(self.cfg.holdout_min))
             loaded.append(fs)
-            entries.append({"path": _project_path(path), "faces": len(fs),
+            entries.append({"path": project_path(path), "faces": len(fs),
                             "hash": faceset_hash(path), "train_indices": train_idx.tolist(),
                             "holdout_indices": hold_idx.tolist()})
         return loaded, entries
@@ -259,22 +194,14 @@ class Trainer:
         self._read_losses()
         if not self.group.main:
             return
+        # batches are a pure function of seed and iteration: nothing in training
+        # draws from numpy's or Python's generators, so torch's state is enough
         state = {"fingerprint": self.fingerprint, "iteration": self.iteration,
                  "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scaler": self.scaler.state_dict(), "history": self.history, "curve": self.curve,
-                 # tensors and plain values only: it is read back with weights_only
-                 # (batches are a pure function of seed and iteration; nothing in
-                 # training draws from numpy's or Python's generators)
                  "rng": {"torch": torch.get_rng_state(),
                          "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}}
-        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.checkpoint_dir / CHECKPOINT) as tmp:
-            save_tensors(state, tmp, self.checkpoint_dir / CHECKPOINT)
-        write_json(self.checkpoint_dir / CHECKPOINT_INFO, {"fingerprint": self.digest,
-                                                           "iteration": self.iteration})
-        with atomic_path(self.checkpoint_dir / folder.LOSSES) as tmp:
-            pd.DataFrame(self.history).to_csv(tmp, index=False)
-        log.info("checkpoint at iteration %d -> %s", self.iteration, self.checkpoint_dir / CHECKPOINT)
+        checkpoint.write(self.checkpoint_dir, state, self.digest, self.history)
 
     def _check_processes_agree(self) -> None:
         """Raise if the processes' weights differ (they never should)."""
@@ -287,33 +214,12 @@ class Trainer:
                                f"at iteration {self.iteration}")
         log.info("weights identical in all %d processes at iteration %d", self.group.size, self.iteration)
 
-    def resume_candidate(self) -> Path | None:
-        """The checkpoint to go on from: of all checkpoints in this one's folder and
-        the folders beside it whose fingerprint is this run's, the furthest not
-        past this run's end (this run's own first among equals); else this run's
-        own, whatever it holds (checked when loaded)."""
-        own = self.checkpoint_dir / CHECKPOINT
-        found: list[tuple[int, bool, Path]] = []
-        for info in self.checkpoint_dir.parent.glob(f"*/{CHECKPOINT_INFO}"):
-            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-                record = read_json(info)
-                checkpoint = info.with_name(CHECKPOINT)
-                if (record["fingerprint"] == self.digest and record["iteration"] <= schedule_length(self.cfg)
-                        and checkpoint.exists()):
-                    found.append((int(record["iteration"]), checkpoint == own, checkpoint))
-        if found:
-            return max(found)[2]
-        return own if own.exists() else None
-
     def try_resume(self) -> bool:
-        path = self.resume_candidate()
+        """Go on from the checkpoint ``checkpoint.find`` picks, if its state is this run's."""
+        path = checkpoint.find(self.checkpoint_dir, self.digest, schedule_length(self.cfg))
         if path is None:
             return False
-        try:  # weights_only: a checkpoint holds tensors and plain values, never code
-            state = torch.load(path, map_location=self.device, weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
-            raise CheckpointError(f"{path} is not a checkpoint swapflow can read safely ({_first_line(err)}); "
-                                  "remove it to train from the start") from err
+        state = checkpoint.read(path, self.device)
         if state["fingerprint"] != self.fingerprint:
             log.warning("checkpoint %s is from another config or other facesets; starting afresh", path)
             return False
@@ -331,7 +237,7 @@ class Trainer:
         if path.parent == self.checkpoint_dir:
             log.info("resumed from %s at iteration %d", path, self.iteration)
         else:
-            self.continued_from = _project_path(path)
+            self.continued_from = project_path(path)
             log.info("continuing from %s at iteration %d (a shorter run of the same training; "
                      "it stays as it is)", path, self.iteration)
         return True
@@ -504,9 +410,7 @@ class Trainer:
         if not picks:
             return None
         picks = [picks[j] for j in spread(len(picks), USUAL_FACES)]
-        faces = np.stack([np.asarray(fs.faces[i]) for fs, i in picks])
-        rebuilt, _ = self.model.swap(faces, to="b")
-        errors = reconstruction_errors(self.model.coverage_crop(faces), rebuilt)
+        errors = decoder_errors(self.model, np.stack([np.asarray(fs.faces[i]) for fs, i in picks]))
         return [torch.from_numpy(np.ascontiguousarray(a, np.float32)) for a in usual_error(errors)]
 
     def manifest(self, speed: dict[str, float], started: str) -> dict:
@@ -523,45 +427,10 @@ class Trainer:
                 "last_run": speed}
 
     def write_output(self, out: str | Path, speed: dict[str, float], started: str) -> Path:
-        """Write the model folder atomically (process 0 alone calls it)."""
-        with atomic_path(out) as tmp:
-            tmp.mkdir()
-            save_tensors({"state_dict": self.model.state_dict(), "preset": self.cfg.preset,
-                          "config": OmegaConf.to_container(self.cfg, resolve=True),
-                          "identities": self.identities, "usual_error": self.usual_error()},
-                         tmp / folder.WEIGHTS, Path(out) / folder.WEIGHTS)
-            (tmp / folder.CONFIG).write_text(OmegaConf.to_yaml(self.cfg))
-            folder.write_manifest(tmp, self.manifest(speed, started))
-            losses = pd.DataFrame(self.history)
-            losses.to_csv(tmp / folder.LOSSES, index=False)
-            curve = pd.DataFrame(self.curve)
-            curve.to_csv(tmp / folder.CURVE, sep="\t", index=False)
-            write_jpeg(tmp / folder.PREVIEW, self.preview())
-            plot_losses(losses, tmp / folder.LOSS_PLOT)
-            plot_curve(curve, tmp / folder.CURVE_PLOT, self.iteration if self.auto else None)
-        return Path(out)
-
-
-def _project_path(path: str | Path) -> str:
-    """``path`` relative to the project (the working folder) where it lies in it,
-    so a model folder records no machine's layout; else as given."""
-    resolved = Path(path).resolve()
-    return str(resolved.relative_to(Path.cwd().resolve()) if resolved.is_relative_to(Path.cwd().resolve())
-               else path)
-
-
-def save_tensors(obj: dict, tmp: Path, final: Path) -> None:
-    """``torch.save`` of ``obj`` to ``tmp``, serialised in memory first so that a
-    failed write raises the system's reason (torch's own writer reports a full
-    disk as "unexpected pos"): OSError naming ``final`` (what was being written)."""
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    try:
-        tmp.write_bytes(buffer.getbuffer())
-    except OSError as err:
-        raise OSError(err.errno, f"could not write {final}: {err.strerror} "
-                                 f"({len(buffer.getbuffer()) / 2 ** 20:.0f} MiB); the previous one, "
-                                 "if any, is kept") from err
+        """Write the model folder (process 0 alone calls it)."""
+        return folder.write(out, self.model, self.cfg, self.identities, self.usual_error(),
+                            self.manifest(speed, started), pd.DataFrame(self.history),
+                            pd.DataFrame(self.curve), self.preview(), self.iteration if self.auto else None)
 
 
 def _hms(seconds: float) -> str:
@@ -569,20 +438,6 @@ def _hms(seconds: float) -> str:
         return "?"
     minutes, sec = divmod(int(seconds), 60)
     return f"{minutes // 60}:{minutes % 60:02d}:{sec:02d}"
-
-
-def plot_losses(losses: pd.DataFrame, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    window = max(1, len(losses) // 50)
-    for col in ("loss_a", "loss_b"):
-        ax.plot(losses["iteration"], losses[col].rolling(window, min_periods=1).mean(), label=col)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel(f"loss (running mean of {window})")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 def train(cfg: DictConfig, facesets_a: list[str | Path], facesets_b: list[str | Path],
@@ -604,15 +459,3 @@ def train(cfg: DictConfig, facesets_a: list[str | Path], facesets_b: list[str | 
     if trainer.group.main:
         trainer.write_output(out, speed, started)
     return Path(out)
-
-
-def load_model(model_dir: str | Path, device: str = "cpu") -> tuple[FaceSwapModel, DictConfig]:
-    """Rebuild a trained model from its folder; returns (model in eval mode, config)."""
-    dev = resolve_device(device)
-    saved = torch.load(Path(model_dir) / folder.WEIGHTS, map_location=dev, weights_only=True)
-    cfg = OmegaConf.create(saved["config"])
-    model = build_model(cfg.model)
-    model.load_state_dict(saved["state_dict"])
-    usual = saved.get("usual_error")  # absent from models written before it
-    model.usual_error = None if usual is None else tuple(t.cpu().numpy() for t in usual)
-    return model.to(dev).eval(), cfg
