@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import itertools
 import json
 import re
@@ -16,7 +17,8 @@ import yaml
 
 from swapflow.detectors import DETECTORS, NONE
 from swapflow.io import load_yaml
-from swapflow.settings import ConfigError, cut, problem, readme_tables, with_sections
+from swapflow.readme_tables import readme_tables
+from swapflow.schema import ConfigError, cut, problem, with_sections
 from swapflow.video.ffmpeg import VideoError, read_header
 
 # What a user's own config (``--configfile``) defines alone: the demo's are not mixed in.
@@ -74,7 +76,9 @@ def use_own_inputs(config: dict, user_config: Mapping[str, Any]) -> None:
 
 
 def load_plugins() -> None:
-    """Import every built-in plugin: those with options declare settings sections."""
+    """Import the stages' settings and every built-in plugin: they declare the
+    settings sections (a plugin with options, its own)."""
+    importlib.import_module("swapflow.settings")
     DETECTORS.load_all()
 
 

@@ -33,7 +33,8 @@ from swapflow.model_folder import check_identities, load_model
 from swapflow.mask import make_mask
 from swapflow.occlusion import (USUAL_FACES, decoder_errors, hand_mask, hands_by_frame, learned_occlusion,
                                 reconstruction_mask, skin_occlusion, track_hands, usual_error)
-from swapflow.settings import ConvertConfig, FramesConfig, HandsConfig, from_mapping
+from swapflow.settings import ConvertConfig, FramesConfig, HandsConfig
+from swapflow.schema import from_mapping
 
 log = logging.getLogger(__name__)
 POISSON_MIN_PIXELS = 64  # a smaller mask is alpha-blended: seamlessClone needs an inside

@@ -36,7 +36,8 @@ from swapflow.identity import Embedder, faceset_embedding
 from swapflow.landmarks import DlibLandmarker
 from swapflow.model_folder import holdout, load_model, read_manifest
 from swapflow.reconstruction import psnr, reconstruction
-from swapflow.settings import EvaluateConfig, from_mapping
+from swapflow.settings import EvaluateConfig
+from swapflow.schema import from_mapping
 
 log = logging.getLogger(__name__)
 

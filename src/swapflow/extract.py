@@ -29,7 +29,8 @@ from swapflow.identity import Embedder, Reference, select_faces
 from swapflow.io import InputError
 from swapflow.landmarks import Landmarker, make_landmarker
 from swapflow.mask import make_mask, read_masks
-from swapflow.settings import AlignConfig, CurateConfig, DetectConfig, FacesetConfig, MaskConfig, from_mapping
+from swapflow.settings import AlignConfig, CurateConfig, DetectConfig, FacesetConfig, MaskConfig
+from swapflow.schema import from_mapping
 
 log = logging.getLogger(__name__)
 

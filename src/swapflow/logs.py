@@ -4,6 +4,7 @@ lines to the terminal too, and a user's error as one line."""
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -45,3 +46,11 @@ def log_to(path: str | os.PathLike) -> None:
         os._exit(1)
 
     sys.excepthook = one_line
+
+
+def hms(seconds: float) -> str:
+    """``h:mm:ss`` for an ETA; ``?`` when it is not known."""
+    if not math.isfinite(seconds):
+        return "?"
+    minutes, sec = divmod(int(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{sec:02d}"

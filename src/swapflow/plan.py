@@ -8,6 +8,8 @@ here knows of Snakemake, so a plan is tested, and read, without it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
@@ -16,7 +18,6 @@ from typing import Any
 from swapflow import demo
 from swapflow.settings import (
     AlignConfig,
-    ConfigError,
     ConvertConfig,
     CurateConfig,
     DetectConfig,
@@ -25,9 +26,8 @@ from swapflow.settings import (
     MergeConfig,
     TrackConfig,
     TrainJobConfig,
-    config_fields,
-    section_values,
 )
+from swapflow.schema import ConfigError, config_fields, section_values
 from swapflow.train.config import model_name, process_share
 from swapflow.video.probe import content_hash, source_digest
 
@@ -48,6 +48,22 @@ def videos_to_check(videos: Mapping[str, str], probe_dir: str | Path = "results/
         if not probe.exists() or not source.exists() or source.stat().st_mtime > probe.stat().st_mtime:
             todo[name] = path
     return todo
+
+
+class Sealed(dict):
+    """Settings a rule passes its script: a plain dict to the script, and only
+    their digest as text. Snakemake writes a job's params as text, unescaped,
+    into the report's HTML, so a user string there (a path, a watermark) could
+    run as script in the report. ``repr`` is the digest too: Snakemake records
+    it to decide reruns and prints it in a rerun's reason ("Params have
+    changed"), which would otherwise hold the whole settings twice per job."""
+
+    def __str__(self) -> str:
+        text = json.dumps(self, sort_keys=True, default=repr)
+        return f"sealed:{hashlib.sha256(text.encode()).hexdigest()[:20]}"
+
+    __repr__ = __str__
+
 
 
 class Plan:

@@ -16,7 +16,7 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
-from swapflow.settings import ConfigError, from_mapping
+from swapflow.schema import ConfigError, from_mapping
 
 T = TypeVar("T")
 

@@ -1,19 +1,9 @@
 """Every setting of the config's stage sections, declared once: a config section -> dataclasses.
 
 Each stage's settings are a dataclass whose ``section`` names the config section
-its keys live in. A field is declared with ``setting``: its default, its meaning
-(config/README.md's tables and the schema's descriptions are made from it) and the
-JSON-schema keywords that say what it takes. From these fields come
-
-- ``section_schemas``: the schema of each section, merged into the workflow's
-  schema (``with_sections``), which checks a config and fills in its defaults;
-- ``from_mapping``: a dataclass from a plain mapping, refusing unknown keys and
-  values the schema refuses, with the workflow's messages (the library checks
-  what it is given without the workflow);
-- ``section_values``: the keys one dataclass reads from a config section, with a
-  swap's own keys on top (the workflow's params);
-- the key tables of config/README.md: ``python -m swapflow.config config/README.md``
-  rewrites them in place (``--check`` only compares).
+its keys live in, each field declared with ``setting`` (swapflow.schema: its
+default, its meaning and what it takes; the schema, the library's checks and
+config/README.md's tables are made from them).
 
 Keys that no library stage reads (how the workflow cuts jobs, what a job asks
 for) are fields of the small ``*JobConfig`` dataclasses, so every key of a
@@ -22,88 +12,15 @@ section is a field of exactly one dataclass.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-import types
-import typing
-from collections.abc import Iterable, Mapping
-from dataclasses import Field, dataclass, field, fields
-from functools import cache
-from typing import Any, ClassVar, TypeVar
+from dataclasses import field
+from typing import ClassVar
 
-import jsonschema
-import yaml
+from swapflow.schema import setting, settings_section
 
-from swapflow.io import InputError
-
-T = TypeVar("T")
 MASK_TYPES = ("components", "extended", "mesh")
 MASK_SOURCES = ("landmarks", "learned", "both")
 BLENDS = ("alpha", "poisson")
 OCCLUSIONS = ("hands", "reconstruction", "learned", "skin")
-
-
-class ConfigError(InputError):
-    """Settings or a config that cannot run; the message names the file or key."""
-
-
-def cut(text: str, limit: int = 200) -> str:
-    """``text`` for a message: at most ``limit`` characters, saying how long it was."""
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
-
-
-class Sealed(dict):
-    """Settings a rule passes its script: a plain dict to the script, and only
-    their digest as text. Snakemake writes a job's params as text, unescaped,
-    into the report's HTML, so a user string there (a path, a watermark) could
-    run as script in the report. ``repr`` is the digest too: Snakemake records
-    it to decide reruns and prints it in a rerun's reason ("Params have
-    changed"), which would otherwise hold the whole settings twice per job."""
-
-    def __str__(self) -> str:
-        text = json.dumps(self, sort_keys=True, default=repr)
-        return f"sealed:{hashlib.sha256(text.encode()).hexdigest()[:20]}"
-
-    __repr__ = __str__
-
-
-# ---- declaring a setting --------------------------------------------------------
-
-SETTINGS: list[type] = []  # every settings dataclass, in the order of the config's sections
-
-
-def setting(default: Any, doc: str, *, stills: bool = True, swap_adds: bool = False, **schema: Any) -> Any:
-    """A settings field: its ``default``, its meaning ``doc`` (a row of
-    config/README.md, the schema's description) and the JSON-schema keywords
-    that check a value (``enum``, ``minimum``, ``pattern``, ...; the type comes
-    from the field's annotation, an ``enum`` of a list field applies to its items).
-    ``stills``: an extract key that also applies to finding the face in a
-    reference still (rule ``reference``). ``swap_adds``: a list that a swap's own
-    value is added to (after it) instead of replacing it."""
-    return field(default=default, metadata={"doc": doc, "schema": schema, "stills": stills,
-                                            "swap_adds": swap_adds})
-
-
-def settings_section(cls: type[T]) -> type[T]:
-    """Register a settings dataclass (its fields are keys of ``cls.section``) that
-    checks its values as the workflow's schema does, however it is made (a list
-    becomes a tuple)."""
-    cls.__post_init__ = _check_values
-    cls = dataclass(cls)
-    SETTINGS.append(cls)
-    return cls
-
-
-def _check_values(self: Any) -> None:
-    for f in config_fields(type(self)):
-        if isinstance(getattr(self, f.name), list):
-            setattr(self, f.name, tuple(getattr(self, f.name)))
-    values = {f.name: _plain(getattr(self, f.name)) for f in config_fields(type(self))}
-    problems = [problem(err, [self.section, *err.absolute_path])
-                for err in _validator(type(self)).iter_errors(values)]
-    if problems:
-        raise ConfigError("\n".join(problems))
 
 
 # ---- the settings, section by section ---------------------------------------------
@@ -392,159 +309,3 @@ class MergeConfig:
     synthetic_tag: bool = setting(True, "tag the file as synthetic (`comment`, `synthetic` metadata)")
     watermark: str | None = setting(None, "text drawn in the bottom-right corner of every frame, exactly as "
                                     "written (no character is interpreted)")
-
-
-# ---- the schema made from the fields ----------------------------------------------
-
-_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null"}
-
-
-def _plain(value: Any) -> Any:
-    """``value`` as JSON and YAML hold it: tuples as lists."""
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-def _json_type(hint: Any) -> dict[str, Any]:
-    """The JSON-schema type of a field annotation: a scalar, an optional one, a tuple of one."""
-    if typing.get_origin(hint) is tuple:
-        return {"type": "array", "items": _json_type(typing.get_args(hint)[0])}
-    if isinstance(hint, types.UnionType):
-        return {"type": [_JSON_TYPES[arg] for arg in typing.get_args(hint)]}
-    return {"type": _JSON_TYPES[hint]}
-
-
-def _property(f: Field, hint: Any) -> dict[str, Any]:
-    """The JSON-schema property of one field: type, its checks, default, description."""
-    checks = dict(f.metadata["schema"])
-    prop = {} if "anyOf" in checks else _json_type(hint)
-    if prop.get("type") == "array" and "enum" in checks:
-        prop["items"] = prop["items"] | {"enum": checks.pop("enum")}
-    return prop | checks | {"default": _plain(f.default), "description": f.metadata["doc"]}
-
-
-def config_fields(cls: type) -> list[Field]:
-    """The fields of ``cls`` that are config keys: those declared with ``setting``
-    (another field holds what the workflow passes, e.g. a plugin's options)."""
-    return [f for f in fields(cls) if "doc" in f.metadata]
-
-
-def properties(cls: type) -> dict[str, dict[str, Any]]:
-    """The JSON-schema properties of the config fields of ``cls``, in their order."""
-    hints = typing.get_type_hints(cls)
-    return {f.name: _property(f, hints[f.name]) for f in config_fields(cls)}
-
-
-def section_classes(section: str) -> list[type]:
-    """The settings dataclasses whose fields are keys of ``section``."""
-    return [cls for cls in SETTINGS if cls.section == section]
-
-
-def section_schemas() -> dict[str, dict[str, Any]]:
-    """{section: its JSON schema}: an object of exactly the keys its dataclasses
-    declare, each with type, checks, default and description; missing, it is {}."""
-    sections: dict[str, dict[str, Any]] = {}
-    for cls in SETTINGS:
-        schema = sections.setdefault(cls.section, {
-            "type": "object", "default": {}, "additionalProperties": False,
-            "description": f"see config/README.md, section {cls.section}", "properties": {}})
-        schema["properties"] |= properties(cls)
-    for name in sorted((n for n in sections if "." in n), key=lambda n: -n.count(".")):
-        parent, _, key = name.rpartition(".")  # a plugin's: a key of its stage's section
-        sections[parent]["properties"][key] = sections.pop(name)
-    return sections
-
-
-def with_sections(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """The workflow's schema (videos, identities, swaps, experiments) with the
-    sections of the settings added to its properties."""
-    return {**schema, "properties": {**schema["properties"], **section_schemas()}}
-
-
-# ---- one line per problem -------------------------------------------------------------
-
-def problem(err: jsonschema.ValidationError, where: Iterable[Any] | None = None) -> str:
-    """``key.path: what is wrong (what is allowed)`` in one line."""
-    where = ".".join(map(str, err.absolute_path if where is None else where)) or "config"
-    schema = err.schema if isinstance(err.schema, Mapping) else {}
-    if err.validator == "additionalProperties":
-        allowed = list(schema.get("properties", {}))
-        unknown = sorted(set(err.instance) - set(allowed))
-        return (f"{where}: unknown key {cut(', '.join(map(repr, unknown)))}"
-                + (f" (allowed: {', '.join(allowed)})" if allowed else ""))
-    if err.validator == "enum":
-        return f"{where}: {cut(repr(err.instance))} is not allowed (one of: {', '.join(map(str, err.validator_value))})"
-    if err.validator == "pattern":
-        return f"{where}: {cut(repr(err.instance))} does not match {err.validator_value}"
-    return f"{where}: {cut(err.message)}"
-
-
-# ---- from a mapping --------------------------------------------------------------------
-
-@cache
-def _validator(cls: type) -> jsonschema.Draft202012Validator:
-    """Checks of the fields of ``cls`` declared with ``setting`` (a plain field has none)."""
-    hints = typing.get_type_hints(cls)
-    checks = {f.name: {k: v for k, v in _property(f, hints[f.name]).items() if k != "default"}
-              for f in config_fields(cls)}
-    return jsonschema.Draft202012Validator({"type": "object", "properties": checks})
-
-
-def from_mapping(cls: type[T], values: Mapping[str, Any] | T | None) -> T:
-    """``cls(**values)``: unknown keys raise ConfigError naming them and the known
-    ones; a settings dataclass checks its values as the workflow's schema does,
-    one line per problem (``section.key: ...``)."""
-    if isinstance(values, cls):
-        return values
-    given = dict(values or {})
-    known = [f.name for f in fields(cls)]
-    unknown = sorted(set(given) - set(known))
-    if unknown:
-        raise ConfigError(f"{cls.section}: unknown setting {', '.join(map(repr, unknown))} "
-                          f"(known here: {', '.join(known)})")
-    return cls(**given)
-
-
-def section_values(cls: type, section: Mapping[str, Any], own: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The keys of ``cls`` in a (validated) config section, in field order, with
-    ``own`` (a swap's own keys) on top; a ``swap_adds`` list gets the swap's
-    items after the section's."""
-    own = own or {}
-    return {f.name: [*section[f.name], *own.get(f.name, [])] if f.metadata["swap_adds"]
-            else own.get(f.name, section[f.name]) for f in config_fields(cls)}
-
-
-# ---- config/README.md's tables -----------------------------------------------------------
-
-TABLE = re.compile(r"(<!-- settings table: (?P<section>[a-z_.-]+)[^\n]*-->\n)(.*?)(<!-- end of settings table -->)",
-                   re.DOTALL)
-
-
-def _default_text(value: Any) -> str:
-    """A default as the config writes it: YAML flow style, a string that YAML
-    would read as something else in double quotes."""
-    value = _plain(value)
-    if isinstance(value, str) and yaml.safe_load(value) != value:
-        return f'"{value}"'
-    return yaml.safe_dump(value, default_flow_style=True, width=1000).removesuffix("\n...\n").strip()
-
-
-def table(section: str) -> str:
-    """The Markdown table of a section's keys: key, default, meaning."""
-    rows = ["| key | default | meaning |", "| --- | --- | --- |"]
-    rows += [f"| `{f.name}` | `{_default_text(f.default)}` | {f.metadata['doc']} |"
-             for cls in section_classes(section) for f in config_fields(cls)]
-    return "\n".join(rows) + "\n"
-
-
-def readme_tables(text: str) -> str:
-    """``text`` with each table between ``<!-- settings table: <section> ... -->``
-    and ``<!-- end of settings table -->`` made again from the fields."""
-    def fill(match: re.Match) -> str:
-        if not section_classes(match["section"]):
-            raise ConfigError(f"settings table: no settings of section {match['section']!r}")
-        return match[1] + table(match["section"]) + match[4]
-    return TABLE.sub(fill, text)

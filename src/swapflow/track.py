@@ -37,7 +37,8 @@ from swapflow.frames import frame_index, read_frame
 from swapflow.geometry import align_matrix, warp
 from swapflow.identity import Embedder
 from swapflow.landmarks import Landmarker, make_landmarker
-from swapflow.settings import DetectConfig, TrackConfig, from_mapping
+from swapflow.settings import DetectConfig, TrackConfig
+from swapflow.schema import from_mapping
 
 log = logging.getLogger(__name__)
 

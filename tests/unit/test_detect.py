@@ -11,7 +11,7 @@ from swapflow.detectors import DETECTORS, make_detector
 from swapflow.extract import extract_frames
 from swapflow.frames import list_frames, read_frame
 from swapflow.io import InputError
-from swapflow.settings import ConfigError
+from swapflow.schema import ConfigError
 
 
 def _face_rate(table: pd.DataFrame) -> float:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from swapflow.io import read_json
-from swapflow.settings import ConfigError
+from swapflow.schema import ConfigError
 from swapflow.train.config import compose_config
 from swapflow.train.trainer import train
 from swapflow.train.distributed import Group

@@ -11,7 +11,7 @@ from PIL import Image
 
 from swapflow.config import expand_experiments, load_schema
 from swapflow.experiments import aggregate, differences, plot_metric, write_experiment
-from swapflow.settings import ConfigError
+from swapflow.schema import ConfigError
 
 SETTINGS = ["iterations", "lr"]
 # recon_a_psnr_masked per (iterations, lr, video), one value per seed 0, 1, 2. The

@@ -23,7 +23,8 @@ from swapflow.config import check_name, check_videos
 from swapflow.extract import ReferenceStillError, embed_stills
 from swapflow.frames import list_frames
 from swapflow.io import atomic_path
-from swapflow.settings import ConfigError, MergeConfig
+from swapflow.settings import MergeConfig
+from swapflow.schema import ConfigError
 from swapflow.video.ffmpeg import VideoError, ffmpeg_exe, read_header
 from swapflow.video.merge import merge
 from swapflow.video.probe import Probe

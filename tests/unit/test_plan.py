@@ -14,7 +14,8 @@ from omegaconf import OmegaConf
 
 from swapflow.config import expand_experiments, load_schema, validate_config
 from swapflow.plan import Plan
-from swapflow.settings import ConfigError, ConvertConfig, TrainJobConfig
+from swapflow.settings import ConvertConfig, TrainJobConfig
+from swapflow.schema import ConfigError
 from swapflow.train.config import compose_config
 
 from tests.conftest import REPO

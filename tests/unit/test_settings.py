@@ -3,15 +3,15 @@ tables made from it, the strict mapping -> dataclass step, and the renamed keys.
 
 from __future__ import annotations
 
-
 import pytest
 import yaml
 
-from swapflow import settings
+from swapflow import readme_tables, schema, settings
 from swapflow.config import check_config, load_schema, other_run, use_own_inputs, validate_config
 from swapflow.detectors import DETECTORS
 from swapflow.io import dump_yaml
-from swapflow.settings import ConfigError, from_mapping, section_values
+from swapflow.plan import Sealed
+from swapflow.schema import ConfigError, from_mapping, section_values
 from tests.conftest import REPO
 
 SCHEMA = load_schema(REPO / "workflow/schemas/config.schema.yaml")
@@ -33,9 +33,9 @@ def _plain(value):
 def test_every_key_is_declared_once():
     """A section's keys are the fields of its dataclasses, none twice, and the
     schema file declares no settings section of its own."""
-    assert list(settings.section_schemas()) == SECTIONS
+    assert list(schema.section_schemas()) == SECTIONS
     for name in SECTIONS + NESTED:
-        keys = [f.name for cls in settings.section_classes(name) for f in settings.config_fields(cls)]
+        keys = [f.name for cls in schema.section_classes(name) for f in schema.config_fields(cls)]
         keys += [plugin.rpartition(".")[2] for plugin in NESTED if plugin.startswith(f"{name}.")]
         assert len(keys) == len(set(keys)), name
         assert list(section(SCHEMA["properties"], name.replace(".", ".properties."))["properties"]) == keys
@@ -47,7 +47,7 @@ def test_every_key_is_declared_once():
 
 
 def test_the_schema_is_made_from_the_fields():
-    props = settings.section_schemas()
+    props = schema.section_schemas()
     assert props["convert"]["properties"]["blend"] == {
         "type": "string", "enum": ["alpha", "poisson"], "default": "alpha",
         "description": "`alpha` (feathered mask) or `poisson` (seamless clone)"}
@@ -59,12 +59,12 @@ def test_the_schema_is_made_from_the_fields():
     assert props["extract"]["properties"]["crop_fraction"]["exclusiveMinimum"] == 0
 
 
-@pytest.mark.parametrize("cls", settings.SETTINGS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", schema.SETTINGS, ids=lambda c: c.__name__)
 def test_defaults_filled_by_the_workflow_are_the_library_defaults(cls):
     config = minimal()
     validate_config(config, SCHEMA)
     assert section_values(cls, section(config, cls.section)) == {
-        f.name: _plain(f.default) for f in settings.config_fields(cls)}
+        f.name: _plain(f.default) for f in schema.config_fields(cls)}
 
 
 def test_unknown_keys_are_named():
@@ -114,7 +114,7 @@ def test_readme_tables_are_made_from_the_settings():
     path = REPO / "config/README.md"
     text = path.read_text()
     assert text.count("<!-- settings table: ") == len(SECTIONS + NESTED)
-    assert settings.readme_tables(text) == text, (
+    assert readme_tables.readme_tables(text) == text, (
         "config/README.md's settings tables differ from swapflow.settings: run "
         "python -m swapflow.config config/README.md")
 
@@ -236,13 +236,13 @@ def test_sealed_settings_show_a_short_digest_that_follows_their_content():
     a whole config there made every "Params have changed" reason pages long."""
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     validate_config(config, SCHEMA)
-    sealed = settings.Sealed(config)
+    sealed = Sealed(config)
     assert len(repr(sealed)) < 40 and str(sealed) == repr(sealed)
     assert dict(sealed) == config  # the script still gets the settings
-    assert repr(settings.Sealed(dict(reversed(list(config.items()))))) == repr(sealed)  # order is no change
+    assert repr(Sealed(dict(reversed(list(config.items()))))) == repr(sealed)  # order is no change
     changed = config | {"train": config["train"] | {"iterations": 4001}}
-    assert repr(settings.Sealed(changed)) != repr(sealed)
-    assert repr(settings.Sealed({"x": 1})) != repr(settings.Sealed({"x": 1.5}))
+    assert repr(Sealed(changed)) != repr(sealed)
+    assert repr(Sealed({"x": 1})) != repr(Sealed({"x": 1.5}))
 
 
 def test_report_hint_names_what_differs_from_the_last_run(tmp_path):

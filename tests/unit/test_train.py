@@ -28,7 +28,7 @@ from swapflow.train.config import compose_config
 from swapflow.model_folder import load_model
 from swapflow.train.trainer import train
 from swapflow.train.cli import main
-from swapflow.settings import ConfigError
+from swapflow.schema import ConfigError
 from swapflow.train.config import check_ranges, list_presets
 from swapflow.train.losses import gradient_l1
 from swapflow.train.checkpoint import CheckpointError

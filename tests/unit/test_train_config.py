@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
-from swapflow.settings import ConfigError
+from swapflow.schema import ConfigError
 from swapflow.train.config import SCHEMA, SETTINGS, check_ranges, compose_config, list_presets
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"

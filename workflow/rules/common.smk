@@ -9,11 +9,10 @@ from swapflow import demo
 from swapflow.config import check_config, check_videos
 from swapflow.io import read_json
 from swapflow.pipeline import shard_count
-from swapflow.plan import DEMO_DIR, Plan, videos_to_check
+from swapflow.plan import DEMO_DIR, Plan, Sealed, videos_to_check
 from swapflow.video.probe import outdate_changed
 from swapflow.settings import (
     AlignConfig,
-    ConfigError,
     ConvertConfig,
     ConvertJobConfig,
     CoverageConfig,
@@ -23,9 +22,9 @@ from swapflow.settings import (
     HandsConfig,
     MaskConfig,
     MergeConfig,
-    Sealed,
     TrainJobConfig,
 )
+from swapflow.schema import ConfigError
 from swapflow.train.config import compose_config, schedule_length
 
 check_config(config, workflow.configfiles)

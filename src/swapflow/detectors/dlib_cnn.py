@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from swapflow.detectors import Box
-from swapflow.settings import setting, settings_section
+from swapflow.schema import setting, settings_section
 
 
 @settings_section

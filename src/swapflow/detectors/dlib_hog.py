@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from swapflow.detectors import Box
-from swapflow.settings import setting, settings_section
+from swapflow.schema import setting, settings_section
 
 
 @settings_section

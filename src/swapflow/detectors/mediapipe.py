@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 
 from swapflow.detectors import Box, merge
-from swapflow.settings import setting, settings_section
+from swapflow.schema import setting, settings_section
 
 
 @settings_section

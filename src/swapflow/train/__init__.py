@@ -1,7 +1,10 @@
 """Training: shared-encoder face-swap autoencoders on two facesets.
 
 ``config`` composes a training config (no torch: the workflow composes at parse
-time), ``trainer`` trains (``train``) and loads (``load_model``, whose model has
-``swap(faces, to="a"|"b")``), ``models`` the architectures, ``data`` the
-batches, ``curve`` the learning curve, ``distributed`` multi-process training.
+time), ``trainer`` is the loop (``train``), ``checkpoint`` saves and finds the
+states it resumes from, ``device`` says where and how it computes, ``models``
+the architectures, ``data`` the facesets and batches, ``curve`` the learning
+curve, ``distributed`` multi-process training. A trained model is written and
+loaded (``load_model``, whose model has ``swap(faces, to="a"|"b")``) by
+swapflow.model_folder.
 """

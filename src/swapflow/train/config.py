@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 import typing
 from collections.abc import Iterator, Mapping, Sequence
@@ -30,7 +31,7 @@ from hydra.errors import ConfigCompositionException, MissingConfigException, Ove
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
-from swapflow.settings import ConfigError, cut
+from swapflow.schema import ConfigError, cut
 
 PRIMARY = "train"
 SCHEMA = "train_schema"
@@ -345,6 +346,16 @@ def process_share(batch_size: int, processes: int) -> int:
 def schedule_length(cfg: Mapping) -> int:
     """The last iteration a run may reach: ``iterations``, or ``stop.max_iterations`` when auto."""
     return int(cfg["stop"]["max_iterations"] if cfg["iterations"] == "auto" else cfg["iterations"])
+
+
+def learning_rate(cfg: Mapping, iteration: int) -> float:
+    """``model.lr`` along ``lr_schedule`` for the step after ``iteration``."""
+    base = float(cfg["model"]["lr"])
+    if cfg["lr_schedule"] == "constant":
+        return base
+    progress = min(iteration / schedule_length(cfg), 1.0)
+    final = float(cfg["lr_final"])
+    return base * (final + (1 - final) * (1 + math.cos(math.pi * progress)) / 2)
 
 
 def model_name(identities: Sequence[str], data: Mapping[str, Sequence[Any]], cfg: Mapping) -> str:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -42,8 +43,8 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 
 from swapflow.anatomy import LEFT_BROW, LEFT_EYE, MOUTH, RIGHT_BROW, RIGHT_EYE
-from swapflow.faceset import Faceset
-from swapflow.io import InputError
+from swapflow.faceset import Faceset, faceset_hash, load_faceset
+from swapflow.io import InputError, project_path
 
 # The regions weighted up in the loss: each eye with its brow, and the mouth.
 REGIONS = (np.concatenate([LEFT_BROW, LEFT_EYE]), np.concatenate([RIGHT_BROW, RIGHT_EYE]), MOUTH)
@@ -61,6 +62,32 @@ COLOUR_AXES = torch.tensor([[1.0, 1.0, 1.0], [0.5, -0.5, 0.0], [0.25, 0.25, -0.5
 
 class FacesetError(InputError):
     """A faceset that cannot be trained on (missing files, too few faces)."""
+
+
+def load_facesets(identity: str, side: str, paths: list[Path], cfg: DictConfig) -> tuple[list[Faceset], list[dict]]:
+    """The facesets of one side, each with its record for the manifest (path,
+    faces, content hash, training and held-out face indices); FacesetError for
+    a side without a faceset, a folder that is not one, or too few faces."""
+    if not paths:
+        raise FacesetError(f"identity {identity!r} (side {side}) has no faceset")
+    loaded, entries = [], []
+    for path in paths:
+        try:
+            fs = load_faceset(path)
+        except FileNotFoundError as err:
+            raise FacesetError(f"identity {identity!r} (side {side}): {path} is not a faceset "
+                               f"({err.filename} is missing)") from err
+        if len(fs) < cfg.min_faces:
+            removed = 0 if fs.curation is None else int((fs.curation["removed"] != "").sum())
+            raise FacesetError(f"identity {identity!r} (side {side}): faceset {path} has "
+                               f"{len(fs)} faces, fewer than min_faces={cfg.min_faces}"
+                               + (f" (curation removed {removed}: see config section curate)" if removed else ""))
+        train_idx, hold_idx = split_holdout(len(fs), float(cfg.holdout), int(cfg.seed), path.name,
+                                            int(cfg.holdout_min))
+        loaded.append(fs)
+        entries.append({"path": project_path(path), "faces": len(fs), "hash": faceset_hash(path),
+                        "train_indices": train_idx.tolist(), "holdout_indices": hold_idx.tolist()})
+    return loaded, entries
 
 
 def split_holdout(count: int, fraction: float, seed: int, key: str, minimum: int = 0

@@ -7,7 +7,7 @@ import os
 import cv2
 import torch
 
-from swapflow.settings import ConfigError
+from swapflow.schema import ConfigError
 
 
 def resolve_device(name: str, index: int = 0) -> torch.device:

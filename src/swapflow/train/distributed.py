@@ -8,6 +8,7 @@ once per step, process 0 writes every file, and all stop at the same step.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -21,6 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from swapflow.io import atomic_path
 from swapflow.train.config import process_share
+
+log = logging.getLogger("swapflow.train")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,16 @@ def gather(values: torch.Tensor, group: Group) -> torch.Tensor:
     rows = [torch.empty_like(values) for _ in range(group.size)]
     dist.all_gather(rows, values)
     return torch.stack(rows)
+
+
+def check_same_weights(model: torch.nn.Module, group: Group, iteration: int) -> None:
+    """Raise if the processes' weights differ (they never should)."""
+    if group.size == 1:
+        return
+    rows = gather(torch.stack([p.detach().double().sum() for p in model.parameters()]), group)
+    if not bool((rows == rows[0]).all()):
+        raise RuntimeError(f"the weights of the {group.size} training processes differ at iteration {iteration}")
+    log.info("weights identical in all %d processes at iteration %d", group.size, iteration)
 
 
 def torchrun(processes: int, args: list[str]) -> list[str]:

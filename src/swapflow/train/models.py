@@ -17,6 +17,8 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
+from swapflow.frames import spread
+
 ARCHITECTURES: dict[str, Callable[[DictConfig], "FaceSwapModel"]] = {}
 
 
@@ -205,3 +207,16 @@ class DfakerModel(FaceSwapModel):
     output channel, a mask the model learns."""
 
     predicts_mask = True
+
+
+def preview_grid(model: FaceSwapModel, faces: dict[str, np.ndarray], count: int = 6) -> np.ndarray:
+    """Rows A, A reconstructed, A->B, B, B reconstructed, B->A of ``count`` faces
+    spread over each side's ``faces`` (RGB uint8)."""
+    rows = []
+    count = min(count, *map(len, faces.values()))
+    for side, other in (("a", "b"), ("b", "a")):
+        picked = np.asarray(faces[side][spread(len(faces[side]), count)])
+        rows += [np.concatenate(list(model.coverage_crop(picked)), 1),
+                 np.concatenate(list(model.swap(picked, to=side)[0]), 1),
+                 np.concatenate(list(model.swap(picked, to=other)[0]), 1)]
+    return np.concatenate(rows, 0)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import random
 import signal
 import threading
@@ -30,23 +29,22 @@ import torch
 from omegaconf import DictConfig
 
 from swapflow import model_folder as folder
-from swapflow.faceset import Faceset, faceset_hash, load_faceset
+from swapflow.faceset import Faceset
 from swapflow.frames import spread, write_jpeg
 from swapflow.io import atomic_path, project_path
-from swapflow.logs import PROGRESS
+from swapflow.logs import PROGRESS, hms
 from swapflow.occlusion import USUAL_FACES, decoder_errors, usual_error
-from swapflow.settings import ConfigError
+from swapflow.schema import ConfigError
 from swapflow.train import checkpoint, distributed
-from swapflow.train.config import check_ranges, schedule_length
+from swapflow.train.config import check_ranges, learning_rate, schedule_length
 from swapflow.train.curve import CurveProbe, stop_reason
-from swapflow.train.data import SIDES, Batch, FaceBank, FacesetError, Sampler, split_holdout
+from swapflow.train.data import SIDES, Batch, FaceBank, Sampler, load_facesets
 from swapflow.train.device import autocast_dtype, channels_last, limit_threads, resolve_device
 from swapflow.train.losses import face_loss
-from swapflow.train.models import FaceSwapModel, build_model
+from swapflow.train.models import FaceSwapModel, build_model, preview_grid
 
 log = logging.getLogger("swapflow.train")
 progress = logging.getLogger(PROGRESS)  # also on the terminal of a local run
-PREVIEW_FACES = 6
 
 
 class TrainingInterrupted(RuntimeError):
@@ -110,7 +108,7 @@ class Trainer:
         self.loaded: dict[str, list[Faceset]] = {}
         self.facesets: dict[str, list[dict]] = {}
         for side, paths in self.paths.items():
-            self.loaded[side], self.facesets[side] = self._load_side(side, paths)
+            self.loaded[side], self.facesets[side] = load_facesets(self.identities[side], side, paths, cfg)
         self.auto = cfg.iterations == "auto"
         if self.auto and not all(e["holdout_indices"] for es in self.facesets.values() for e in es):
             raise ConfigError("iterations: auto stops on held-out faces, and a faceset has none "
@@ -162,35 +160,10 @@ class Trainer:
                                      loaded[0].faces.shape[1], self.channels_last)
         return samplers
 
-    def _load_side(self, side: str, paths: list[str | Path]) -> tuple[list[Faceset], list[dict]]:
-        name = self.identities[side]
-        if not paths:
-            raise FacesetError(f"identity {name!r} (side {side}) has no faceset")
-        loaded, entries = [], []
-        for path in paths:
-            try:
-                fs = load_faceset(path)
-            except FileNotFoundError as err:
-                raise FacesetError(f"identity {name!r} (side {side}): {path} is not a faceset "
-                                   f"({err.filename} is missing)") from err
-            if len(fs) < self.cfg.min_faces:
-                removed = 0 if fs.curation is None else int((fs.curation["removed"] != "").sum())
-                raise FacesetError(f"identity {name!r} (side {side}): faceset {path} has "
-                                   f"{len(fs)} faces, fewer than min_faces={self.cfg.min_faces}"
-                                   + (f" (curation removed {removed}: see config section curate)"
-                                      if removed else ""))
-            train_idx, hold_idx = split_holdout(len(fs), float(self.cfg.holdout), int(self.cfg.seed),
-                                                str(Path(path).name), int(self.cfg.holdout_min))
-            loaded.append(fs)
-            entries.append({"path": project_path(path), "faces": len(fs),
-                            "hash": faceset_hash(path), "train_indices": train_idx.tolist(),
-                            "holdout_indices": hold_idx.tolist()})
-        return loaded, entries
-
     # ---- checkpoints -------------------------------------------------
     def save_checkpoint(self) -> None:
         """Every process calls it at the same step; process 0 writes."""
-        self._check_processes_agree()
+        distributed.check_same_weights(self.model, self.group, self.iteration)
         self._read_losses()
         if not self.group.main:
             return
@@ -202,17 +175,6 @@ class Trainer:
                  "rng": {"torch": torch.get_rng_state(),
                          "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}}
         checkpoint.write(self.checkpoint_dir, state, self.digest, self.history)
-
-    def _check_processes_agree(self) -> None:
-        """Raise if the processes' weights differ (they never should)."""
-        if self.group.size == 1:
-            return
-        sums = torch.stack([p.detach().double().sum() for p in self.model.parameters()])
-        rows = distributed.gather(sums, self.group)
-        if not bool((rows == rows[0]).all()):
-            raise RuntimeError(f"the weights of the {self.group.size} training processes differ "
-                               f"at iteration {self.iteration}")
-        log.info("weights identical in all %d processes at iteration %d", self.group.size, self.iteration)
 
     def try_resume(self) -> bool:
         """Go on from the checkpoint ``checkpoint.find`` picks, if its state is this run's."""
@@ -243,15 +205,6 @@ class Trainer:
         return True
 
     # ---- one step ----------------------------------------------------
-    def learning_rate(self) -> float:
-        """``model.lr`` along ``lr_schedule`` for the step after ``self.iteration``."""
-        base = float(self.cfg.model.lr)
-        if self.cfg.lr_schedule == "constant":
-            return base
-        progress = min(self.iteration / schedule_length(self.cfg), 1.0)
-        final = float(self.cfg.lr_final)
-        return base * (final + (1 - final) * (1 + math.cos(math.pi * progress)) / 2)
-
     def batches(self) -> dict[str, Batch]:
         """This process's share of the batches of the next iteration, on the device."""
         return {side: sampler.batch(self.seed, self.iteration + 1, SIDES[side], self.samples)
@@ -264,7 +217,7 @@ class Trainer:
         (a signal it caught, so that all stop together: the one read back per
         step that data-parallel training needs)."""
         self.optimizer.zero_grad(set_to_none=True)
-        lr = self.learning_rate()
+        lr = learning_rate(self.cfg, self.iteration)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         a, b = batches["a"], batches["b"]
@@ -388,19 +341,11 @@ class Trainer:
         eta = (total - self.iteration) / rate if rate > 0 else float("inf")
         progress.info("it %d/%d  loss_a %.4f  loss_b %.4f  %.1f samples/s  ETA %s",
                       self.iteration, total, row["loss_a"], row["loss_b"],
-                      rate * 2 * self.cfg.batch_size, _hms(eta))
+                      rate * 2 * self.cfg.batch_size, hms(eta))
 
     def preview(self) -> np.ndarray:
-        """Grid of rows A, A reconstructed, A->B, B, B reconstructed, B->A (RGB uint8)."""
-        rows = []
-        first = {side: self.loaded[side][0] for side in ("a", "b")}
-        count = min(PREVIEW_FACES, *map(len, first.values()))
-        for side, other in (("a", "b"), ("b", "a")):
-            faces = np.asarray(first[side].faces[spread(len(first[side]), count)])
-            rows += [np.concatenate(list(self.model.coverage_crop(faces)), 1),
-                     np.concatenate(list(self.model.swap(faces, to=side)[0]), 1),
-                     np.concatenate(list(self.model.swap(faces, to=other)[0]), 1)]
-        return np.concatenate(rows, 0)
+        """The model on the first faceset of each side (``preview_grid``)."""
+        return preview_grid(self.model, {side: self.loaded[side][0].faces for side in ("a", "b")})
 
     def usual_error(self) -> list[torch.Tensor] | None:
         """Decoder B's usual reconstruction error at each pixel on at most
@@ -431,13 +376,6 @@ class Trainer:
         return folder.write(out, self.model, self.cfg, self.identities, self.usual_error(),
                             self.manifest(speed, started), pd.DataFrame(self.history),
                             pd.DataFrame(self.curve), self.preview(), self.iteration if self.auto else None)
-
-
-def _hms(seconds: float) -> str:
-    if not np.isfinite(seconds):
-        return "?"
-    minutes, sec = divmod(int(seconds), 60)
-    return f"{minutes // 60}:{minutes % 60:02d}:{sec:02d}"
 
 
 def train(cfg: DictConfig, facesets_a: list[str | Path], facesets_b: list[str | Path],

@@ -13,7 +13,8 @@ from typing import Any, Mapping, Sequence
 
 from swapflow.frames import frame_index, list_frames, name_pattern
 from swapflow.io import atomic_path, scratch_folder
-from swapflow.settings import MergeConfig, from_mapping
+from swapflow.settings import MergeConfig
+from swapflow.schema import from_mapping
 from swapflow.video.ffmpeg import LOG_RE, VideoError, ffmpeg_exe, file_url, run
 from swapflow.video.probe import Probe, source_changed
 

@@ -24,7 +24,8 @@ from tqdm import tqdm
 
 from swapflow.frames import frame_name, read_image, write_frame
 from swapflow.io import InputError, atomic_path
-from swapflow.settings import FramesConfig, from_mapping
+from swapflow.settings import FramesConfig
+from swapflow.schema import from_mapping
 from swapflow.video.ffmpeg import (HEADER_TIMEOUT_S, LOG_RE, SHOWINFO_RE, Header, VideoError,
                                    file_url, pipe, read_header, run, upright_size)
 from swapflow.video.probe import OUTDATED, Probe, content_hash, source_stat
