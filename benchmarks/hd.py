@@ -36,8 +36,8 @@ from swapflow.convert import convert_frames
 from swapflow.curate import KEEP_ALL
 from swapflow.frames import list_frames, spread
 from swapflow.landmarks import make_landmarker
-from swapflow.occlusion import track_hands
-from swapflow.settings import DetectConfig, HandsConfig, MergeConfig
+from swapflow.occlusion.hands import track_hands
+from swapflow.settings import DetectConfig, MergeConfig
 from swapflow.video.ffmpeg import ffmpeg_exe
 from swapflow.video.merge import merge as merge_video
 from swapflow.video.probe import Probe
@@ -107,7 +107,7 @@ def convert_merge(clip: Path, work: Path, alignments, frames: int) -> tuple[floa
     merge = MergeConfig()
     converted = work / "converted"
 
-    hands = track_hands(paths, alignments["frame"], HandsConfig())  # rule hands' work, not convert's
+    hands = track_hands(paths, alignments["frame"])  # rule hands' work, not convert's
 
     def ours():
         convert_frames(paths, alignments, model, converted, hands=hands)

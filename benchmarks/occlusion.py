@@ -34,6 +34,8 @@ Usage: python benchmarks/occlusion.py [--work DIR] [--iterations N]
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
 import json
 import os
 import subprocess
@@ -55,13 +57,15 @@ from quality import project, snakemake  # noqa: E402
 from swapflow.geometry import transform_points, warp  # noqa: E402
 from swapflow.alignments import kept_faces, read_alignments  # noqa: E402
 from swapflow.anatomy import POINTS  # noqa: E402
-from swapflow.convert import (blend_mask, convert_frames, face_mask, load_swapper, occlusion_mask,  # noqa: E402
-                              rebuild_errors, soften)
+from swapflow.convert import (blend_mask, convert_frames, face_mask, face_view, load_swapper,  # noqa: E402
+                              soften)
 from swapflow.frames import (frame_index, frame_name, list_frames, outline, read_frame, write_frame,  # noqa: E402
                              write_jpeg)
 from swapflow.mask import make_mask  # noqa: E402
-from swapflow.occlusion import hand_mask, hands_by_frame, track_hands  # noqa: E402
-from swapflow.settings import ConvertConfig, FramesConfig, HandsConfig  # noqa: E402
+from swapflow.occlusion import OCCLUSIONS, Scene, Source, covered  # noqa: E402
+from swapflow.occlusion.hands import hand_mask, hands_by_frame, track_hands  # noqa: E402
+from swapflow.occlusion.reconstruction import Reconstruction, ReconstructionOptions  # noqa: E402
+from swapflow.settings import ConvertConfig, FramesConfig  # noqa: E402
 from swapflow.video.ffmpeg import ffmpeg_exe  # noqa: E402
 
 SWAP = {"name": "man_on_woman", "face": "man", "target": "woman", "videos": ["woman"]}
@@ -74,7 +78,7 @@ TOLERANCE = 8  # levels of 255 within which an occluder pixel counts as kept
 # method -> convert settings (reconstruction's usual error: the model's held-out faces unless "video")
 METHODS = {"none": {"occlusion": ()}, "hands": {"occlusion": ("hands",)},
            "reconstruction": {"occlusion": ("reconstruction",)},
-           "reconstruction (video)": {"occlusion": ("reconstruction",), "occlusion_usual": "video"},
+           "reconstruction (video)": {"occlusion": ("reconstruction",), "sources": {"reconstruction": {"usual": "video"}}},
            "learned": {"occlusion": ("learned",)},
            "hands+reconstruction": {"occlusion": ("hands", "reconstruction")},
            "hands+learned": {"occlusion": ("hands", "learned")},
@@ -211,6 +215,36 @@ def crop_of(frames: Sequence[Path], row) -> np.ndarray:
     return warp(read_frame(frames[row.frame]), np.asarray(row.matrix, np.float64).reshape(2, 3), SIZE)
 
 
+class Sources:
+    """The occlusion sources of one measurement (the faces ``measured`` of a video),
+    reconstruction's errors computed once for each usual error (the windows up to ``reach``)."""
+
+    def __init__(self, model, frames: Sequence[Path], faces: pd.DataFrame, measured: Sequence[Path],
+                 hands: pd.DataFrame | None, reach: int = 1) -> None:
+        self.scene = Scene(model, {frame_index(p): p for p in frames}, faces, list(measured), 16, 0.01, hands)
+        self.reconstruction = {usual: Reconstruction(self.scene, ReconstructionOptions(usual=usual, frames=reach))
+                               for usual in ("model", "video")} if usable("reconstruction", model) else {}
+
+    def of(self, cfg: ConvertConfig) -> list[Source]:
+        """The sources ``cfg`` chooses, with its settings."""
+        out: list[Source] = []
+        scene = dataclasses.replace(self.scene, min_area=cfg.occlusion_min_area)
+        for name in cfg.occlusion:
+            options = cfg.sources.get(name, {})
+            if name == "reconstruction":  # the errors measured, other settings
+                source = copy.copy(self.reconstruction[options.get("usual", "model")])
+                source.options, source.min_area = ReconstructionOptions(**options), cfg.occlusion_min_area
+            else:
+                source = OCCLUSIONS.make(name, options, scene=scene)
+            out.append(source)
+        return out
+
+    def covered(self, cfg: ConvertConfig, row, box, crop: np.ndarray, whole: np.ndarray,
+                learned: np.ndarray | None) -> np.ndarray:
+        """What ``cfg``'s sources find over the face of ``row`` (``whole``: its landmark mask)."""
+        return covered(self.of(cfg), face_view(row, box, crop, whole, learned))
+
+
 def usable(name: str, model) -> bool:
     return model.predicts_mask or "learned" not in METHODS[name]["occlusion"]
 
@@ -227,7 +261,7 @@ def measure(work: Path, masked: bool) -> None:
           f"{run['samples_per_s']:.1f} samples/s; held-out masked PSNR A {curve['recon_a_psnr_masked']:.2f} dB, "
           f"B {curve['recon_b_psnr_masked']:.2f} dB")
     frames = list_frames(woman)
-    hands = track_hands(frames, faces["frame"], HandsConfig())
+    hands = track_hands(frames, faces["frame"])
     with_hands = set(hands["frame"])
     by_frame_hands = hands_by_frame(hands)
     print(f"hands tracked in {len(with_hands)} of {len(faces)} frames of the woman's clip")
@@ -261,7 +295,7 @@ def measure(work: Path, masked: bool) -> None:
     comp_frames = list_frames(comp_dir)
     occluded = sorted(truths)
     measured = [comp_frames[f] for f in occluded + clean]
-    comp_hands = track_hands(comp_frames, occluded + clean, HandsConfig())
+    comp_hands = track_hands(comp_frames, occluded + clean)
     print(f"{len(occluded)} faces with occluders ({len(combos)} runs of {RUN}: {len(cuts)} cut-outs x "
           f"{len(SPOTS)} spots), {len(clean)} clean faces; hands tracked in "
           f"{comp_hands['frame'].nunique()} of the composited frames")
@@ -270,10 +304,7 @@ def measure(work: Path, masked: bool) -> None:
     box = model.coverage_box(SIZE)
     x0, y0, side = box
     reach = 2
-    errors = {usual: rebuild_errors(comp_frames, faces, measured, model,
-                                    ConvertConfig(occlusion_frames=reach, occlusion_usual=usual))
-              for usual in ("model", "video")}
-    hands_at = hands_by_frame(comp_hands)
+    sources = Sources(model, comp_frames, faces, measured, comp_hands, reach)
     learned = learned_masks(model, comp_frames, faces, occluded + clean)
 
     crops = {f: crop_of(comp_frames, by_frame[f]) for f in occluded + clean}
@@ -282,18 +313,17 @@ def measure(work: Path, masked: bool) -> None:
         for f in frames_:
             row = by_frame[f]
             whole = face_mask(row, box, crops[f], landmark, None, cfg)
-            covered = occlusion_mask(row, box, crops[f], whole, cfg, hands_at, errors[cfg.occlusion_usual],
-                                     learned.get(f))
-            yield f, whole, covered, blend_mask(whole, covered, cfg)
+            found = sources.covered(cfg, row, box, crops[f], whole, learned.get(f))
+            yield f, whole, found, blend_mask(whole, found, cfg)
 
     def scores(cfg: ConvertConfig) -> dict[str, float]:
         """IoU over all occluded faces and by kind, flicker, and the clean faces' mask area."""
         inter, union, previous, flicker = {}, {}, None, []
-        for f, whole, covered, _ in masks(cfg, occluded):
+        for f, whole, cut, _ in masks(cfg, occluded):
             name = truths[f][0]
             kind = kind_of(name)
             truth = truths[f][1][y0:y0 + side, x0:x0 + side] * (whole > 0.5)
-            found = (covered > 0.5) * (whole > 0.5)
+            found = (cut > 0.5) * (whole > 0.5)
             for key in ("all", kind):
                 inter[key] = inter.get(key, 0) + (truth * found).sum()
                 union[key] = union.get(key, 0) + np.maximum(truth, found).sum()
@@ -311,7 +341,7 @@ def measure(work: Path, masked: bool) -> None:
                 "clean area": float(np.mean(area)), "clean min": float(np.min(area))}
 
     def reach_of(cfg: ConvertConfig) -> int:
-        return cfg.occlusion_frames if "reconstruction" in cfg.occlusion else 0
+        return cfg.sources.get("reconstruction", {}).get("frames", 1) if "reconstruction" in cfg.occlusion else 0
 
     run_start = {f: start for start in starts for f in range(start, start + RUN)}
     kinds = tuple(f"IoU {k}" for k in KINDS)
@@ -323,8 +353,8 @@ def measure(work: Path, masked: bool) -> None:
         for threshold in (2.0, 3.0, 4.0):
             for min_area in (0.0, 0.01, 0.02):
                 for window in (0, 1, 2):
-                    s = scores(ConvertConfig(occlusion=("reconstruction",), occlusion_threshold=threshold,
-                                             occlusion_frames=window, occlusion_min_area=min_area))
+                    s = scores(ConvertConfig(occlusion=("reconstruction",), occlusion_min_area=min_area,
+                                             sources={"reconstruction": {"threshold": threshold, "frames": window}}))
                     print(f"{threshold:9.1f} {min_area:5.2f} {window:6d} {row_of(s)}")
 
     print("\nmethods (defaults of convert otherwise):")
@@ -354,22 +384,21 @@ def measure(work: Path, masked: bool) -> None:
                     kept[key] = kept.get(key, 0) + same[inside].sum()
                     total[key] = total.get(key, 0) + inside.sum()
                 if f in shown:
-                    covered = np.zeros((SIZE, SIZE), np.float32)
-                    covered[y0:y0 + side, x0:x0 + side] = occlusion_mask(
-                        row, box, crops[f], whole[y0:y0 + side, x0:x0 + side], cfg, hands_at,
-                        errors[cfg.occlusion_usual], learned.get(f))
-                    tiles.append(outline(outline(warp(after, matrix, SIZE), truth, (255, 0, 0)), covered))
+                    found = np.zeros((SIZE, SIZE), np.float32)
+                    found[y0:y0 + side, x0:x0 + side] = sources.covered(
+                        cfg, row, box, crops[f], whole[y0:y0 + side, x0:x0 + side], learned.get(f))
+                    tiles.append(outline(outline(warp(after, matrix, SIZE), truth, (255, 0, 0)), found))
             strips.append(np.hstack(tiles))
         print(f"{name:30s} {row_of(s)} " + " ".join(f"{kept[k] / total[k]:6.3f}" for k in KINDS))
     write_jpeg(work / f"occlusion{'-masked' if masked else ''}.jpg", np.vstack(strips))
 
     real = sorted(with_hands)
+    on_real = Sources(model, frames, faces, [frames[f] for f in real], None)
+    learned.update(learned_masks(model, frames, faces, real))
     for name in ("reconstruction", "learned", "skin"):
         if not usable(name, model):
             continue
         cfg = ConvertConfig(**METHODS[name])
-        errors["model"].update(rebuild_errors(frames, faces, [frames[f] for f in real], model, cfg))
-        learned.update(learned_masks(model, frames, faces, real))
         found = inside = 0.0
         for f in real:
             row = by_frame[f]
@@ -377,9 +406,8 @@ def measure(work: Path, masked: bool) -> None:
             whole = face_mask(row, box, crop, landmark, None, cfg) > 0.5
             hand = hand_mask(by_frame_hands[f], np.asarray(row.matrix).reshape(2, 3), SIZE, 0.0)
             hand = hand[y0:y0 + side, x0:x0 + side] > 0.5
-            covered = occlusion_mask(row, box, crop, whole.astype(np.float32), cfg, {}, errors["model"],
-                                     learned.get(f)) > 0.5
-            found += (covered & hand & whole).sum()
+            cut = on_real.covered(cfg, row, box, crop, whole.astype(np.float32), learned.get(f)) > 0.5
+            found += (cut & hand & whole).sum()
             inside += (hand & whole).sum()
         print(f"her real hands ({len(real)} frames): {name} covers {found / inside:.1%} "
               "of the tracked hands' pixels inside her face mask")
@@ -420,7 +448,7 @@ def constant(work: Path, swap: dict) -> None:
     results = work / "results"
     woman = results / "frames" / "woman"
     faces = kept_faces(read_alignments(results / "align" / "woman.parquet"))
-    hands = track_hands(list_frames(woman), faces["frame"], HandsConfig())
+    hands = track_hands(list_frames(woman), faces["frame"])
     cuts = still_occluders(woman, faces, hands)
     fps = json.loads((results / "probe" / "woman.json").read_text())["fps"]
     other = work / "constant"
@@ -458,7 +486,7 @@ def constant(work: Path, swap: dict) -> None:
     frames = list_frames(other / "results" / "frames" / "woman")
     comp_faces = kept_faces(read_alignments(other / "results" / "align" / "woman.parquet"))
     measured = [f for f in comp_faces["frame"] if f in truth][::4]
-    comp_hands = track_hands(frames, measured, HandsConfig())
+    comp_hands = track_hands(frames, measured)
     print(f"\n## occluders in every frame of her clip ({', '.join(f'{k} on the {v[0]}' for k, v in STILL.items())}), "
           f"{len(measured)} faces measured; kept / IoU per occluder")
     print(f"{'B trained on':14s} {'method':30s} " + " ".join(f"{k:>12s}" for k in STILL))
@@ -469,8 +497,7 @@ def constant(work: Path, swap: dict) -> None:
         x0, y0, side = box
         landmark = make_mask("extended")
         learned = learned_masks(model, frames, comp_faces, measured)
-        errors = {usual: rebuild_errors(frames, comp_faces, [frames[f] for f in measured], model,
-                                        ConvertConfig(occlusion_usual=usual)) for usual in ("model", "video")}
+        sources = Sources(model, frames, comp_faces, [frames[f] for f in measured], comp_hands)
         by_frame = {row.frame: row for row in comp_faces.itertuples()}
         tiles = []
         for name in METHODS:
@@ -490,8 +517,7 @@ def constant(work: Path, swap: dict) -> None:
                     in_face[y0:y0 + side, x0:x0 + side] = whole
                     face_frame = cv2.warpAffine(in_face, cv2.invertAffineTransform(matrix), (w, h)) > 0.5
                     same = np.abs(before.astype(int) - after.astype(int)).max(-1) <= TOLERANCE
-                    covered = occlusion_mask(row, box, crop, whole, cfg, hands_by_frame(comp_hands),
-                                             errors[cfg.occlusion_usual], learned.get(f)) > 0.5
+                    cut = sources.covered(cfg, row, box, crop, whole, learned.get(f)) > 0.5
                     aligned = {what: (warp(where.astype(np.uint8), matrix, SIZE)[y0:y0 + side, x0:x0 + side] > 0)
                                & (whole > 0.5) for what, where in truth[f].items()}
                     for what, where in truth[f].items():
@@ -501,10 +527,10 @@ def constant(work: Path, swap: dict) -> None:
                         t = aligned[what]
                         # found where another occluder is is neither right nor wrong for this one
                         others = np.logical_or.reduce([a for k, a in aligned.items() if k != what])
-                        inter[what] = inter.get(what, 0) + (t & covered).sum()
-                        union[what] = union.get(what, 0) + (t | (covered & (whole > 0.5) & ~others)).sum()
+                        inter[what] = inter.get(what, 0) + (t & cut).sum()
+                        union[what] = union.get(what, 0) + (t | (cut & (whole > 0.5) & ~others)).sum()
                     if f == measured[len(measured) // 2]:
-                        tiles.append(outline(warp(after, matrix, SIZE)[y0:y0 + side, x0:x0 + side], covered))
+                        tiles.append(outline(warp(after, matrix, SIZE)[y0:y0 + side, x0:x0 + side], cut))
             print(f"{case:14s} {name:30s} " + " ".join(
                 f"{kept[k] / max(total[k], 1):5.3f}/{inter[k] / max(union[k], 1):5.3f} " for k in STILL))
         write_jpeg(work / f"constant-{'clean' if case == 'the clean clip' else 'own'}.jpg", np.hstack(tiles))

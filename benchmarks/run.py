@@ -92,8 +92,7 @@ def bench_extract(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
 def bench_convert(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
     """convert + merge (lite model, default settings) against an ffmpeg encode of the frames."""
     from swapflow.convert import ConvertConfig, convert_frames
-    from swapflow.occlusion import track_hands
-    from swapflow.settings import HandsConfig
+    from swapflow.occlusion.hands import track_hands
     from swapflow.train.config import compose_config
 
     from swapflow.model_folder import load_model
@@ -106,7 +105,7 @@ def bench_convert(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
     model = load_model(work / "model")[0]
     alignments = pd.read_parquet(work / "alignments.parquet")
 
-    hands = track_hands(paths, alignments["frame"], HandsConfig())  # rule hands' work, not convert's
+    hands = track_hands(paths, alignments["frame"])  # rule hands' work, not convert's
 
     def ours():
         convert_frames(paths, alignments, model, work / "converted", cfg=ConvertConfig(), hands=hands)

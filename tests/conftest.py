@@ -15,6 +15,7 @@ from swapflow import demo
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "tests" / "configs"
+TRAIN_CONFIG = REPO / "config"  # the training config (train.yaml, the presets in model/)
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 # where the Snakemake workflow catalog and snakedeploy look; `snakemake` run from the
 # repository root finds it by itself (and the workflow profile in profiles/default)

@@ -19,7 +19,7 @@ floats (row-major 2x3).
 from __future__ import annotations
 
 import os
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -109,3 +109,16 @@ def aligned_landmarks(aligned: pd.DataFrame) -> np.ndarray:
     """(N, 68, 2) landmarks in aligned-crop pixels."""
     return np.array([transform_points(p, m) for p, m in zip(landmarks(aligned), matrices(aligned))]
                     ).reshape(-1, POINTS, 2)
+
+
+def face_matrix(row: Any) -> np.ndarray:
+    """A face row's alignment matrix, frame pixels -> crop pixels (2, 3)."""
+    return np.asarray(row.matrix, dtype=np.float64).reshape(2, 3)
+
+
+def whole_batches(wanted: pd.Series, size: int) -> list[range]:
+    """The positions of the batches of ``size`` of the video's faces (counted from
+    its first) that hold a ``wanted`` face: the model sees the same batches, so
+    gives the same faces, wherever a shard starts."""
+    return [range(b * size, min((b + 1) * size, len(wanted)))
+            for b in np.unique(np.flatnonzero(wanted) // size)]

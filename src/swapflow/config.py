@@ -17,6 +17,7 @@ import yaml
 
 from swapflow.detectors import DETECTORS, NONE
 from swapflow.io import load_yaml
+from swapflow.occlusion import OCCLUSIONS
 from swapflow.readme_tables import readme_tables
 from swapflow.schema import ConfigError, cut, problem, with_sections
 from swapflow.video.ffmpeg import VideoError, read_header
@@ -36,7 +37,15 @@ RESERVED = {"passthrough"}
 # Keys renamed so that each word means one thing: old key path -> new one. A config
 # using the old name still works for this release (with a line saying so).
 RENAMED = {"extract.coverage": "extract.crop_fraction", "coverage": "pose_coverage",
-           "extract.range": "extract.mediapipe.range", "extract.tiling": "extract.mediapipe.tiling"}
+           "extract.range": "extract.mediapipe.range", "extract.tiling": "extract.mediapipe.tiling",
+           # each occlusion source owns its settings (convert.<source>)
+           "convert.hand_dilate": "convert.hands.dilate", "mask.hand_confidence": "convert.hands.confidence",
+           "convert.occlusion_threshold": "convert.reconstruction.threshold",
+           "convert.occlusion_usual": "convert.reconstruction.usual",
+           "convert.occlusion_frames": "convert.reconstruction.frames",
+           "convert.skin_threshold": "convert.skin.threshold",
+           # evaluate's faces are named by what they are, as curve.swap_faces
+           "evaluate.max_faces": "evaluate.swap_faces"}
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -80,6 +89,7 @@ def load_plugins() -> None:
     settings sections (a plugin with options, its own)."""
     importlib.import_module("swapflow.settings")
     DETECTORS.load_all()
+    OCCLUSIONS.load_all()
 
 
 def load_schema(path: str | Path) -> dict:
@@ -95,26 +105,49 @@ def load_schema(path: str | Path) -> dict:
 
 
 def rename_old_keys(config: dict) -> None:
-    """Move each key of RENAMED that ``config`` still uses to its new name, with
+    """Move each key of RENAMED that ``config`` still uses to its new name (in the
+    sections, in each swap's and experiment's own sections, and in grids), with
     one line on stderr per old key; a config giving both names is refused."""
+    _rename_in(config, "")
+    for kind in ("swaps", "experiments"):
+        for item in config.get(kind) or []:
+            if not isinstance(item, dict):
+                continue
+            where = f"{kind}.{item.get('name')}."
+            _rename_in(item, where)
+            grid = item.get("grid")
+            if kind == "experiments" and isinstance(grid, dict) and any(old in grid for old in RENAMED):
+                for key in list(grid):  # renamed in place: the grid's order names the points
+                    new = RENAMED.get(key, key)
+                    if new != key and new in grid:
+                        raise ConfigError(f"{where}grid: {key} and {new} are both given: {key} is the old "
+                                          f"name of {new}; keep {new} only")
+                    grid[new] = grid.pop(key)
+                    if new != key:
+                        print(f"swapflow: {where}grid: {key} is now {new}; the old name works until the "
+                              "next release", file=sys.stderr)
+
+
+def _rename_in(root: dict, where: str) -> None:
     for old, new in RENAMED.items():
         *path, old_key = old.split(".")
         *new_path, new_key = new.split(".")
-        parent = config
+        parent = root
         for key in path:
             parent = parent.get(key) if isinstance(parent, Mapping) else None
         if not isinstance(parent, dict) or old_key not in parent:
             continue
-        home = config
+        home = root
         for key in new_path:
             home = home.setdefault(key, {}) if isinstance(home, dict) else None
         if not isinstance(home, dict):
             continue  # the schema names what is wrong
         if new_key in home:
-            raise ConfigError(f"{old} and {new} are both given: {old} is the old name of {new}; "
+            raise ConfigError(f"{where}{old} and {where}{new} are both given: {old} is the old name of {new}; "
                               f"keep {new} only")
         home[new_key] = parent.pop(old_key)
-        print(f"swapflow: {old} is now {new}; the old name works until the next release", file=sys.stderr)
+        print(f"swapflow: {where}{old} is now {where}{new}; the old name works until the next release",
+              file=sys.stderr)
 
 
 def validate_config(config: dict, schema: Mapping) -> None:
@@ -286,10 +319,17 @@ def _check_grid_key(where: str, key: str, schema: Mapping) -> None:
                           "convert.<key> or merge.<key>)")
     if name == "seed":
         raise ConfigError(f"{where}: '{key}': give seeds as the experiment's seeds")
-    known = schema["properties"][section]["properties"]
+    known = _keys(schema["properties"][section]["properties"])
     if section != "train" and name not in known:
         raise ConfigError(f"{where}: unknown key '{key}' (allowed: "
                           f"{', '.join(f'{section}.{k}' for k in known)})")
+
+
+def _keys(properties: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """The dotted keys of a section's schema properties (a plugin's own: ``hands.dilate``)."""
+    return [key for name, prop in properties.items()
+            for key in (_keys(prop["properties"], f"{prefix}{name}.") if "properties" in prop
+                        else [f"{prefix}{name}"])]
 
 
 def _grid_labels(keys: list[str]) -> list[str]:
@@ -316,7 +356,10 @@ def _set_grid_value(swap: dict, key: str, value: Any, schema: Mapping) -> None:
     if section == "train" and name == "overrides":
         own["overrides"] = [*own.get("overrides", []), *(value if isinstance(value, list) else [value])]
     elif section != "train" or name in schema["properties"]["train"]["properties"]:
-        own[name] = value
+        *parents, last = name.split(".")  # a plugin's own key: convert.skin.threshold
+        for parent in parents:
+            own = own.setdefault(parent, {})
+        own[last] = value
     else:
         text = json.dumps(value) if isinstance(value, (list, dict, bool)) or value is None else str(value)
         own["overrides"] = [*own.get("overrides", []), f"{name}={text}"]
@@ -330,6 +373,10 @@ def _swap_problems(swap: Mapping, schema: Mapping, where: str) -> list[str]:
         rules = _without_defaults(schema["properties"][section])
         for err in jsonschema.Draft202012Validator(rules).iter_errors(swap.get(section) or {}):
             problems.append(problem(err, [where, swap.get("name"), section, *err.absolute_path]))
+    hands = (swap.get("convert") or {}).get("hands")
+    if isinstance(hands, Mapping) and "confidence" in hands:
+        problems.append(f"{where}.{swap.get('name')}.convert.hands.confidence: hands are tracked once a video "
+                        "for every swap (rule hands); set it in the global convert section")
     return problems
 
 
@@ -375,7 +422,7 @@ def main(argv: list[str]) -> int:
         return 2
     load_plugins()
     old = paths[0].read_text()
-    new = readme_tables(old)
+    new = readme_tables(old, paths[0].parent)
     if check:
         if new != old:
             print(f"{paths[0]}: settings tables differ from swapflow.settings; run "

@@ -24,16 +24,15 @@ import pandas as pd
 from tqdm import tqdm
 
 from swapflow.geometry import transform_points, warp
-from swapflow.alignments import kept_faces, table
+from swapflow.alignments import face_matrix, kept_faces, table, whole_batches
 from swapflow.anatomy import POINTS
 from swapflow.color import get_color_matcher
-from swapflow.frames import frame_index, read_frame, spread, write_frame
+from swapflow.frames import frame_index, read_frame, write_frame
 from swapflow.io import atomic_path, write_json, write_parquet
 from swapflow.model_folder import check_identities, load_model
 from swapflow.mask import make_mask
-from swapflow.occlusion import (USUAL_FACES, decoder_errors, hand_mask, hands_by_frame, learned_occlusion,
-                                reconstruction_mask, skin_occlusion, track_hands, usual_error)
-from swapflow.settings import ConvertConfig, FramesConfig, HandsConfig
+from swapflow.occlusion import Face, Scene, covered, make_sources
+from swapflow.settings import ConvertConfig, FramesConfig
 from swapflow.schema import from_mapping
 
 log = logging.getLogger(__name__)
@@ -116,9 +115,6 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
     if cfg.mask == "learned" and not model.predicts_mask:
         raise ValueError("convert.mask is 'learned' but the model predicts no mask; "
                          "use 'landmarks' or 'both', or a preset with a learned mask")
-    if "learned" in cfg.occlusion and not model.predicts_mask:
-        raise ValueError("convert.occlusion has 'learned' but the model predicts no mask; "
-                         "train it with model.mask=true (and data.occlusion), or leave 'learned' out")
     plan = plan_convert(frame_paths, alignments, batch_size=cfg.batch_size, video_frames=video_frames)
     masks = FaceMasks(cfg, model, plan, hands)
     # reading and writing frames overlap the model and the blending (cv2 releases the GIL)
@@ -157,20 +153,24 @@ class FaceMasks:
         # occluders are looked for inside the landmark mask, whatever the blend's mask is
         self.landmark_mask = (make_mask(cfg.landmark_mask)
                               if cfg.mask != "learned" or set(cfg.occlusion) - {"hands"} else None)
-        if "hands" in cfg.occlusion and hands is None:  # the whole video's, so shards agree
-            log.info("tracking hands in the kept faces' frames (rule hands' table saves this)")
-            hands = track_hands(list(plan.paths.values()), plan.faces["frame"], HandsConfig())
-        self.hands_at = hands_by_frame(hands) if "hands" in cfg.occlusion else {}
-        self.errors = (rebuild_errors(list(plan.paths.values()), plan.faces, list(plan.mine.values()),
-                                      model, cfg)
-                       if "reconstruction" in cfg.occlusion else {})
+        scene = Scene(model, plan.paths, plan.faces, list(plan.mine.values()), cfg.batch_size,
+                      cfg.occlusion_min_area, hands)
+        self.sources = make_sources(cfg.occlusion, cfg.sources, scene)
 
     def blend(self, row, box: tuple[int, int, int], crop: np.ndarray, learned: np.ndarray | None) -> np.ndarray:
         """The mask a face of ``row`` (its aligned ``crop``) is blended with, over the model's square ``box``."""
         whole = face_mask(row, box, crop, self.landmark_mask, learned, self.cfg)
         drawn = whole if self.landmark_mask is None else landmark_face(row, box, crop, self.landmark_mask)
-        covered = occlusion_mask(row, box, crop, drawn, self.cfg, self.hands_at, self.errors, learned)
-        return blend_mask(whole, covered, self.cfg)
+        return blend_mask(whole, covered(self.sources, face_view(row, box, crop, drawn, learned)), self.cfg)
+
+
+def face_view(row, box: tuple[int, int, int], crop: np.ndarray, landmark: np.ndarray,
+              learned: np.ndarray | None) -> Face:
+    """A face of the alignments (``row``, its aligned ``crop``) as the occlusion sources
+    see it; ``landmark``: its landmark mask over the model's square ``box``."""
+    matrix = face_matrix(row)
+    points = transform_points(np.asarray(row.landmarks, np.float64).reshape(POINTS, 2), matrix) - box[:2]
+    return Face(int(row.frame), int(row.face), crop, matrix, box, points, landmark, learned)
 
 
 @dataclass
@@ -195,7 +195,7 @@ def _swap_faces(plan: ConvertPlan, model: Swapper, masks: FaceMasks, cfg: Conver
         rows = list(plan.faces.iloc[batch].itertuples())
         new = sorted({row.frame for row in rows} - originals.keys())
         originals.update(zip(new, io.map(read_frame, [plan.paths[i] for i in new])))
-        crops = np.stack([warp(originals[row.frame], _matrix(row), int(row.size)) for row in rows])
+        crops = np.stack([warp(originals[row.frame], face_matrix(row), int(row.size)) for row in rows])
         swapped, learned = model.swap(crops, to="a")
         box = model.coverage_box(crops.shape[1])
         for k, row in enumerate(rows):
@@ -206,11 +206,11 @@ def _swap_faces(plan: ConvertPlan, model: Swapper, masks: FaceMasks, cfg: Conver
             face = _prepare_face(swapped[k], crops[k], mask, box, matcher, cfg)
             if i not in outputs:  # a copy where a later batch still crops this frame's faces
                 outputs[i] = originals[i] if plan.last[i] < batch.stop else originals[i].copy()
-            _paste(outputs[i], face, mask, box, _matrix(row), cfg.blend)
+            _paste(outputs[i], face, mask, box, face_matrix(row), cfg.blend)
             out.outlines.append({"frame": i, "face": int(row.face),
-                                 "outline": _outline(mask, box, _matrix(row))})
+                                 "outline": _outline(mask, box, face_matrix(row))})
             if cfg.patches:
-                out.patches.append((i, row.face, face, _matrix(row), box))
+                out.patches.append((i, row.face, face, face_matrix(row), box))
             out.faces += 1
             if row.Index == plan.last[i]:
                 done(i, outputs.pop(i))
@@ -226,85 +226,6 @@ def _link(source: Path, dest: Path) -> None:
         os.link(source, dest)
     except OSError:
         shutil.copyfile(source, dest)
-
-
-def _matrix(row) -> np.ndarray:
-    return np.asarray(row.matrix, dtype=np.float64).reshape(2, 3)
-
-
-def whole_batches(wanted: pd.Series, size: int) -> list[range]:
-    """The positions of the batches of ``size`` of the video's faces (counted from
-    its first) that hold a ``wanted`` face: the model sees the same batches, so
-    gives the same faces, wherever a shard starts."""
-    return [range(b * size, min((b + 1) * size, len(wanted)))
-            for b in np.unique(np.flatnonzero(wanted) // size)]
-
-
-def rebuild_errors(video_frames: Sequence[Path], faces: pd.DataFrame, frame_paths: Sequence[Path],
-                   model: Swapper, cfg: ConvertConfig) -> dict:
-    """Reconstruction errors (B's decoder rebuilding B's faces): ``(frame, face)`` ->
-    errors of the kept faces in ``frame_paths`` and ``occlusion_frames`` frames
-    either side; ``"usual"`` and ``"spread"`` -> the usual error at each pixel
-    (``usual_error``): with ``occlusion_usual: model``, that of B's held-out training
-    faces the model carries; else (or for a model without it) that of
-    ``USUAL_FACES`` faces spread over the whole video (the same for every shard)."""
-    indices = [frame_index(p) for p in frame_paths]
-    if not indices or faces.empty:
-        return {}
-    reach = cfg.occlusion_frames
-    # a face's error never depends on where a shard starts
-    window = faces["frame"].between(min(indices) - reach, max(indices) + reach)
-    near = faces.iloc[[i for batch in whole_batches(window, cfg.batch_size) for i in batch]]
-    usual = faces.iloc[spread(len(faces), USUAL_FACES)]
-    paths = {frame_index(p): p for p in video_frames}
-
-    def rebuild(todo: pd.DataFrame) -> dict[tuple[int, int], np.ndarray]:
-        out = {}
-        for start in range(0, len(todo), cfg.batch_size):
-            rows = list(todo.iloc[start:start + cfg.batch_size].itertuples())
-            crops = np.stack([warp(read_frame(paths[row.frame]), _matrix(row), int(row.size)) for row in rows])
-            out.update(zip([(row.frame, row.face) for row in rows], decoder_errors(model, crops)))
-        return out
-
-    errors = rebuild(near)
-    if cfg.occlusion_usual == "model" and model.usual_error is not None:
-        errors["usual"], errors["spread"] = model.usual_error
-    else:
-        if cfg.occlusion_usual == "model":
-            log.warning("the model carries no usual error of its held-out faces (trained before this "
-                        "release, or without held-out faces): reconstruction uses the video's")
-        errors["usual"], errors["spread"] = usual_error(np.stack(list(rebuild(usual).values())))
-    return errors
-
-
-def occlusion_mask(row, box: tuple[int, int, int], crop: np.ndarray, face: np.ndarray, cfg: ConvertConfig,
-                   hands_at: Mapping[int, list[np.ndarray]], errors: Mapping,
-                   learned: np.ndarray | None = None) -> np.ndarray:
-    """What covers the face of ``row`` (its aligned ``crop``; ``face``: its landmark mask) (1)
-    over the model's square, from ``convert.occlusion``'s sources: ``hands_at`` (frame ->
-    hands), ``errors`` (``rebuild_errors``), the model's ``learned`` mask of the face and
-    the crop's colours."""
-    x0, y0, side = box
-    covered = np.zeros((side, side), np.float32)
-    if "hands" in cfg.occlusion:
-        hands = hand_mask(hands_at.get(row.frame, []), _matrix(row), crop.shape[0], cfg.hand_dilate)
-        covered = np.maximum(covered, hands[y0:y0 + side, x0:x0 + side])
-    if "reconstruction" in cfg.occlusion:
-        reach = range(row.frame - cfg.occlusion_frames, row.frame + cfg.occlusion_frames + 1)
-        window = [errors[(f, row.face)] for f in reach if (f, row.face) in errors]
-        usual, spread_ = errors["usual"], errors["spread"]
-        found = reconstruction_mask(window, usual, spread_, cv2.resize(face, usual.shape[::-1]),
-                                    cfg.occlusion_threshold, cfg.occlusion_min_area)
-        covered = np.maximum(covered, cv2.resize(found, (side, side)))
-    if "learned" in cfg.occlusion:
-        found = learned_occlusion(learned, cv2.resize(face, learned.shape[::-1]), cfg.occlusion_min_area)
-        covered = np.maximum(covered, cv2.resize(found, (side, side)))
-    if "skin" in cfg.occlusion:
-        points = transform_points(np.asarray(row.landmarks, np.float64).reshape(POINTS, 2), _matrix(row)) - (x0, y0)
-        found = skin_occlusion(crop[y0:y0 + side, x0:x0 + side], points, face, cfg.skin_threshold,
-                               cfg.occlusion_min_area)
-        covered = np.maximum(covered, found)
-    return covered
 
 
 def face_mask(row, box: tuple[int, int, int], crop: np.ndarray, landmark_mask,
@@ -323,7 +244,7 @@ def face_mask(row, box: tuple[int, int, int], crop: np.ndarray, landmark_mask,
 def landmark_face(row, box: tuple[int, int, int], crop: np.ndarray, landmark_mask) -> np.ndarray:
     """The landmark mask of the face of ``row`` (its aligned ``crop``) over the model's square, float in [0, 1]."""
     x0, y0, side = box
-    points = transform_points(np.asarray(row.landmarks, np.float64).reshape(POINTS, 2), _matrix(row))
+    points = transform_points(np.asarray(row.landmarks, np.float64).reshape(POINTS, 2), face_matrix(row))
     full = landmark_mask(points, crop.shape[0], crop).astype(np.float32) / 255
     return full[y0:y0 + side, x0:x0 + side]
 

@@ -8,11 +8,11 @@ facesets. All metrics are plain floats/ints in one flat dict (see
 identity and pose metrics were measured on.
 
 Sampling, to stay fast on a CPU (a dlib embedding costs ~0.1-0.2 s a face):
-the identity and pose metrics use at most ``max_faces`` swapped faces spread
+the identity and pose metrics use at most ``swap_faces`` swapped faces spread
 evenly over the video; the identity references use at most
 ``reference_faces`` faces spread evenly over each side's facesets; the
 reconstruction metrics use at most ``holdout_faces`` held-out faces a side;
-``frames_passed_psnr`` uses at most ``max_faces`` passed-through frames.
+``frames_passed_psnr`` uses at most ``swap_faces`` passed-through frames.
 Flicker and the coverage counts use every frame. The output is decoded
 forward, once per metric that reads it.
 """
@@ -53,13 +53,13 @@ METRICS: dict[str, str] = {
     "frames_with_face": "frames where alignments hold at least one face",
     "frames_swapped": "frames with at least one kept (swapped) face",
     "frames_passed_through": "frames without a kept face (passed through unchanged before encoding)",
-    "frames_passed_psnr": "mean PSNR (dB) of the output against the original on at most max_faces of those "
+    "frames_passed_psnr": "mean PSNR (dB) of the output against the original on at most swap_faces of those "
                           "frames, evenly spread: what the encoding alone costs (148 when identical)",
     "faces_swapped": "kept faces over all frames",
     "faces_tracked": "of those, faces the detector missed, predicted from the frames around them "
                      "(extract.track)",
     # identity (dlib 128-d embeddings; same person when distance < ~0.6)
-    "id_faces": "swapped faces measured (at most max_faces, evenly spread; landmark failures dropped)",
+    "id_faces": "swapped faces measured (at most swap_faces, evenly spread; landmark failures dropped)",
     "id_ref_distance_ab": "distance between the A and B reference embeddings",
     "id_retrieval": "share of measured swapped faces whose embedding is closer to A's reference than to B's",
     "id_distance_a": "mean distance of the swapped faces to A's reference (lower = more like A)",
@@ -204,12 +204,12 @@ def frame_metrics(original_frames: Sequence[PathLike], output: Frames, alignment
     orig = matched(original_frames, output)
     kept = kept_faces(alignments)
     kept = kept[kept["frame"].isin(range(len(orig)))]
-    metrics = coverage(orig, output, alignments, c.max_faces)
+    metrics = coverage(orig, output, alignments, c.swap_faces)
 
     embedder, landmarker = Embedder(), DlibLandmarker()
     ref_a = faceset_embedding(facesets_a, c.reference_faces, embedder)
     ref_b = faceset_embedding(facesets_b, c.reference_faces, embedder)
-    faces = _face_table(orig, output, kept, ref_a, ref_b, c.max_faces, landmarker, embedder)
+    faces = _face_table(orig, output, kept, ref_a, ref_b, c.swap_faces, landmarker, embedder)
 
     def mean(col: str, fn=lambda s: s) -> float:
         return float(fn(faces[col].astype(float)).mean()) if len(faces) else float("nan")

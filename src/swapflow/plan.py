@@ -257,13 +257,29 @@ class Plan:
             by_swap[swap["name"]] = name
         return models, by_swap
 
+    def convert_settings(self, swap: str) -> dict:
+        """Convert's keys with the chosen occlusion sources' own settings
+        (``convert.<source>``), the swap's own on top."""
+        cfg = self.settings(ConvertConfig, swap)
+        own = {} if swap == PASSTHROUGH else self.swap(swap).get("convert") or {}
+        sources = {name: {**self.config["convert"].get(name, {}), **(own.get(name) or {})}
+                   for name in cfg["occlusion"] if name in self.config["convert"]}
+        return cfg | {"sources": sources}
+
+    def hand_tracking(self) -> dict:
+        """What rule hands tracks with: the ``hands`` source's confidence (once a video, for every swap)."""
+        return {"confidence": self.config["convert"]["hands"]["confidence"]}
+
     def swap_settings(self, name: str) -> dict:
         """What a swap output was made with after extraction: model, training and
-        the swap's own convert and merge settings (for the summary and provenance)."""
+        the swap's own convert and merge settings, keyed as the config's (for the
+        summary and provenance)."""
         model = self.swap_model[name]
         t = self.settings(TrainJobConfig, name)
+        convert = self.convert_settings(name)
+        convert |= convert.pop("sources")  # convert.<source>.<key>, as the config writes it
         return {"model": model, "preset": t["preset"], "iterations": self.models[model]["config"]["iterations"],
-                "overrides": " ".join(t["overrides"]), "convert": self.settings(ConvertConfig, name),
+                "overrides": " ".join(t["overrides"]), "convert": convert,
                 "merge": self.settings(MergeConfig, name)}
 
     def coverage_mirror(self, identity: str, video: str) -> bool:

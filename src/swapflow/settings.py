@@ -15,12 +15,12 @@ from __future__ import annotations
 from dataclasses import field
 from typing import ClassVar
 
+from swapflow.occlusion import OCCLUSIONS
 from swapflow.schema import setting, settings_section
 
 MASK_TYPES = ("components", "extended", "mesh")
 MASK_SOURCES = ("landmarks", "learned", "both")
 BLENDS = ("alpha", "poisson")
-OCCLUSIONS = ("hands", "reconstruction", "learned", "skin")
 
 
 # ---- the settings, section by section ---------------------------------------------
@@ -142,16 +142,6 @@ class FacesetConfig:
 
 
 @settings_section
-class HandsConfig:
-    """Rule ``hands``: hand tracking for the ``hands`` occlusion (section ``mask``)."""
-
-    section: ClassVar[str] = "mask"
-    hand_confidence: float = setting(0.5, "MediaPipe Hands' detection and tracking confidence in rule `hands` "
-                                     "(runs for the target videos of swaps whose `convert.occlusion` has "
-                                     "`hands`)", exclusiveMinimum=0, maximum=1)
-
-
-@settings_section
 class CurateConfig:
     """Rule ``faceset``: which kept faces training sees (section ``curate``); 0 turns a filter off."""
 
@@ -225,24 +215,9 @@ class ConvertConfig:
         "(what the model cannot rebuild of the target's own face: objects, hair, anything it never learned), "
         "`learned` (what the model's learned mask leaves out of the landmark mask: a model with `model.mask` "
         "trained with `data.occlusion`), `skin` (what is not the colour of the face's own skin, nor as dark: "
-        "patches, objects, dark hair; not a hand); each combines with any `mask`", enum=list(OCCLUSIONS),
+        "patches, objects, dark hair; not a hand); each combines with any `mask`; each source's own settings "
+        "are under its name (the tables below)", enum=OCCLUSIONS.names,
         uniqueItems=True)
-    hand_dilate: float = setting(0.25, "how far a hand's hull (of its 21 joint points) grows to reach the "
-                                 "skin's edge, a share of the hand's wrist-to-knuckle length", minimum=0)
-    occlusion_threshold: float = setting(
-        3.0, "`reconstruction`: how far above the usual error at a pixel (in standard deviations of that "
-        "pixel's error over the faces `occlusion_usual` names) the error must be to mark an occluder; lower "
-        "finds more and eats more of clean faces", exclusiveMinimum=0)
-    occlusion_usual: str = setting(
-        "model", "`reconstruction`: whose error is usual: `model` (decoder B's on B's held-out training faces, "
-        "stored with the model: an occluder in every frame of the target stands out) or `video` (64 faces "
-        "spread over the target video: anything in all its frames is usual)", enum=["model", "video"])
-    occlusion_frames: int = setting(1, "`reconstruction`: frames either side whose errors are averaged with a "
-                                    "frame's, so the cut-out does not flicker", minimum=0)
-    skin_threshold: float = setting(
-        4.0, "`skin`: how far from the skin's chromaticity (in robust standard deviations of the face's own "
-        "skin, measured on each face) a pixel must be to mark an occluder; lower finds more and eats more of "
-        "clean faces", exclusiveMinimum=0)
     occlusion_min_area: float = setting(0.01, "`reconstruction`, `learned`, `skin`: the smallest patch that counts "
                                         "as an occluder, a share of the face square (specks are not occluders)",
                                         minimum=0, maximum=1)
@@ -259,6 +234,8 @@ class ConvertConfig:
     patches: bool = setting(False, "also write each swapped face square as PNG with the matrix from frame "
                             "pixels to it (`results/patches/{swap}/{video}/{shard}/`, `index.json`), for "
                             "compositing elsewhere; these stay after merge")
+    # not a key of the section: the chosen occlusion sources' own settings (config convert.<source>)
+    sources: dict = field(default_factory=dict)
 
 
 @settings_section
@@ -283,9 +260,9 @@ class EvaluateConfig:
     """Rule ``evaluate`` (config section ``evaluate``)."""
 
     section: ClassVar[str] = "evaluate"
-    max_faces: int = setting(60, "swapped faces (evenly spread) measured for identity and pose (the dlib "
-                             "embedding takes ~0.2 s a face); also the most passed-through frames measured for "
-                             "`frames_passed_psnr`", minimum=1)
+    swap_faces: int = setting(60, "swapped faces (evenly spread) measured for identity and pose (the dlib "
+                              "embedding takes ~0.2 s a face); also the most passed-through frames measured for "
+                              "`frames_passed_psnr`", minimum=1)
     reference_faces: int = setting(30, "faceset faces a side averaged into the identity references", minimum=1)
     holdout_faces: int = setting(64, "held-out faces a side used for reconstruction SSIM/PSNR", minimum=1)
     device: str = setting("cpu", "device the model runs on for reconstruction")

@@ -52,3 +52,9 @@ def man(man_frames, tmp_path_factory) -> Extracted:
 def woman(woman_frames, tmp_path_factory) -> Extracted:
     """Every 8th frame of the woman (59 frames), extracted."""
     return extract(woman_frames[::8], tmp_path_factory.mktemp("facesets") / "woman", curate=KEEP_ALL)
+
+
+@pytest.fixture(scope="session")
+def facesets(woman, man) -> tuple[Path, Path]:
+    """(woman, man): their facesets, 59 and 36 faces."""
+    return woman.faceset, man.faceset

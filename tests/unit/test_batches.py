@@ -5,7 +5,6 @@ occluder changes the input and the mask's target, never the face's."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -17,8 +16,8 @@ from swapflow.faceset import load_faceset
 from swapflow.train.config import compose_config
 from swapflow.train.data import FIXED_DRAWS, FaceBank, Sampler, uniforms
 from swapflow.train.models import build_model
+from tests.conftest import TRAIN_CONFIG
 
-CONFIG = Path(__file__).resolve().parents[2] / "config"
 OFF = ["data.rotation=0", "data.zoom=0", "data.shift=0", "data.flip=false", "data.jitter_l=0",
        "data.jitter_ab=0", "data.warp_strength=0"]
 
@@ -38,7 +37,7 @@ def faceset(woman):
 
 
 def _sampler(faceset, overrides: list[str], preset: str = "lite") -> tuple[Sampler, object]:
-    cfg = compose_config(CONFIG, preset, overrides)
+    cfg = compose_config(TRAIN_CONFIG, preset, overrides)
     model = build_model(cfg.model)
     bank = FaceBank([faceset], [np.arange(len(faceset))], model.size, model.coverage,
                     float(cfg.data.mask_dilate), torch.device("cpu"), 0)

@@ -100,3 +100,14 @@ def test_with_png_frames_only_the_face_changes(man, model, tmp_path):
         assert len(ys) > 0.2 * w * h, f"frame {row.frame}: the face was not swapped"
         assert (xs.min() >= row.x0 - w and xs.max() <= row.x1 + w and ys.min() >= row.y0 - h
                 and ys.max() <= row.y1 + h), f"frame {row.frame}: pixels far from the face changed"
+
+
+def test_an_occlusion_source_the_model_cannot_serve_stops_before_any_frame(man, model, tmp_path):
+    """``learned`` needs a model that learns a mask: the lite model does not, so convert
+    stops naming the source and writes nothing; a source's unknown setting is named too."""
+    with pytest.raises(ValueError, match="convert.occlusion has 'learned' but the model predicts no mask"):
+        convert_frames(man.frames[:3], man.alignments, model, tmp_path / "out", cfg={"occlusion": ["learned"]})
+    with pytest.raises(ValueError, match="convert.skin: unknown setting 'thresh'"):
+        convert_frames(man.frames[:3], man.alignments, model, tmp_path / "out",
+                       cfg={"occlusion": ["skin"], "sources": {"skin": {"thresh": 2.0}}})
+    assert not (tmp_path / "out").exists()

@@ -16,20 +16,16 @@ from swapflow.train.config import compose_config
 from swapflow.model_folder import load_model
 from swapflow.train.trainer import train
 from swapflow.train.curve import stop_reason
+from tests.conftest import TRAIN_CONFIG
 
-CONFIG = Path(__file__).resolve().parents[2] / "config"
 SHORT = ["log_every_s=0", "batch_size=4", "curve.every=5", "curve.holdout_faces=8", "curve.swap_faces=2"]
 
-
-@pytest.fixture(scope="module")
-def facesets(woman, man) -> tuple[Path, Path]:
-    return woman.faceset, man.faceset
 
 
 def _train(facesets, root: Path, name: str, overrides: list[str]) -> Path:
     """Train into ``root/models/name`` with its checkpoints in ``root/checkpoints/name``
     (the workflow's layout: checkpoints of other runs beside each other)."""
-    cfg = compose_config(CONFIG, "lite", SHORT + overrides)
+    cfg = compose_config(TRAIN_CONFIG, "lite", SHORT + overrides)
     return train(cfg, [facesets[0]], [facesets[1]], root / "models" / name, root / "checkpoints" / name,
                  identities=("woman", "man"), threads=2)
 

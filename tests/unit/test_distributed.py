@@ -17,14 +17,10 @@ from swapflow.schema import ConfigError
 from swapflow.train.config import compose_config
 from swapflow.train.trainer import train
 from swapflow.train.distributed import Group
+from tests.conftest import TRAIN_CONFIG
 
-CONFIG = Path(__file__).resolve().parents[2] / "config"
 SETTINGS = ["batch_size=8", "log_every_s=0"]
 
-
-@pytest.fixture(scope="module")
-def facesets(woman, man) -> tuple[Path, Path]:
-    return woman.faceset, man.faceset
 
 
 def _launch_command(facesets, tmp: Path, overrides: list[str]) -> list[str]:
@@ -32,7 +28,7 @@ def _launch_command(facesets, tmp: Path, overrides: list[str]) -> list[str]:
     rule does) with two processes of one thread, exiting with its status."""
     code = ("import sys; from pathlib import Path; from swapflow.train.config import compose_config; "
             "from swapflow.train.distributed import launch; "
-            f"cfg = compose_config({str(CONFIG)!r}, 'lite', {SETTINGS + overrides!r}); "
+            f"cfg = compose_config({str(TRAIN_CONFIG)!r}, 'lite', {SETTINGS + overrides!r}); "
             f"sys.exit(launch(cfg, [{str(facesets[0])!r}], [{str(facesets[1])!r}], {str(tmp / 'model')!r}, "
             f"{str(tmp / 'ckpt')!r}, ('woman', 'man'), 2, 1, Path({str(tmp / 'log.txt')!r})))")
     return [sys.executable, "-c", code]
@@ -48,7 +44,7 @@ def test_batch_positions_are_shared_out():
 @pytest.mark.slow
 def test_two_processes_train_what_one_process_does(facesets, tmp_path):
     one = tmp_path / "one"
-    train(compose_config(CONFIG, "lite", SETTINGS + ["iterations=12"]), [facesets[0]], [facesets[1]],
+    train(compose_config(TRAIN_CONFIG, "lite", SETTINGS + ["iterations=12"]), [facesets[0]], [facesets[1]],
           one / "model", one / "ckpt", identities=("woman", "man"), threads=2)
     two = tmp_path / "two"
     two.mkdir()

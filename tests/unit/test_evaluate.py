@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -30,8 +29,8 @@ from swapflow.video.merge import merge
 from swapflow.video.probe import Probe
 from swapflow.video.read import VideoFrames
 from swapflow.video.split import split
+from tests.conftest import TRAIN_CONFIG
 
-CONFIG = Path(__file__).resolve().parents[2] / "config"
 MAN_FRAMES = 36  # the man's frames (fixture ``man``): faceset B and the target of the swap
 PASSED = [30, 31, 32]  # frames whose face is not kept, so convert copies them
 
@@ -42,7 +41,7 @@ def swap(man, woman, tmp_path_factory):
     the man's frames converted with it and merged into a video."""
     assert len(man.frames) == MAN_FRAMES
     root = tmp_path_factory.mktemp("evaluate")
-    cfg = compose_config(CONFIG, "lite", ["iterations=30", "batch_size=8", "min_faces=10", "holdout=0.1",
+    cfg = compose_config(TRAIN_CONFIG, "lite", ["iterations=30", "batch_size=8", "min_faces=10", "holdout=0.1",
                                           "log_every_s=0"])
     model_dir = train(cfg, [woman.faceset], [man.faceset], root / "model", root / "ckpt",
                       identities=("woman", "man"), threads=2)
@@ -62,7 +61,7 @@ def swap(man, woman, tmp_path_factory):
 @pytest.fixture(scope="module")
 def evaluated(swap):
     return evaluate_swap(swap["original"], swap["output"], swap["alignments"], swap["model"],
-                         swap["a"], swap["b"], {"max_faces": 12, "reference_faces": 12})
+                         swap["a"], swap["b"], {"swap_faces": 12, "reference_faces": 12})
 
 
 def test_identity_apart_for_covered_and_uncovered_poses(evaluated, swap):
@@ -125,7 +124,7 @@ def test_reconstruction_on_held_out_faces(evaluated, swap):
 def test_identity_conversion_is_neutral(swap):
     """Output == original: no flicker added, same pose and landmarks, same identity."""
     m, faces = evaluate_swap(swap["original"], FrameFiles(swap["original"]), swap["alignments"], swap["model"],
-                             swap["a"], swap["b"], {"max_faces": 4, "reference_faces": 4, "holdout_faces": 2})
+                             swap["a"], swap["b"], {"swap_faces": 4, "reference_faces": 4, "holdout_faces": 2})
     assert m["flicker_ratio"] == 1.0
     assert m["pose_yaw_diff"] == m["pose_pitch_diff"] == m["pose_roll_diff"] == 0
     assert m["landmark_nme"] == 0
@@ -158,7 +157,7 @@ def test_sharpness_sees_blur_that_identity_does_not(swap):
     for factor in (2.0, 3.0):
         m, _ = evaluate_swap(swap["original"], Softened(swap["original"], factor), swap["alignments"],
                              swap["model"], swap["a"], swap["b"],
-                             {"max_faces": 6, "reference_faces": 4, "holdout_faces": 2})
+                             {"swap_faces": 6, "reference_faces": 4, "holdout_faces": 2})
         assert m["id_retrieval"] == 0 and m["landmark_nme"] < 0.1  # still the man, same expression
         ratios[factor] = m["sharpness_ratio"]
     assert 0.05 < ratios[3.0] < ratios[2.0] < 0.5, ratios

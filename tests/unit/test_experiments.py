@@ -147,6 +147,21 @@ def test_keys_that_share_a_last_word_keep_their_path():
     assert config["swaps"][1]["name"] == "e_overrides~loss.gradient-1+data.flip-false_seed~0"
 
 
+def test_a_grid_sweeps_an_occlusion_sources_own_setting():
+    """``convert.<source>.<key>`` is set under the source in each point's swap; two
+    sources' ``threshold`` keep their paths in the names."""
+    config = _config(grid={"convert.skin.threshold": [3.0, 5.0], "convert.reconstruction.threshold": [2.0]})
+    expand_experiments(config, SCHEMA)
+    made = config["swaps"][1:]
+    assert [s["name"] for s in made] == [
+        "e_convert.skin.threshold~3_convert.reconstruction.threshold~2_seed~0",
+        "e_convert.skin.threshold~5_convert.reconstruction.threshold~2_seed~0"]
+    assert made[1]["convert"] == {"skin": {"threshold": 5.0}, "reconstruction": {"threshold": 2.0}}
+    with pytest.raises(ConfigError, match=r"experiments.e.grid: unknown key 'convert.skin.thresh' \(allowed: "
+                                          r"convert.mask, .*convert.skin.threshold"):
+        expand_experiments(_config(grid={"convert.skin.thresh": [3.0]}), SCHEMA)
+
+
 @pytest.mark.parametrize("experiment, message", [
     ({"grid": {"convert.colour": ["rct"]}}, "experiments.e.grid: unknown key 'convert.colour' (allowed: convert.mask,"),
     ({"grid": {"colour": ["rct"]}}, "experiments.e.grid: 'colour' is not a setting a grid can sweep"),

@@ -13,14 +13,18 @@ import yaml
 
 from swapflow.alignments import kept_faces, matrices
 from swapflow.faceset import load_faceset
-from swapflow.convert import convert_frames, face_mask, occlusion_mask, rebuild_errors
+from swapflow.convert import convert_frames, face_mask, face_view
 from swapflow.anatomy import POINTS
 from swapflow.geometry import transform_points, warp
 from swapflow.frames import frame_index, list_frames, read_frame, write_frame
 from swapflow.mask import make_mask
-from swapflow.occlusion import (hand_mask, hands_by_frame, learned_occlusion, reconstruction_errors,
-                                reconstruction_mask, skin_occlusion, track_hands, usual_error)
-from swapflow.settings import ConvertConfig, FramesConfig, HandsConfig
+from swapflow.occlusion import Scene
+from swapflow.occlusion.hands import hand_mask, hands_by_frame, track_hands
+from swapflow.occlusion.learned import learned_occlusion
+from swapflow.occlusion.reconstruction import (Reconstruction, ReconstructionOptions, reconstruction_errors,
+                                               reconstruction_mask, usual_error)
+from swapflow.occlusion.skin import skin_occlusion
+from swapflow.settings import ConvertConfig, FramesConfig
 from swapflow.model_folder import load_model
 from tests.training import lite_model
 
@@ -29,7 +33,7 @@ PNG = FramesConfig(format="png")
 
 @pytest.fixture(scope="module")
 def hands(woman):
-    return track_hands(woman.frames, kept_faces(woman.alignments)["frame"], HandsConfig())
+    return track_hands(woman.frames, kept_faces(woman.alignments)["frame"])
 
 
 @pytest.fixture(scope="module")
@@ -148,14 +152,14 @@ def test_reconstruction_finds_a_pasted_occluder_and_spares_clean_faces(woman, mo
     card, video = _card_on_her_cheek(woman, pasted, tmp_path / "frames")
     cfg = ConvertConfig(occlusion=("reconstruction",))
     todo = [p for p in video if frame_index(p) in pasted + clean]
-    errors = rebuild_errors(video, faces, todo, model, cfg)
+    source = _reconstruction(model, video, faces, todo)
     box = model.coverage_box(256)
     x0, y0, side = box
     ious, losses = [], []
     for row in faces[faces["frame"].isin(pasted + clean)].itertuples():
         crop = _crop(video, row)
         whole = face_mask(row, box, crop, make_mask("extended"), None, cfg)
-        covered = (occlusion_mask(row, box, crop, whole, cfg, {}, errors) > 0.5) & (whole > 0.5)
+        covered = (source.covered(face_view(row, box, crop, whole, None)) > 0.5) & (whole > 0.5)
         if row.frame in pasted:
             truth = (card[y0:y0 + side, x0:x0 + side] > 0) & (whole > 0.5)
             ious.append((covered & truth).sum() / (covered | truth).sum())
@@ -184,13 +188,13 @@ def test_an_occluder_in_every_frame_stands_out_against_the_models_usual_error(wo
     x0, y0, side = box
     found = {}
     for usual in ("video", "model"):
-        cfg = ConvertConfig(occlusion=("reconstruction",), occlusion_usual=usual)
-        errors = rebuild_errors(video, faces, video[::4], model, cfg)
+        cfg = ConvertConfig(occlusion=("reconstruction",))
+        source = _reconstruction(model, video, faces, video[::4], usual=usual)
         ious = []
         for row in faces[faces["frame"].isin(frame_index(p) for p in video[::4])].itertuples():
             crop = _crop(video, row)
             whole = face_mask(row, box, crop, make_mask("extended"), None, cfg)
-            covered = (occlusion_mask(row, box, crop, whole, cfg, {}, errors) > 0.5) & (whole > 0.5)
+            covered = (source.covered(face_view(row, box, crop, whole, None)) > 0.5) & (whole > 0.5)
             truth = (card[y0:y0 + side, x0:x0 + side] > 0) & (whole > 0.5)
             ious.append((covered & truth).sum() / (covered | truth).sum())
         found[usual] = np.mean(ious)
@@ -235,19 +239,18 @@ def test_shards_find_the_occlusion_of_one_run(man, model):
     video's faces, and compares them with the video's usual error: a shard computes
     all three beyond its own frames, so two shards cut inside a window and a batch
     find exactly the occlusion of the whole run."""
-    cfg = ConvertConfig(occlusion=("reconstruction",), occlusion_frames=2, occlusion_threshold=1.0,
-                        occlusion_min_area=0.0, batch_size=8)
+    cfg = ConvertConfig(occlusion=("reconstruction",), occlusion_min_area=0.0, batch_size=8)
     faces = kept_faces(man.alignments)
     box = model.coverage_box(256)
     landmark = make_mask("extended")
 
     def found(paths) -> dict[int, np.ndarray]:
-        errors = rebuild_errors(man.frames, faces, paths, model, cfg)
+        source = _reconstruction(model, man.frames, faces, paths, cfg, frames=2, threshold=1.0)
         out = {}
         for row in faces[faces["frame"].isin([frame_index(p) for p in paths])].itertuples():
             crop = _crop(man.frames, row)
-            out[row.frame] = occlusion_mask(row, box, crop, face_mask(row, box, crop, landmark, None, cfg), cfg,
-                                            {}, errors)
+            out[row.frame] = source.covered(face_view(row, box, crop, face_mask(row, box, crop, landmark, None, cfg),
+                                                      None))
         return out
 
     whole = found(man.frames)
@@ -255,6 +258,14 @@ def test_shards_find_the_occlusion_of_one_run(man, model):
     assert sorted(shards) == sorted(whole)
     assert all((whole[f] == shards[f]).all() for f in whole)
     assert sum(m.sum() for m in whole.values()) > 0, "a threshold of 1 should find something"
+
+
+def _reconstruction(model, video, faces, todo, cfg: ConvertConfig = ConvertConfig(),
+                    **options) -> Reconstruction:
+    """The ``reconstruction`` source of a convert job on ``todo`` of the frames of ``video``."""
+    scene = Scene(model, {frame_index(p): p for p in video}, faces, list(todo), cfg.batch_size,
+                  cfg.occlusion_min_area)
+    return Reconstruction(scene, ReconstructionOptions(**options))
 
 
 def _faces_of(video, step: int, frames=range(10 ** 6)):

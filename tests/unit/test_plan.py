@@ -73,7 +73,7 @@ def test_a_model_is_named_by_content_and_faceset_settings(clips, tmp_path):
     assert plan(clips, curate={"blur": 0.4}).swap_model["a_on_b"] != name
     assert plan(clips, frames={"jpeg_quality": 90}).swap_model["a_on_b"] != name
     assert plan(clips, frames={"png_compression": 3}).swap_model["a_on_b"] == name  # jpg frames: unread
-    assert plan(clips, convert={"color": "none"}, evaluate={"max_faces": 5}).swap_model["a_on_b"] == name
+    assert plan(clips, convert={"color": "none"}, evaluate={"swap_faces": 5}).swap_model["a_on_b"] == name
 
 
 def test_names_of_a_swaps_outputs(clips):
@@ -111,3 +111,19 @@ def test_a_bad_training_setting_names_the_swap(clips):
                             "train": {"overrides": ["batch_size=0"]}}])
     with pytest.raises(ConfigError, match=r"swaps\.split\.train: batch_size 16 does not split evenly over 3"):
         plan(clips, swaps=[{"name": "split", "face": "alice", "target": "bob", "train": {"gpus": 3}}])
+
+
+def test_convert_reads_the_settings_of_the_chosen_occlusion_sources_only(clips):
+    """A source's own settings (``convert.<source>``) reach convert where the swap uses the
+    source, the swap's own on top; another source's never do (changing them reruns nothing),
+    and rule hands reads only the confidence."""
+    config = {"convert": {"occlusion": ["hands", "reconstruction"], "skin": {"threshold": 2.0}},
+              "swaps": [{"name": "a_on_b", "face": "alice", "target": "bob",
+                         "convert": {"reconstruction": {"frames": 0}}}]}
+    p = plan(clips, **config)
+    sources = p.convert_settings("a_on_b")["sources"]
+    assert sources == {"hands": {"dilate": 0.25, "confidence": 0.5},
+                       "reconstruction": {"threshold": 3.0, "usual": "model", "frames": 0}}
+    assert p.swap_settings("a_on_b")["convert"]["reconstruction"]["frames"] == 0
+    assert p.hand_tracking() == {"confidence": 0.5}
+    assert ConvertConfig(**p.convert_settings("a_on_b")).sources == sources  # what rule convert passes

@@ -16,7 +16,8 @@ from tests.conftest import REPO
 
 SCHEMA = load_schema(REPO / "workflow/schemas/config.schema.yaml")
 SECTIONS = ["frames", "extract", "mask", "curate", "pose_coverage", "train", "convert", "evaluate", "merge"]
-NESTED = ["extract.track", "extract.mediapipe", "extract.dlib-hog", "extract.dlib-cnn"]  # sections in a section
+NESTED = ["extract.track", "extract.mediapipe", "extract.dlib-hog", "extract.dlib-cnn",  # sections in a section
+          "convert.hands", "convert.reconstruction", "convert.skin"]
 
 
 def section(config: dict, name: str) -> dict:
@@ -113,8 +114,8 @@ def test_a_swaps_own_keys_go_on_top():
 def test_readme_tables_are_made_from_the_settings():
     path = REPO / "config/README.md"
     text = path.read_text()
-    assert text.count("<!-- settings table: ") == len(SECTIONS + NESTED)
-    assert readme_tables.readme_tables(text) == text, (
+    assert text.count("<!-- settings table: ") == len(SECTIONS + NESTED) + 1  # and the training config's
+    assert readme_tables.readme_tables(text, REPO / "config") == text, (
         "config/README.md's settings tables differ from swapflow.settings: run "
         "python -m swapflow.config config/README.md")
 
@@ -143,6 +144,35 @@ def test_the_detector_keys_moved_under_its_name(capsys):
         for key in ("range", "tiling")]
     with pytest.raises(ConfigError, match="extract.range and extract.mediapipe.range are both given"):
         validate_config(minimal() | {"extract": {"range": "short", "mediapipe": {"range": "full"}}}, SCHEMA)
+
+
+def test_the_occlusion_keys_moved_under_their_source(capsys):
+    """Each occlusion source owns its settings: an old flat key moves under the source,
+    in the sections, in a swap's own section and in an experiment's grid."""
+    config = minimal(convert={"skin_threshold": 3.0}) | {
+        "convert": {"occlusion_threshold": 4.0, "occlusion_usual": "video", "hand_dilate": 0.1},
+        "mask": {"hand_confidence": 0.7},
+        "experiments": [{"name": "e", "swap": "s", "grid": {"convert.occlusion_frames": [0, 2]}}]}
+    validate_config(config, SCHEMA)
+    convert = config["convert"]
+    assert convert["reconstruction"] == {"threshold": 4.0, "usual": "video", "frames": 1}
+    assert convert["hands"] == {"dilate": 0.1, "confidence": 0.7} and convert["skin"] == {"threshold": 4.0}
+    assert config["swaps"][0]["convert"] == {"skin": {"threshold": 3.0}}
+    assert list(config["experiments"][0]["grid"]) == ["convert.reconstruction.frames"]
+    assert "hand_confidence" not in config["mask"] and "occlusion_threshold" not in convert
+    lines = capsys.readouterr().err.splitlines()
+    assert "swapflow: swaps.s.convert.skin_threshold is now swaps.s.convert.skin.threshold; the old name " \
+           "works until the next release" in lines
+    assert any(line.startswith("swapflow: experiments.e.grid: convert.occlusion_frames is now "
+                               "convert.reconstruction.frames") for line in lines)
+    assert len(lines) == 6
+
+
+def test_a_swap_cannot_set_how_hands_are_tracked():
+    """Rule hands runs once a video for every swap: a swap's own confidence would be ignored."""
+    with pytest.raises(ConfigError, match="swaps.s.convert.hands.confidence: hands are tracked once a video"):
+        validate_config(minimal(convert={"hands": {"confidence": 0.9}}), SCHEMA)
+    validate_config(minimal(convert={"hands": {"dilate": 0.4}}), SCHEMA)
 
 
 def test_an_old_key_beside_its_new_name_is_refused():

@@ -33,19 +33,14 @@ from swapflow.train.config import check_ranges, list_presets
 from swapflow.train.losses import gradient_l1
 from swapflow.train.checkpoint import CheckpointError
 from swapflow.train.trainer import Trainer
+from tests.conftest import TRAIN_CONFIG
 
-CONFIG = Path(__file__).resolve().parents[2] / "config"
 FAST = ["log_every_s=0"]
 
 
-@pytest.fixture(scope="session")
-def facesets(woman, man) -> tuple[Path, Path]:
-    """(woman, man): 59 and 36 faces."""
-    return woman.faceset, man.faceset
-
 
 def _train(facesets, tmp: Path, preset: str, overrides: list[str], name: str = "run") -> Path:
-    cfg = compose_config(CONFIG, preset, FAST + overrides)
+    cfg = compose_config(TRAIN_CONFIG, preset, FAST + overrides)
     return train(cfg, [facesets[0]], [facesets[1]], tmp / name / "model", tmp / name / "ckpt",
                  identities=("woman", "man"), threads=2)
 
@@ -179,7 +174,7 @@ def test_a_full_disk_names_the_checkpoint_and_keeps_the_last(facesets, tmp_path)
     ckpt = tmp_path / "ckpt"
     cmd = [sys.executable, "-m", "swapflow.train.cli", "--faceset-a", str(facesets[0]),
            "--faceset-b", str(facesets[1]), "--out", str(tmp_path / "model"), "--checkpoint-dir",
-           str(ckpt), "--config-dir", str(CONFIG), "--preset", "lite", "batch_size=2",
+           str(ckpt), "--config-dir", str(TRAIN_CONFIG), "--preset", "lite", "batch_size=2",
            "checkpoint_every=2", *FAST]
     subprocess.run(cmd + ["iterations=2"], check=True, capture_output=True)
     kept = (ckpt / "checkpoint.pt").read_bytes()
@@ -199,7 +194,7 @@ def test_kill_and_resume(facesets, tmp_path):
     out, ckpt = tmp_path / "model", tmp_path / "ckpt"
     cmd = [sys.executable, "-m", "swapflow.train.cli", "--faceset-a", str(facesets[0]),
            "--faceset-b", str(facesets[1]), "--out", str(out), "--checkpoint-dir", str(ckpt),
-           "--config-dir", str(CONFIG), "--preset", "lite", "batch_size=4",
+           "--config-dir", str(TRAIN_CONFIG), "--preset", "lite", "batch_size=4",
            "checkpoint_every=1000", "lr_schedule=constant", *FAST]  # constant: the rerun is shorter
     log = tmp_path / "log.txt"
     with open(log, "w") as fh:
@@ -239,7 +234,7 @@ def test_too_few_faces(facesets, tmp_path, capsys):
     with pytest.raises(FacesetError, match=rf"identity 'man' \(side b\).* has {n} faces, fewer than min_faces={n + 1}"):
         _train(facesets, tmp_path, "lite", [f"min_faces={n + 1}"])
     rc = main(["--faceset-a", str(facesets[0]), "--faceset-b", str(facesets[1]), "--out",
-               str(tmp_path / "m"), "--config-dir", str(CONFIG), "--names", "woman", "man",
+               str(tmp_path / "m"), "--config-dir", str(TRAIN_CONFIG), "--names", "woman", "man",
                "min_faces=100"])
     assert rc == 2 and "identity 'woman' (side a)" in capsys.readouterr().err
 
@@ -256,7 +251,7 @@ def test_too_few_faces(facesets, tmp_path, capsys):
 ])
 def test_bad_config_is_explained(facesets, tmp_path, capsys, args, message):
     rc = main(["--faceset-a", str(facesets[0]), "--faceset-b", str(facesets[1]),
-               "--out", str(tmp_path / "m"), "--config-dir", str(CONFIG), *args])
+               "--out", str(tmp_path / "m"), "--config-dir", str(TRAIN_CONFIG), *args])
     assert rc == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
 
@@ -278,8 +273,8 @@ def test_settings_out_of_range_stop_the_composition(override, message):
     """Every numeric training setting has a range, checked when the config is
     composed (the dry run) from the one table the trainer checks too."""
     with pytest.raises(ConfigError, match=re.escape(f"training setting {message}")):
-        compose_config(CONFIG, "lite", [override])
-    cfg = compose_config(CONFIG, "lite", [])
+        compose_config(TRAIN_CONFIG, "lite", [override])
+    cfg = compose_config(TRAIN_CONFIG, "lite", [])
     OmegaConf.set_struct(cfg, False)
     key, value = override.split("=")
     OmegaConf.update(cfg, key, yaml.safe_load(value))
@@ -288,14 +283,14 @@ def test_settings_out_of_range_stop_the_composition(override, message):
 
 
 def test_every_preset_is_in_range():
-    for preset in list_presets(CONFIG):
-        check_ranges(compose_config(CONFIG, preset))
+    for preset in list_presets(TRAIN_CONFIG):
+        check_ranges(compose_config(TRAIN_CONFIG, preset))
 
 
 def test_auto_keys_take_true_or_false():
     """``channels_last: auto | true | false``: the type check lets the documented values through."""
-    assert compose_config(CONFIG, "lite", ["channels_last=false"]).channels_last is False
-    assert compose_config(CONFIG, "lite", ["channels_last=true"]).channels_last is True
+    assert compose_config(TRAIN_CONFIG, "lite", ["channels_last=false"]).channels_last is False
+    assert compose_config(TRAIN_CONFIG, "lite", ["channels_last=true"]).channels_last is True
 
 
 @pytest.mark.slow

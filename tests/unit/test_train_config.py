@@ -13,9 +13,9 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from swapflow.schema import ConfigError
-from swapflow.train.config import SCHEMA, SETTINGS, check_ranges, compose_config, list_presets
+from swapflow.train.config import SCHEMA, TRAIN_KEYS, check_ranges, compose_config, list_presets
+from tests.conftest import TRAIN_CONFIG
 
-CONFIG = Path(__file__).resolve().parents[2] / "config"
 OVERRIDES = [[], ["model.lr=1e-4"], ["iterations=20"], ["batch_size=8"], ["data.flip=false"],
              ["precision=fp32"], ["iterations=auto", "channels_last=false"], ["loss.gradient=1", "lr_final=0"],
              ["model.betas=[0,0.9]", "data.device_memory_gib=0.5"], ["+note=hello", "device=cpu"]]
@@ -32,7 +32,7 @@ def _typed(value):
 
 def _without_schema(tmp: Path, preset: str, overrides: list[str]) -> dict:
     """The composition as plain Hydra makes it from the same files, train_schema left out."""
-    shutil.copytree(CONFIG, tmp, dirs_exist_ok=True)
+    shutil.copytree(TRAIN_CONFIG, tmp, dirs_exist_ok=True)
     primary = tmp / "train.yaml"
     text = primary.read_text()
     assert re.search(rf"^  - {SCHEMA}\b.*\n", text, flags=re.M)
@@ -46,27 +46,27 @@ def _without_schema(tmp: Path, preset: str, overrides: list[str]) -> dict:
         GlobalHydra.instance().clear()
 
 
-@pytest.mark.parametrize("preset", list_presets(CONFIG))
+@pytest.mark.parametrize("preset", list_presets(TRAIN_CONFIG))
 def test_schema_keeps_every_value_and_its_type(tmp_path, preset):
     """Model names and checkpoint fingerprints hash the composed config: the
     schema must not change a key, a value or a type (an int stays int)."""
     for overrides in OVERRIDES:
-        cfg = OmegaConf.to_container(compose_config(CONFIG, preset, overrides), resolve=True)
+        cfg = OmegaConf.to_container(compose_config(TRAIN_CONFIG, preset, overrides), resolve=True)
         assert cfg.pop("preset") == preset
         assert _typed(cfg) == _typed(_without_schema(tmp_path, preset, overrides)), overrides
     assert type(cfg["data"]["device_memory_gib"]) is int  # 8 in train.yaml, never 8.0
 
 
-@pytest.mark.parametrize("preset", list_presets(CONFIG))
+@pytest.mark.parametrize("preset", list_presets(TRAIN_CONFIG))
 def test_schema_declares_each_setting(preset):
     """Every key of train.yaml and of each preset is a field of TrainConfig, and each field has a value."""
-    cfg = OmegaConf.to_container(compose_config(CONFIG, preset), resolve=True)
+    cfg = OmegaConf.to_container(compose_config(TRAIN_CONFIG, preset), resolve=True)
 
     def leaves(mapping, prefix=""):
         for key, value in mapping.items():
             yield from leaves(value, f"{prefix}{key}.") if isinstance(value, dict) else [f"{prefix}{key}"]
 
-    assert set(leaves(cfg)) == set(SETTINGS) | {"preset"}
+    assert set(leaves(cfg)) == set(TRAIN_KEYS) | {"preset"}
     check_ranges(cfg)
 
 
@@ -96,18 +96,18 @@ def test_schema_declares_each_setting(preset):
 ])
 def test_bad_override_names_key_value_and_what_is_allowed(override, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
-        compose_config(CONFIG, "lite", [override])
+        compose_config(TRAIN_CONFIG, "lite", [override])
 
 
 def test_words_and_whole_numbers_still_apply():
-    cfg = compose_config(CONFIG, "lite", ["iterations=auto", "channels_last=true", "data.rotation=0",
+    cfg = compose_config(TRAIN_CONFIG, "lite", ["iterations=auto", "channels_last=true", "data.rotation=0",
                                           "model.betas=[0.5,0.99]", "++seed=3", "+model.extra=1"])
     assert (cfg.iterations, cfg.channels_last, cfg.seed, cfg.model.extra) == ("auto", True, 3, 1)
     assert type(cfg.data.rotation) is int
 
 
 def test_a_preset_of_the_wrong_type_does_not_compose(tmp_path):
-    shutil.copytree(CONFIG, tmp_path, dirs_exist_ok=True)
+    shutil.copytree(TRAIN_CONFIG, tmp_path, dirs_exist_ok=True)
     preset = tmp_path / "model" / "lite.yaml"
     preset.write_text(re.sub(r"^  size: 64\b", "  size: big", preset.read_text(), flags=re.M))
     with pytest.raises(ConfigError, match="training setting model.size is 'big'; it takes a whole number"):
@@ -116,7 +116,7 @@ def test_a_preset_of_the_wrong_type_does_not_compose(tmp_path):
 
 def test_a_preset_may_add_keys_its_architecture_reads(tmp_path):
     """A new architecture's preset brings keys of its own; a typo in an override still stops."""
-    shutil.copytree(CONFIG, tmp_path, dirs_exist_ok=True)
+    shutil.copytree(TRAIN_CONFIG, tmp_path, dirs_exist_ok=True)
     preset = (tmp_path / "model" / "lite.yaml").read_text()
     (tmp_path / "model" / "mine.yaml").write_text(re.sub(r"^  lr:", "  dropout: 0.1\n  lr:", preset, flags=re.M))
     assert compose_config(tmp_path, "mine", ["model.dropout=0.2"]).model.dropout == 0.2
@@ -132,6 +132,6 @@ def test_a_preset_may_add_keys_its_architecture_reads(tmp_path):
 ])
 def test_a_config_file_is_checked_by_the_same_schema(change, message):
     """A composed config given as a file (swapflow-train --config) is plain YAML: check_ranges types it."""
-    cfg = OmegaConf.merge(OmegaConf.to_container(compose_config(CONFIG, "lite")), change)
+    cfg = OmegaConf.merge(OmegaConf.to_container(compose_config(TRAIN_CONFIG, "lite")), change)
     with pytest.raises(ConfigError, match=re.escape(message)):
         check_ranges(cfg)

@@ -177,8 +177,8 @@ def test_convert_only_variant_shares_the_model(swapped):
 
 
 @pytest.mark.parametrize("setting", [{"color": "histogram"}, {"occlusion": ["hands", "reconstruction"]},
-                                     {"occlusion": ["hands", "skin"]}, {"skin_threshold": 3.0},
-                                     {"hand_dilate": 0.3}, {"occlusion_threshold": 4.0}])
+                                     {"occlusion": ["hands", "skin"]}, {"skin": {"threshold": 3.0}},
+                                     {"hands": {"dilate": 0.3}}, {"reconstruction": {"threshold": 4.0}}])
 def test_convert_setting_reruns_convert_and_after(swapped, setting):
     with changed(swapped, with_sections(convert=setting)):
         assert planned_jobs(swapped) == {**AFTER_TRAIN, "config_used": 1, "all": 1}
@@ -188,7 +188,7 @@ def test_hand_setting_reruns_hands_and_convert_not_before(swapped):
     """Hands are tracked in the two target videos (``convert.occlusion: [hands]``, the
     default); a hand setting redoes that and what follows, never the masks, facesets
     or training; cutting nothing out redoes only convert and after."""
-    with changed(swapped, with_sections(mask={"hand_confidence": 0.7})):
+    with changed(swapped, with_sections(convert={"hands": {"confidence": 0.7}})):
         assert planned_jobs(swapped) == {"hands": 2, **AFTER_TRAIN, "config_used": 1, "all": 1}
     with changed(swapped, with_sections(convert={"occlusion": []})):
         assert planned_jobs(swapped) == {**AFTER_TRAIN, "config_used": 1, "all": 1}

@@ -22,7 +22,7 @@ from swapflow.faceset import load_faceset
 from swapflow.frames import list_frames, read_frame
 from swapflow.io import read_json
 from swapflow.mask import make_mask
-from swapflow.occlusion import hand_mask, hands_by_frame
+from swapflow.occlusion.hands import hand_mask, hands_by_frame
 from swapflow.report import CLIP_HEIGHT, CLIP_SECONDS
 from swapflow.video.merge import SYNTHETIC_COMMENT
 from swapflow.video.probe import Probe

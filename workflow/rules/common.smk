@@ -19,7 +19,6 @@ from swapflow.settings import (
     CurateConfig,
     EvaluateConfig,
     FacesetConfig,
-    HandsConfig,
     MaskConfig,
     MergeConfig,
     TrainJobConfig,

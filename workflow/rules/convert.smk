@@ -20,7 +20,7 @@ rule convert:
     resources:
         **STEP,
     params:
-        cfg=lambda wildcards: settings(ConvertConfig, wildcards.swap),
+        cfg=lambda wildcards: PLAN.convert_settings(wildcards.swap),
         identities=lambda wildcards: PLAN.swap_identities(wildcards.swap),
         frames=PLAN.frame_quality(),
         shard_size=convert_shard_size,

@@ -95,7 +95,7 @@ rule hands:
     resources:
         **STEP,
     params:
-        cfg=settings(HandsConfig),
+        cfg=PLAN.hand_tracking(),
     script:
         "../scripts/hands.py"
 

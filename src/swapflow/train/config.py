@@ -2,12 +2,13 @@
 
 ``TrainConfig`` is the schema of ``config/train.yaml`` (its ``defaults`` list
 starts with ``train_schema``, stored in Hydra's ConfigStore below): the one
-definition of what each training setting may be. A field's annotation is its
-type; its metadata, set with ``ranged``/``one_of``, the range or the words it
-takes. ``check_ranges`` checks a config against both, when a config is
-composed (a dry run stops on a bad override) and when a trainer starts (a
-config file given to swapflow-train). The values, and what they mean, are in
-the YAML files.
+definition of what each training setting may be and means. A field's
+annotation is its type; its metadata, set with ``ranged``/``one_of``/``typed``,
+the range or the words it takes and its meaning (config/README.md's training
+table is made from them). ``check_ranges`` checks a config against both, when a
+config is composed (a dry run stops on a bad override) and when a trainer
+starts (a config file given to swapflow-train). The default values are in the
+YAML files (train.yaml, then the preset's).
 """
 
 from __future__ import annotations
@@ -43,89 +44,121 @@ Number = Union[int, float]
 
 
 def ranged(low: float | None = None, high: float = INF, *, above: float | None = None,
-           also: tuple[str, ...] = ()) -> Any:
+           also: tuple[str, ...] = (), doc: str) -> Any:
     """A setting of at least ``low`` (or ``above``) and at most ``high``, or one of
-    the words ``also``; of a list, each item."""
-    return field(default=MISSING, metadata={"low": low, "above": above, "high": high, "one_of": also})
+    the words ``also``; of a list, each item. ``doc``: what it means (a row of
+    config/README.md's table of the training config)."""
+    return field(default=MISSING, metadata={"low": low, "above": above, "high": high, "one_of": also, "doc": doc})
 
 
-def one_of(*choices: str | bool) -> Any:
+def one_of(*choices: str | bool, doc: str) -> Any:
     """A setting that takes one of ``choices``."""
-    return field(default=MISSING, metadata={"one_of": choices})
+    return field(default=MISSING, metadata={"one_of": choices, "doc": doc})
+
+
+def typed(doc: str) -> Any:
+    """A setting that takes any value of its type."""
+    return field(default=MISSING, metadata={"doc": doc})
 
 
 @dataclass
 class ModelConfig:
-    arch: str = MISSING
-    size: int = ranged(16, 1024)
-    coverage: Number = ranged(above=0, high=1)
-    encoder: List[int] = ranged(1)
-    dense: int = ranged(0)
-    bottleneck: int = ranged(1)
-    decoder: List[int] = ranged(1)
-    res_blocks: bool = MISSING
-    mask: bool = MISSING
-    lr: Number = ranged(above=0, high=1)
-    betas: List[Number] = ranged(0, 0.9999)
+    arch: str = typed("the architecture: `original` (shared encoder, a decoder per side) or `dfaker` (residual "
+                      "decoders)")
+    size: int = ranged(16, 1024, doc="the side of the model's input and output, pixels")
+    coverage: Number = ranged(above=0, high=1, doc="the centred share of the 256 px faceset crop the model sees "
+                                                   "(convert and evaluate use the same crop)")
+    encoder: List[int] = ranged(1, doc="channels of the encoder's convolutions, one a halving of the side")
+    dense: int = ranged(0, doc="units of the dense bottleneck; `0` puts a 1x1 convolution there instead")
+    bottleneck: int = ranged(1, doc="channels of the code the decoders start from")
+    decoder: List[int] = ranged(1, doc="channels of each decoder's upscaling steps")
+    res_blocks: bool = typed("residual blocks in the decoders")
+    mask: bool = typed("the decoders also draw the face's mask (its loss: `loss.mask`); with `data.occlusion` it "
+                       "learns to leave out what covers the face (`convert.occlusion: [learned]`)")
+    lr: Number = ranged(above=0, high=1, doc="Adam's learning rate (the start of a cosine `lr_schedule`)")
+    betas: List[Number] = ranged(0, 0.9999, doc="Adam's betas")
 
 
 @dataclass
 class CurveConfig:
-    every: int = ranged(1)
-    holdout_faces: int = ranged(1, 4096)
-    swap_faces: int = ranged(0, 256)
+    every: int = ranged(1, doc="iterations between points of the learning curve (`curve.tsv`, `curve.png` in the "
+                               "model folder; live in `results/checkpoints/<model>/curve.tsv`), measured from "
+                               "iteration 0 and at the last")
+    holdout_faces: int = ranged(1, 4096, doc="held-out faces a side whose reconstruction (masked PSNR and SSIM, "
+                                             "as `evaluate`) a point measures")
+    swap_faces: int = ranged(0, 256, doc="held-out faces of B swapped to A at each point: dlib distance to A's "
+                                         "reference and sharpness against the source (about 0.15 s a face on a CPU)")
 
 
 @dataclass
 class StopConfig:
-    max_iterations: int = ranged(1)
-    window: int = ranged(1, 1000)
-    min_delta: Number = ranged(0)
+    max_iterations: int = ranged(1, doc="with `iterations: auto`: the most it trains (a cosine schedule runs "
+                                        "over this many)")
+    window: int = ranged(1, 1000, doc="with `iterations: auto`: stop at the first curve point where the best "
+                                      "held-out masked PSNR (mean of A and B) rose less than `min_delta` dB over "
+                                      "the last `window` points")
+    min_delta: Number = ranged(0, doc="see `stop.window`, dB")
 
 
 @dataclass
 class DataConfig:
-    device_memory_gib: Number = ranged(0)
-    rotation: Number = ranged(0, 180)
-    zoom: Number = ranged(0, 0.5)
-    shift: Number = ranged(0, 0.5)
-    flip: bool = MISSING
-    jitter_l: Number = ranged(0, 1)
-    jitter_ab: Number = ranged(0, 1)
-    warp_grid: int = ranged(2, 64)
-    warp_strength: Number = ranged(0, 0.25)
-    mask_dilate: Number = ranged(0, 0.5)
-    background_weight: Number = ranged(0)
-    region_weight: Number = ranged(0)
-    occlusion: Number = ranged(0, 1)
+    device_memory_gib: Number = ranged(0, doc="how much of the GPU the training faces may take (beyond it they "
+                                              "stay in pinned host memory)")
+    rotation: Number = ranged(0, 180, doc="degrees, uniform ±, of input and target alike")
+    zoom: Number = ranged(0, 0.5, doc="relative, uniform ±, of input and target alike")
+    shift: Number = ranged(0, 0.5, doc="share of the side, uniform ±, of input and target alike")
+    flip: bool = typed("mirror half the faces (input and target alike; coverage counts mirrored faces)")
+    jitter_l: Number = ranged(0, 1, doc="LAB lightness shift, share of 255")
+    jitter_ab: Number = ranged(0, 1, doc="LAB a/b shift, share of 255")
+    warp_grid: int = ranged(2, 64, doc="control points per side of the input's random warp")
+    warp_strength: Number = ranged(0, 0.25, doc="standard deviation of the warp's control-point moves, a share of "
+                                                "the side; `0`: the input is the target (benchmarks/quality.md: "
+                                                "`lite` sets 0 for the demo's hundreds of faces; a few dozen "
+                                                "want 0.02)")
+    mask_dilate: Number = ranged(0, 0.5, doc="how far the loss's face mask grows, a share of the side")
+    background_weight: Number = ranged(0, doc="loss weight off the (grown) face mask")
+    region_weight: Number = ranged(0, doc="loss weight on the eye and mouth hulls")
+    occlusion: Number = ranged(0, 1, doc="share of inputs with an occluder pasted on (an ellipse or a box, "
+                                         "7.5-30 % of the side across, flat or cut from another face, moving with "
+                                         "the warp); the target stays the clean face and the mask's target leaves "
+                                         "it out; `0`: off")
 
 
 @dataclass
 class LossConfig:
-    ssim: Number = ranged(0)
-    l1: Number = ranged(0)
-    gradient: Number = ranged(0)
-    mask: Number = ranged(0)
-    grad_clip: Number = ranged(0)
+    ssim: Number = ranged(0, doc="weight of the SSIM term")
+    l1: Number = ranged(0, doc="weight of the L1 term")
+    gradient: Number = ranged(0, doc="weight of an L1 term on image gradients (sees edges a blur flattens)")
+    mask: Number = ranged(0, doc="weight of the learned mask's MSE (`model.mask`)")
+    grad_clip: Number = ranged(0, doc="largest gradient norm; `0`: off")
 
 
 @dataclass
 class TrainConfig:
-    seed: int = ranged(0, 2 ** 63 - 1)
-    iterations: Union[int, str] = ranged(1, also=("auto",))
-    batch_size: int = ranged(1)
-    lr_schedule: str = one_of("constant", "cosine")
-    lr_final: Number = ranged(0, 1)
-    min_faces: int = ranged(1)
-    holdout: Number = ranged(0, 0.25)  # a fraction, never more than a quarter
-    holdout_min: int = ranged(0)
-    device: str = MISSING
-    precision: str = one_of("auto", "fp32", "bf16", "fp16")
-    channels_last: Union[bool, str] = one_of("auto", True, False)
-    compile: bool = MISSING
-    checkpoint_every: int = ranged(1)
-    preview_every: int = ranged(1)
-    log_every_s: Number = ranged(0)
+    seed: int = ranged(0, 2 ** 63 - 1, doc="the seed of the weights, the held-out faces and every batch")
+    iterations: Union[int, str] = ranged(1, also=("auto",), doc="training steps, each on `batch_size` faces of A "
+                                                               "and of B; `auto`: until held-out reconstruction "
+                                                               "stops improving (`stop`)")
+    batch_size: int = ranged(1, doc="faces a side per step (shared by the processes of a multi-GPU run)")
+    lr_schedule: str = one_of("constant", "cosine", doc="`constant` (`model.lr` throughout) or `cosine` (from "
+                                                        "`model.lr` down to `lr_final` × it at the last iteration)")
+    lr_final: Number = ranged(0, 1, doc="the cosine schedule's end, a share of `model.lr`")
+    min_faces: int = ranged(1, doc="a faceset with fewer faces stops the run")
+    holdout: Number = ranged(0, 0.25, doc="share of each faceset kept out of training (evaluate's reconstruction "
+                                          "measures it; never more than a quarter)")
+    holdout_min: int = ranged(0, doc="but at least this many faces (never more than a quarter of a faceset)")
+    device: str = typed("`auto` (cuda when there is one), `cpu`, `cuda` or `cuda:N`")
+    precision: str = one_of("auto", "fp32", "bf16", "fp16", doc="`auto`: bf16 on cuda (fp16 with a grad scaler "
+                                                               "without bf16), bf16 on CPUs with native bf16 "
+                                                               "kernels, else fp32; `fp16` on cuda only")
+    channels_last: Union[bool, str] = one_of("auto", True, False, doc="`auto`: on cuda only (slower than NCHW on "
+                                                                      "AVX2 CPUs)")
+    compile: bool = typed("`torch.compile` the encoder and decoders")
+    checkpoint_every: int = ranged(1, doc="iterations between checkpoints (also on SIGTERM/SIGINT)")
+    preview_every: int = ranged(1, doc="iterations between rewrites of the live "
+                                       "`results/checkpoints/<model>/preview.jpg`")
+    log_every_s: Number = ranged(0, doc="seconds between progress lines (`logs/train/<model>.log`, a local run's "
+                                        "terminal)")
     curve: CurveConfig = field(default_factory=CurveConfig)
     stop: StopConfig = field(default_factory=StopConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -156,7 +189,7 @@ def _settings(cls: type, prefix: str = "") -> Iterator[tuple[str, Any, Mapping]]
 
 
 # dotted key -> (type, metadata) of each setting
-SETTINGS: dict[str, tuple[Any, Mapping]] = {key: (hint, meta) for key, hint, meta in _settings(TrainConfig)}
+TRAIN_KEYS: dict[str, tuple[Any, Mapping]] = {key: (hint, meta) for key, hint, meta in _settings(TrainConfig)}
 
 
 def list_presets(config_dir: str | Path) -> list[str]:
@@ -208,7 +241,7 @@ def compose_config(config_dir: str | Path, preset: str, overrides: list[str] = (
 def check_ranges(cfg: Mapping) -> None:
     """Raise ConfigError naming the first setting of ``TrainConfig`` that ``cfg``
     lacks or holds outside its field's type, range or words."""
-    for key, (hint, meta) in SETTINGS.items():
+    for key, (hint, meta) in TRAIN_KEYS.items():
         value = _get(cfg, key)
         if value is MISSING or not _fits(value, hint, meta):
             raise ConfigError(f"training setting {key} is {'not set' if value is MISSING else _shown(value)}; "
@@ -218,15 +251,15 @@ def check_ranges(cfg: Mapping) -> None:
 def _check_override(line: str, key: str, value: object) -> None:
     """An override of a setting is of its type: Hydra parses it (``2`` is a number,
     ``yes`` text), but OmegaConf would turn 2 and yes into true, 7 into '7'."""
-    if any(k.startswith(f"{key}.") for k in SETTINGS):  # a section: data, model, ...
+    if any(k.startswith(f"{key}.") for k in TRAIN_KEYS):  # a section: data, model, ...
         if not isinstance(value, Mapping):
             raise ConfigError(f"override {line!r} does not apply: {key} takes a mapping, not {value!r}")
         for name, item in value.items():
             _check_override(line, f"{key}.{name}", item)
         return
-    if key not in SETTINGS:
+    if key not in TRAIN_KEYS:
         return  # a key TrainConfig lacks: Hydra says so, or adds it (+key=...)
-    hint, meta = SETTINGS[key]
+    hint, meta = TRAIN_KEYS[key]
     if value is not None and not meta.get("one_of") and not _same_kind(value, hint):
         raise ConfigError(f"override {line!r} does not apply: {key} takes {_kind(hint)}, not {value!r}")
     if not _fits(value, hint, meta):

@@ -36,7 +36,7 @@ SCORE = ("recon_a_psnr_masked", "recon_b_psnr_masked")  # what the stop rule wat
 Holdout = list[tuple[Path, np.ndarray]]
 
 
-class CurveProbe:
+class CurveMeter:
     """Measures a model on fixed held-out faces (``holdout``: side -> (faceset,
     held-out indices)); ``facesets``: side -> faceset folders."""
 

@@ -33,11 +33,11 @@ from swapflow.faceset import Faceset
 from swapflow.frames import spread, write_jpeg
 from swapflow.io import atomic_path, project_path
 from swapflow.logs import PROGRESS, hms
-from swapflow.occlusion import USUAL_FACES, decoder_errors, usual_error
+from swapflow.occlusion.reconstruction import USUAL_FACES, decoder_errors, usual_error
 from swapflow.schema import ConfigError
 from swapflow.train import checkpoint, distributed
 from swapflow.train.config import check_ranges, learning_rate, schedule_length
-from swapflow.train.curve import CurveProbe, stop_reason
+from swapflow.train.curve import CurveMeter, stop_reason
 from swapflow.train.data import SIDES, Batch, FaceBank, Sampler, load_facesets
 from swapflow.train.device import autocast_dtype, channels_last, limit_threads, resolve_device
 from swapflow.train.losses import face_loss
@@ -122,7 +122,7 @@ class Trainer:
         self.curve_seconds = 0.0
         self.stopped = ""  # why fit ended
         self.continued_from: str | None = None  # another run's checkpoint this one went on from
-        self._probe: CurveProbe | None = None
+        self._meter: CurveMeter | None = None
         # steps whose losses are still on the device: (iteration, lr, losses); read at log time
         self.pending: list[tuple[int, float, torch.Tensor]] = []
         self.loss_names: list[str] = []
@@ -312,12 +312,12 @@ class Trainer:
         if self.group.main:
             if not self.curve or self.curve[-1]["iteration"] < self.iteration:
                 started = time.perf_counter()
-                if self._probe is None:
+                if self._meter is None:
                     holdout = {side: [(Path(p), np.array(e["holdout_indices"], int))
                                       for p, e in zip(self.paths[side], self.facesets[side])]
                                for side in self.paths}
-                    self._probe = CurveProbe(self.cfg.curve, self.paths, holdout)
-                self.curve.append({"iteration": self.iteration} | self._probe.measure(self.model))
+                    self._meter = CurveMeter(self.cfg.curve, self.paths, holdout)
+                self.curve.append({"iteration": self.iteration} | self._meter.measure(self.model))
                 self.curve_seconds += time.perf_counter() - started
                 self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
                 with atomic_path(self.checkpoint_dir / folder.CURVE) as tmp:
