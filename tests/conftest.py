@@ -22,11 +22,17 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 
 
+# the demo clips split and extracted once a session (tests/faces.py), for every tier
+pytest_plugins = ["tests.faces"]
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Real workflow runs (tests/workflow, tests/cluster) are ``slow``: ``pytest -m
+    """The tiers: tests/unit calls the library in this process; tests/integration runs
+    other programs on it (torchrun, the GPU kit's scripts); tests/workflow runs real
+    snakemake, tests/cluster on a real SLURM. All but unit are ``slow``: ``pytest -m
     "not slow"`` is the quick subset to run while working."""
     for item in items:
-        if {"workflow", "cluster"} & set(item.path.relative_to(REPO / "tests").parts[:1]):
+        if {"integration", "workflow", "cluster"} & set(item.path.relative_to(REPO / "tests").parts[:1]):
             item.add_marker(pytest.mark.slow)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from swapflow.settings import (
     TrainJobConfig,
 )
 from swapflow.schema import ConfigError, config_fields, section_values
-from swapflow.train.config import model_name, process_share
+from swapflow.train.config import process_share
 from swapflow.video.probe import content_hash, source_digest
 
 DEMO_DIR = Path("resources/demo")  # where the demo clips are fetched (rule demo_data)
@@ -295,3 +295,14 @@ def _section(values: Mapping | None, name: str) -> Mapping | None:
     for key in name.split("."):
         values = values.get(key) if values else None
     return values
+
+
+def model_name(identities: Sequence[str], data: Mapping[str, Sequence[Any]], cfg: Mapping) -> str:
+    """``<face>-<target>-<preset>-<hash>``: a model named by what it is trained on
+    (the identities and, per identity, what its facesets are made from: ``data``)
+    and with (the composed config ``cfg``), so swaps that differ only after
+    training share it and any change names a new one."""
+    what = {"identities": list(identities), "data": {k: list(v) for k, v in data.items()},
+            "config": cfg}
+    digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:10]
+    return f"{'-'.join(identities)}-{cfg['preset']}-{digest}"

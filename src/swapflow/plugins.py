@@ -1,13 +1,14 @@
-"""Plugins chosen by name: face detectors, landmarkers, masks, colour matchers.
+"""Plugins chosen by name: face detectors, landmarkers, masks, colour matchers, occlusion sources.
 
 A plugin is a class (a colour matcher: a function) registered under a name:
 a built-in one by its ``module:attribute`` path in its kind's registry
 (``swapflow.detectors.DETECTORS``, ``landmarks.LANDMARKERS``, ``mask.MASKS``,
-``color.COLOR_MATCHERS``), imported when first used (a detector module when
-it is chosen), another with ``@REGISTRY.register(name)``. A plugin with
-settings of its own declares them as an ``Options`` settings dataclass; the
-config gives them under the plugin's name (``extract.mediapipe.tiling``) and
-``make`` builds the class with them.
+``color.COLOR_MATCHERS``, ``occlusion.OCCLUSIONS``), imported when first used
+(a detector module when it is chosen), another with
+``@REGISTRY.register(name)``. A plugin with settings of its own declares them
+as an ``Options`` settings dataclass; the config gives them under the plugin's
+name (``extract.mediapipe.tiling``, ``convert.skin.threshold``) and ``make``
+builds the class with them.
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@ import torch
 from swapflow.anatomy import LEFT_EYE, MOUTH, RIGHT_EYE
 from swapflow.faceset import load_faceset
 from swapflow.train.config import compose_config
+from swapflow.schema import ConfigError
 from swapflow.train.data import FIXED_DRAWS, FaceBank, Sampler, uniforms
+from swapflow.train.distributed import Group
 from swapflow.train.models import build_model
 from tests.conftest import TRAIN_CONFIG
 
@@ -214,3 +216,11 @@ def test_an_occluder_moves_with_the_warp_of_the_input(faceset):
     assert float(on_colour[moved == 1].float().mean()) == 1.0
     # where the warp moved it off, the face shows (a face pixel is rarely the drawn colour)
     assert float(on_colour[(still == 1) & (moved == 0)].float().mean()) < 0.05
+
+
+def test_batch_positions_are_shared_out():
+    """Each training process builds its share of every batch; a batch that does not split evenly is refused."""
+    assert [Group(rank, 2, True).share(16) for rank in (0, 1)] == [range(0, 8), range(8, 16)]
+    assert Group().share(16) == range(16)
+    with pytest.raises(ConfigError, match="batch_size 16 does not split evenly over 3 training processes"):
+        Group(1, 3, True).share(16)

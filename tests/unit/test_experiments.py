@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from swapflow.config import expand_experiments, load_schema
+from swapflow.config import load_schema
+from swapflow.grid import expand_experiments
 from swapflow.experiments import aggregate, differences, plot_metric, write_experiment
 from swapflow.schema import ConfigError
 

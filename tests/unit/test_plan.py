@@ -12,7 +12,8 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from swapflow.config import expand_experiments, load_schema, validate_config
+from swapflow.config import load_schema, validate_config
+from swapflow.grid import expand_experiments
 from swapflow.plan import Plan
 from swapflow.settings import ConvertConfig, TrainJobConfig
 from swapflow.schema import ConfigError

@@ -14,8 +14,6 @@ YAML files (train.yaml, then the preset's).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 import re
 import typing
@@ -389,14 +387,3 @@ def learning_rate(cfg: Mapping, iteration: int) -> float:
     progress = min(iteration / schedule_length(cfg), 1.0)
     final = float(cfg["lr_final"])
     return base * (final + (1 - final) * (1 + math.cos(math.pi * progress)) / 2)
-
-
-def model_name(identities: Sequence[str], data: Mapping[str, Sequence[Any]], cfg: Mapping) -> str:
-    """``<face>-<target>-<preset>-<hash>``: a model named by what it is trained on
-    (the identities and, per identity, what its facesets are made from: ``data``)
-    and with (the composed config ``cfg``), so swaps that differ only after
-    training share it and any change names a new one."""
-    what = {"identities": list(identities), "data": {k: list(v) for k, v in data.items()},
-            "config": cfg}
-    digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:10]
-    return f"{'-'.join(identities)}-{cfg['preset']}-{digest}"

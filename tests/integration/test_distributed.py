@@ -11,16 +11,13 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import pytest
+
 from swapflow.io import read_json
-from swapflow.schema import ConfigError
 from swapflow.train.config import compose_config
 from swapflow.train.trainer import train
-from swapflow.train.distributed import Group
 from tests.conftest import TRAIN_CONFIG
 
 SETTINGS = ["batch_size=8", "log_every_s=0"]
-
 
 
 def _launch_command(facesets, tmp: Path, overrides: list[str]) -> list[str]:
@@ -34,14 +31,6 @@ def _launch_command(facesets, tmp: Path, overrides: list[str]) -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def test_batch_positions_are_shared_out():
-    assert [Group(rank, 2, True).share(16) for rank in (0, 1)] == [range(0, 8), range(8, 16)]
-    assert Group().share(16) == range(16)
-    with pytest.raises(ConfigError, match="batch_size 16 does not split evenly over 3 training processes"):
-        Group(1, 3, True).share(16)
-
-
-@pytest.mark.slow
 def test_two_processes_train_what_one_process_does(facesets, tmp_path):
     one = tmp_path / "one"
     train(compose_config(TRAIN_CONFIG, "lite", SETTINGS + ["iterations=12"]), [facesets[0]], [facesets[1]],
@@ -66,7 +55,6 @@ def test_two_processes_train_what_one_process_does(facesets, tmp_path):
     assert b["loss_a"].iloc[-1] < b["loss_a"].iloc[0]
 
 
-@pytest.mark.slow
 def test_sigterm_stops_both_processes_at_one_step_and_they_resume(facesets, tmp_path):
     log = tmp_path / "log.txt"
     # a constant rate: the resumed run asks for fewer iterations (with a schedule the

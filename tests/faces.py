@@ -1,5 +1,5 @@
-"""Fixtures for the library tests: demo clips split into PNG frames once, and
-facesets extracted from them once, the way the workflow does."""
+"""Fixtures of demo faces for the library and integration tests: demo clips split into
+frames once, and facesets extracted from them once, the way the workflow does."""
 
 from __future__ import annotations
 
