@@ -57,8 +57,8 @@ from quality import project, snakemake  # noqa: E402
 from swapflow.geometry import transform_points, warp  # noqa: E402
 from swapflow.alignments import kept_faces, read_alignments  # noqa: E402
 from swapflow.anatomy import POINTS  # noqa: E402
-from swapflow.convert import (blend_mask, convert_frames, face_mask, face_view, load_swapper,  # noqa: E402
-                              soften)
+from swapflow.blending import blend_mask, face_mask, face_view, soften  # noqa: E402
+from swapflow.convert import convert_frames, load_swapper  # noqa: E402
 from swapflow.frames import (frame_index, frame_name, list_frames, outline, read_frame, write_frame,  # noqa: E402
                              write_jpeg)
 from swapflow.mask import make_mask  # noqa: E402

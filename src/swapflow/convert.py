@@ -2,9 +2,11 @@
 
 For each kept face of the target video: crop it with its alignment matrix,
 run it through the face identity's decoder, colour-match the result to the
-face it replaces, and paste it back through the inverse transform, blended
-with a feathered mask. Frames without a kept face are the original files
-(hard links where the file system allows, else copies).
+face it replaces, and paste it back through the inverse transform
+(swapflow.paste), blended with a feathered mask less what covers the face
+(swapflow.blending, swapflow.occlusion). Frames without a kept face are the
+original files (hard links where the file system allows, else copies). The
+plan of a job (``plan_convert``) is decided before a frame is read.
 """
 
 from __future__ import annotations
@@ -18,25 +20,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
-import cv2
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from swapflow.geometry import transform_points, warp
 from swapflow.alignments import face_matrix, kept_faces, table, whole_batches
-from swapflow.anatomy import POINTS
+from swapflow.blending import FaceMasks
 from swapflow.color import get_color_matcher
 from swapflow.frames import frame_index, read_frame, write_frame
-from swapflow.io import atomic_path, write_json, write_parquet
+from swapflow.geometry import warp
+from swapflow.io import atomic_path, write_parquet
 from swapflow.model_folder import check_identities, load_model
-from swapflow.mask import make_mask
-from swapflow.occlusion import Face, Scene, covered, make_sources
-from swapflow.settings import ConvertConfig, FramesConfig
+from swapflow.occlusion import Scene
+from swapflow.paste import mask_outline, paste, prepare_face, write_patches
 from swapflow.schema import from_mapping
+from swapflow.settings import ConvertConfig, FramesConfig
 
 log = logging.getLogger(__name__)
-POISSON_MIN_PIXELS = 64  # a smaller mask is alpha-blended: seamlessClone needs an inside
 OUTLINE_COLUMNS = {"frame": "int64", "face": "int64", "outline": "object"}
 
 class Swapper(Protocol):
@@ -116,7 +116,8 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
         raise ValueError("convert.mask is 'learned' but the model predicts no mask; "
                          "use 'landmarks' or 'both', or a preset with a learned mask")
     plan = plan_convert(frame_paths, alignments, batch_size=cfg.batch_size, video_frames=video_frames)
-    masks = FaceMasks(cfg, model, plan, hands)
+    masks = FaceMasks(cfg, Scene(model, plan.paths, plan.faces, list(plan.mine.values()), cfg.batch_size,
+                                 cfg.occlusion_min_area, hands))
     # reading and writing frames overlap the model and the blending (cv2 releases the GIL)
     with atomic_path(out_dir) as tmp, ThreadPoolExecutor(max_workers=2) as io:
         tmp.mkdir()
@@ -133,44 +134,13 @@ def convert_frames(frame_paths: Sequence[Path], alignments: pd.DataFrame, model:
             job.result()  # raises the first failed write
         bar.close()
     if patches_dir is not None:
-        _write_patches(Path(patches_dir), swapped.patches)  # an empty folder unless convert.patches
+        write_patches(Path(patches_dir), swapped.patches)  # an empty folder unless convert.patches
     if outlines_path is not None:
         write_parquet(outlines_path, table(swapped.outlines, OUTLINE_COLUMNS))
     counts = {"frames": len(frame_paths), "swapped_frames": swapped.frames, "swapped_faces": swapped.faces}
     log.info("converted %(frames)d frames: %(swapped_faces)d faces swapped in "
              "%(swapped_frames)d frames, the rest copied unchanged", counts)
     return counts
-
-
-class FaceMasks:
-    """The masks convert blends a face with, from ``convert``'s settings: the
-    landmark mask, the learned one, and what covers the face (hands, the
-    reconstruction's occluders)."""
-
-    def __init__(self, cfg: ConvertConfig, model: Swapper, plan: ConvertPlan,
-                 hands: pd.DataFrame | None) -> None:
-        self.cfg = cfg
-        # occluders are looked for inside the landmark mask, whatever the blend's mask is
-        self.landmark_mask = (make_mask(cfg.landmark_mask)
-                              if cfg.mask != "learned" or set(cfg.occlusion) - {"hands"} else None)
-        scene = Scene(model, plan.paths, plan.faces, list(plan.mine.values()), cfg.batch_size,
-                      cfg.occlusion_min_area, hands)
-        self.sources = make_sources(cfg.occlusion, cfg.sources, scene)
-
-    def blend(self, row, box: tuple[int, int, int], crop: np.ndarray, learned: np.ndarray | None) -> np.ndarray:
-        """The mask a face of ``row`` (its aligned ``crop``) is blended with, over the model's square ``box``."""
-        whole = face_mask(row, box, crop, self.landmark_mask, learned, self.cfg)
-        drawn = whole if self.landmark_mask is None else landmark_face(row, box, crop, self.landmark_mask)
-        return blend_mask(whole, covered(self.sources, face_view(row, box, crop, drawn, learned)), self.cfg)
-
-
-def face_view(row, box: tuple[int, int, int], crop: np.ndarray, landmark: np.ndarray,
-              learned: np.ndarray | None) -> Face:
-    """A face of the alignments (``row``, its aligned ``crop``) as the occlusion sources
-    see it; ``landmark``: its landmark mask over the model's square ``box``."""
-    matrix = face_matrix(row)
-    points = transform_points(np.asarray(row.landmarks, np.float64).reshape(POINTS, 2), matrix) - box[:2]
-    return Face(int(row.frame), int(row.face), crop, matrix, box, points, landmark, learned)
 
 
 @dataclass
@@ -203,12 +173,12 @@ def _swap_faces(plan: ConvertPlan, model: Swapper, masks: FaceMasks, cfg: Conver
             if i not in plan.mine:
                 continue
             mask = masks.blend(row, box, crops[k], None if learned is None else learned[k])
-            face = _prepare_face(swapped[k], crops[k], mask, box, matcher, cfg)
+            face = prepare_face(swapped[k], crops[k], mask, box, matcher, cfg)
             if i not in outputs:  # a copy where a later batch still crops this frame's faces
                 outputs[i] = originals[i] if plan.last[i] < batch.stop else originals[i].copy()
-            _paste(outputs[i], face, mask, box, face_matrix(row), cfg.blend)
+            paste(outputs[i], face, mask, box, face_matrix(row), cfg.blend)
             out.outlines.append({"frame": i, "face": int(row.face),
-                                 "outline": _outline(mask, box, face_matrix(row))})
+                                 "outline": mask_outline(mask, box, face_matrix(row))})
             if cfg.patches:
                 out.patches.append((i, row.face, face, face_matrix(row), box))
             out.faces += 1
@@ -226,123 +196,3 @@ def _link(source: Path, dest: Path) -> None:
         os.link(source, dest)
     except OSError:
         shutil.copyfile(source, dest)
-
-
-def face_mask(row, box: tuple[int, int, int], crop: np.ndarray, landmark_mask,
-               learned: np.ndarray | None, cfg: ConvertConfig) -> np.ndarray:
-    """Float mask in [0, 1] of the face over the model's square of the crop: ``convert.mask``'s
-    choice of the landmark mask and the model's ``learned`` one (their minimum)."""
-    side = box[2]
-    masks = []
-    if landmark_mask is not None and cfg.mask != "learned":
-        masks.append(landmark_face(row, box, crop, landmark_mask))
-    if learned is not None and cfg.mask != "landmarks":
-        masks.append(cv2.resize(learned.astype(np.float32), (side, side)))
-    return np.minimum.reduce(masks)
-
-
-def landmark_face(row, box: tuple[int, int, int], crop: np.ndarray, landmark_mask) -> np.ndarray:
-    """The landmark mask of the face of ``row`` (its aligned ``crop``) over the model's square, float in [0, 1]."""
-    x0, y0, side = box
-    points = transform_points(np.asarray(row.landmarks, np.float64).reshape(POINTS, 2), face_matrix(row))
-    full = landmark_mask(points, crop.shape[0], crop).astype(np.float32) / 255
-    return full[y0:y0 + side, x0:x0 + side]
-
-
-def blend_mask(face: np.ndarray, covered: np.ndarray, cfg: ConvertConfig) -> np.ndarray:
-    """What convert blends with: the ``face`` mask softened, less what is ``covered``,
-    grown by twice the feather's sigma and then feathered, so the feathered edge
-    lies on the face and every covered pixel stays as it was."""
-    mask = soften(face, cfg)
-    if not covered.any():
-        return mask
-    sigma = cfg.feather * face.shape[0]
-    grow = int(round(2 * sigma))
-    if grow:
-        covered = cv2.dilate(covered, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
-        covered = np.maximum(covered, cv2.GaussianBlur(covered, (0, 0), sigma))
-    return mask * (1 - np.clip(covered, 0, 1))
-
-
-def soften(mask: np.ndarray, cfg: ConvertConfig) -> np.ndarray:
-    """``mask`` eroded (or dilated) and feathered as ``convert`` says."""
-    side = mask.shape[0]
-    if cfg.erode:
-        k = max(1, int(abs(cfg.erode) * side)) * 2 + 1
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-        mask = cv2.erode(mask, kernel) if cfg.erode > 0 else cv2.dilate(mask, kernel)
-    if cfg.feather:
-        sigma = cfg.feather * side
-        pad = int(3 * sigma) + 1
-        # zero padding: the mask fades out before the edge of the model's square
-        padded = cv2.copyMakeBorder(mask, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
-        mask = cv2.GaussianBlur(padded, (0, 0), sigma)[pad:-pad, pad:-pad]
-    return np.clip(mask, 0, 1)
-
-
-def _prepare_face(swapped: np.ndarray, crop: np.ndarray, mask: np.ndarray,
-                  box: tuple[int, int, int], matcher, cfg: ConvertConfig) -> np.ndarray:
-    x0, y0, side = box
-    face = cv2.resize(swapped, (side, side), interpolation=cv2.INTER_CUBIC)
-    if cfg.sharpen:
-        blurred = cv2.GaussianBlur(face, (0, 0), max(1.0, side / 128))
-        face = cv2.addWeighted(face, 1 + cfg.sharpen, blurred, -cfg.sharpen, 0)
-    return matcher(face, crop[y0:y0 + side, x0:x0 + side], mask)
-
-
-def _outline(mask: np.ndarray, box: tuple[int, int, int], matrix: np.ndarray) -> list[list[float]]:
-    """The edges of ``mask`` (over the model's square, above 0.5 inside) in frame pixels."""
-    x0, y0, _ = box
-    contours, _ = cv2.findContours((mask > 0.5).astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
-    inverse = cv2.invertAffineTransform(matrix)
-    return [np.round(transform_points(c.reshape(-1, 2) + (x0, y0), inverse), 1).ravel().tolist()
-            for c in contours]
-
-
-def _paste(frame: np.ndarray, face: np.ndarray, mask: np.ndarray, box: tuple[int, int, int],
-           matrix: np.ndarray, blend: str) -> None:
-    """Warp the face square back into ``frame`` (in place), only over its bounding box."""
-    x0, y0, side = box
-    inverse = cv2.invertAffineTransform(matrix)
-    corners = np.array([[x0, y0], [x0 + side, y0], [x0, y0 + side], [x0 + side, y0 + side]],
-                       np.float64)
-    pts = transform_points(corners, inverse)
-    h, w = frame.shape[:2]
-    left, top = np.floor(pts.min(0)).astype(int).clip(0, [w, h])
-    right, bottom = np.ceil(pts.max(0)).astype(int).clip(0, [w, h])
-    if right <= left or bottom <= top:
-        return
-    # square pixels -> frame pixels of the region of interest
-    to_roi = inverse @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], np.float64)
-    to_roi[:, 2] -= (left, top)
-    size = (int(right - left), int(bottom - top))
-    warped = cv2.warpAffine(face, to_roi, size, flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REPLICATE)
-    alpha = cv2.warpAffine(mask, to_roi, size, flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]
-    roi = frame[top:bottom, left:right]
-    if blend == "poisson" and (alpha > 0.5).sum() > POISSON_MIN_PIXELS:
-        binary = ((alpha[..., 0] > 0.5) * 255).astype(np.uint8)
-        binary[[0, -1], :] = 0
-        binary[:, [0, -1]] = 0
-        center = (roi.shape[1] // 2, roi.shape[0] // 2)
-        cloned = cv2.seamlessClone(warped, np.ascontiguousarray(roi), binary, center,
-                                   cv2.NORMAL_CLONE)
-        warped = cloned
-    roi[:] = (roi * (1 - alpha) + warped * alpha + 0.5).astype(np.uint8)
-
-
-def _write_patches(folder: Path, patches: list) -> None:
-    """Each swapped face square as PNG plus the matrix mapping frame -> square pixels
-    (``index.json``), written atomically; no patches, an empty folder."""
-    with atomic_path(folder) as tmp:
-        tmp.mkdir()
-        index = []
-        for frame, face, image, matrix, (x0, y0, side) in patches:
-            name = f"{frame:06d}_{face}.png"
-            cv2.imwrite(str(tmp / name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-            to_square = np.array([[1, 0, -x0], [0, 1, -y0]], np.float64) @ np.vstack([matrix, [0, 0, 1]])
-            index.append({"frame": frame, "face": face, "file": name,
-                          "matrix": to_square.ravel().tolist()})
-        if index:
-            write_json(tmp / "index.json", index)

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from swapflow.anatomy import INNER, interocular
+from swapflow.settings import AlignConfig
 
 # Mean 3D face for the 68 iBUG points, in camera axes (x right, y down, z away
 # from the camera), unit = distance between the eye centres, origin at the
@@ -83,7 +84,8 @@ def umeyama(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.hstack([scale * rot, (mu_d - scale * rot @ mu_s)[:, None]])
 
 
-def align_matrix(landmarks: np.ndarray, size: int = 256, centering: str = "face", crop_fraction: float = 0.7) -> np.ndarray:
+def align_matrix(landmarks: np.ndarray, size: int = AlignConfig.size, centering: str = AlignConfig.centering,
+                 crop_fraction: float = AlignConfig.crop_fraction) -> np.ndarray:
     """2x3 float matrix mapping frame pixels to the aligned crop of side ``size``.
 
     ``crop_fraction`` is the fraction of the crop side taken by the reference square

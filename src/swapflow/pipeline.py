@@ -41,9 +41,8 @@ def extract(frames: Sequence[Path], out: Path, detect: dict | None = None, align
             references: Sequence[Reference] = (), curate: dict | None = None,
             track: dict | None = None) -> Extracted:
     """Extract ``frames`` as rules detect, align (recovering lost faces with ``track``),
-    mask and faceset do, into the
-    faceset folder ``out`` (masks beside it): mask ``extended``, curated with
-    ``curate`` (the defaults when None)."""
+    mask and faceset do (with their default settings where none are given), into
+    the faceset folder ``out`` (masks beside it), curated with ``curate``."""
     from swapflow.extract import align_faces, build_faceset, extract_frames, mask_frames  # the models
     from swapflow.mask import write_masks
     from swapflow.track import recover_faces
@@ -52,5 +51,5 @@ def extract(frames: Sequence[Path], out: Path, detect: dict | None = None, align
     alignments = align_faces(recover_faces(raw, frames, detect or {}, track or {}), align or {}, references)
     masks = out.with_suffix(".npz")
     write_masks(masks, mask_frames(frames, alignments, {}))
-    build_faceset(frames, alignments, masks, out, {"faceset_mask": "extended"}, curate)
+    build_faceset(frames, alignments, masks, out, {}, curate)
     return Extracted(list(frames), raw, alignments, out)

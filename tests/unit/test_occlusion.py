@@ -13,7 +13,8 @@ import yaml
 
 from swapflow.alignments import kept_faces, matrices
 from swapflow.faceset import load_faceset
-from swapflow.convert import convert_frames, face_mask, face_view
+from swapflow.blending import face_mask, face_view
+from swapflow.convert import convert_frames
 from swapflow.anatomy import POINTS
 from swapflow.geometry import transform_points, warp
 from swapflow.frames import frame_index, list_frames, read_frame, write_frame

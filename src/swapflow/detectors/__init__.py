@@ -15,6 +15,7 @@ from typing import Any, Mapping, Protocol, Sequence
 import numpy as np
 
 from swapflow.plugins import Registry
+from swapflow.settings import DetectConfig
 
 Box = tuple[float, float, float, float, float]
 
@@ -64,7 +65,7 @@ def iou(a: Sequence[float], b: Sequence[float]) -> float:
     return w * h / union if union > 0 else 0.0
 
 
-def make_detector(name: str, threshold: float = 0.75, min_size: float = 0.05,
+def make_detector(name: str, threshold: float = DetectConfig.threshold, min_size: float = DetectConfig.min_size,
                   options: Mapping[str, Any] | None = None) -> Detector:
     """The detector registered as ``name`` with its ``options``."""
     return DETECTORS.make(name, options, threshold=threshold, min_size=min_size)

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from swapflow.detectors import Box
+from swapflow.settings import DetectConfig
 from swapflow.schema import setting, settings_section
 
 
@@ -40,7 +41,7 @@ class DlibCnnDetector:
     GAIN = 4.0
     Options = DlibCnnOptions
 
-    def __init__(self, threshold: float = 0.75, min_size: float = 0.05,
+    def __init__(self, threshold: float = DetectConfig.threshold, min_size: float = DetectConfig.min_size,
                  options: DlibCnnOptions | None = None) -> None:
         import dlib
         import face_recognition_models

@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from swapflow.detectors import Box
+from swapflow.settings import DetectConfig
 from swapflow.schema import setting, settings_section
 
 
@@ -32,7 +33,7 @@ class DlibHogDetector:
 
     Options = DlibHogOptions
 
-    def __init__(self, threshold: float = 0.75, min_size: float = 0.05,
+    def __init__(self, threshold: float = DetectConfig.threshold, min_size: float = DetectConfig.min_size,
                  options: DlibHogOptions | None = None) -> None:
         import dlib
 

@@ -7,6 +7,7 @@ from typing import ClassVar
 import numpy as np
 
 from swapflow.detectors import Box, merge
+from swapflow.settings import DetectConfig
 from swapflow.schema import setting, settings_section
 
 
@@ -52,7 +53,7 @@ class MediapipeDetector:
 
     Options = MediapipeOptions
 
-    def __init__(self, threshold: float = 0.75, min_size: float = 0.05,
+    def __init__(self, threshold: float = DetectConfig.threshold, min_size: float = DetectConfig.min_size,
                  options: MediapipeOptions | None = None) -> None:
         import mediapipe as mp  # heavy: imported when a detector is made, not when its options are read
 
