@@ -1,19 +1,27 @@
 """What a model rebuilds of faces it never saw: PSNR and SSIM of held-out
 faceset faces through their own decoder (evaluate reports them, training
-draws its learning curve with them). Needs no dlib or mediapipe."""
+draws its learning curve with them), and decoder B's usual error at each
+pixel (stored with a model, read by the ``reconstruction`` occlusion source).
+Needs no dlib or mediapipe."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
+import cv2
 import numpy as np
 
 from swapflow.faceset import load_faceset
 from swapflow.frames import spread
 
+if TYPE_CHECKING:
+    from swapflow.convert import Swapper
+
 PathLike = str | os.PathLike
+USUAL_FACES = 64  # faces whose reconstruction errors give the usual error at each pixel
+MAD_TO_SIGMA = 1.4826  # median absolute deviation -> standard deviation of a normal distribution
 
 
 def reconstruction(model, faceset_dirs: Sequence[PathLike], holdout: Sequence[tuple[Path, np.ndarray]],
@@ -54,3 +62,31 @@ def reconstruction(model, faceset_dirs: Sequence[PathLike], holdout: Sequence[tu
 def psnr(mse: np.ndarray) -> float:
     """Mean PSNR (dB) of 8-bit images with these mean squared errors (148 for 0)."""
     return float(np.mean(10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-10))))
+
+
+def reconstruction_errors(seen: np.ndarray, rebuilt: np.ndarray) -> np.ndarray:
+    """How far each face (``seen``: what the model sees of the crops, uint8 RGB
+    (N, s, s, 3)) is from its rebuild by the target's own decoder: float32 (N, s, s),
+    the mean absolute RGB difference / 255 after blurring both over 1/32 of the
+    side (detail the model blurs away is not an occluder)."""
+    sigma = seen.shape[1] / 32
+
+    def blur(image: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(image.astype(np.float32), (0, 0), sigma)
+
+    return np.stack([np.abs(blur(a) - blur(b)).mean(-1) / 255 for a, b in zip(seen, rebuilt)]
+                    ) if len(seen) else np.zeros(seen.shape[:3], np.float32)
+
+
+def decoder_errors(model: "Swapper", crops: np.ndarray) -> np.ndarray:
+    """``reconstruction_errors`` of faceset-style ``crops`` rebuilt by the model's
+    decoder B (what training measures on B's held-out faces and convert on the video's)."""
+    rebuilt, _ = model.swap(crops, to="b")
+    return reconstruction_errors(model.coverage_crop(crops), rebuilt)
+
+
+def usual_error(errors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The usual error at each pixel of ``errors`` (N, s, s) of N faces: their
+    median, and their spread (the median absolute deviation, as a standard deviation)."""
+    usual = np.median(errors, axis=0)
+    return usual, MAD_TO_SIGMA * np.median(np.abs(errors - usual), axis=0)

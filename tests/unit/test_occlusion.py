@@ -22,8 +22,8 @@ from swapflow.mask import make_mask
 from swapflow.occlusion import Scene
 from swapflow.occlusion.hands import hand_mask, hands_by_frame, track_hands
 from swapflow.occlusion.learned import learned_occlusion
-from swapflow.occlusion.reconstruction import (Reconstruction, ReconstructionOptions, reconstruction_errors,
-                                               reconstruction_mask, usual_error)
+from swapflow.occlusion.reconstruction import Reconstruction, ReconstructionOptions, reconstruction_mask
+from swapflow.reconstruction import reconstruction_errors, usual_error
 from swapflow.occlusion.skin import skin_occlusion
 from swapflow.settings import ConvertConfig, FramesConfig
 from swapflow.model_folder import load_model

@@ -47,7 +47,6 @@ if TYPE_CHECKING:
 # background), is not by itself an occluder's sign (a share of the side: on the demo it halved what
 # clean faces lost to the learned mask, 0.035 -> 0.024 of their mask, at 0.03 -> 0.06)
 FACE_EDGE = 0.06
-MAD_TO_SIGMA = 1.4826  # median absolute deviation -> standard deviation of a normal distribution
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -12,15 +12,12 @@ import numpy as np
 from swapflow.alignments import face_matrix, whole_batches
 from swapflow.frames import frame_index, read_frame, spread
 from swapflow.geometry import warp
-from swapflow.occlusion import MAD_TO_SIGMA, Face, Scene, regions
+from swapflow.occlusion import Face, Scene, regions
+from swapflow.reconstruction import USUAL_FACES, decoder_errors, usual_error
 from swapflow.schema import setting, settings_section
-
-if TYPE_CHECKING:
-    from swapflow.convert import Swapper
 
 log = logging.getLogger(__name__)
 ERROR_FLOOR = 0.01  # added to the error spread: 1% of the colour range is never an occluder's sign
-USUAL_FACES = 64  # faces whose reconstruction errors give the usual error at each pixel
 
 
 @settings_section
@@ -94,34 +91,6 @@ def rebuild_errors(scene: Scene, options: ReconstructionOptions) -> dict:
         errors["usual"], errors["spread"] = usual_error(
             np.stack(list(rebuild(faces.iloc[spread(len(faces), USUAL_FACES)]).values())))
     return errors
-
-
-def reconstruction_errors(seen: np.ndarray, rebuilt: np.ndarray) -> np.ndarray:
-    """How far each face (``seen``: what the model sees of the crops, uint8 RGB
-    (N, s, s, 3)) is from its rebuild by the target's own decoder: float32 (N, s, s),
-    the mean absolute RGB difference / 255 after blurring both over 1/32 of the
-    side (detail the model blurs away is not an occluder)."""
-    sigma = seen.shape[1] / 32
-
-    def blur(image: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(image.astype(np.float32), (0, 0), sigma)
-
-    return np.stack([np.abs(blur(a) - blur(b)).mean(-1) / 255 for a, b in zip(seen, rebuilt)]
-                    ) if len(seen) else np.zeros(seen.shape[:3], np.float32)
-
-
-def decoder_errors(model: "Swapper", crops: np.ndarray) -> np.ndarray:
-    """``reconstruction_errors`` of faceset-style ``crops`` rebuilt by the model's
-    decoder B (what training measures on B's held-out faces and convert on the video's)."""
-    rebuilt, _ = model.swap(crops, to="b")
-    return reconstruction_errors(model.coverage_crop(crops), rebuilt)
-
-
-def usual_error(errors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The usual error at each pixel of ``errors`` (N, s, s) of N faces: their
-    median, and their spread (the median absolute deviation, as a standard deviation)."""
-    usual = np.median(errors, axis=0)
-    return usual, MAD_TO_SIGMA * np.median(np.abs(errors - usual), axis=0)
 
 
 def reconstruction_mask(errors: Sequence[np.ndarray], usual: np.ndarray, spread: np.ndarray,

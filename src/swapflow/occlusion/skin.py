@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 
 from swapflow.anatomy import LEFT_BROW, LEFT_EYE, MOUTH, NOSE, RIGHT_BROW, RIGHT_EYE
-from swapflow.occlusion import FACE_EDGE, MAD_TO_SIGMA, Face, Scene, regions
+from swapflow.occlusion import FACE_EDGE, Face, Scene, regions
+from swapflow.reconstruction import MAD_TO_SIGMA
 from swapflow.schema import setting, settings_section
 
 SKIN_FLOOR = 0.004  # added to the skin's chromaticity spread: JPEG noise is never an occluder's sign

@@ -33,7 +33,7 @@ from swapflow.faceset import Faceset
 from swapflow.frames import spread, write_jpeg
 from swapflow.io import atomic_path, project_path
 from swapflow.logs import PROGRESS, hms
-from swapflow.occlusion.reconstruction import USUAL_FACES, decoder_errors, usual_error
+from swapflow.reconstruction import USUAL_FACES, decoder_errors, usual_error
 from swapflow.schema import ConfigError
 from swapflow.train import checkpoint, distributed
 from swapflow.train.config import check_ranges, learning_rate, schedule_length
