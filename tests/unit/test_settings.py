@@ -27,10 +27,6 @@ def section(config: dict, name: str) -> dict:
     return config
 
 
-def _plain(value):
-    return list(value) if isinstance(value, tuple) else value
-
-
 def test_every_key_is_declared_once():
     """A section's keys are the fields of its dataclasses, none twice, and the
     schema file declares no settings section of its own."""
@@ -53,7 +49,7 @@ def test_the_schema_is_made_from_the_fields():
         props = section(SCHEMA["properties"], cls.section.replace(".", ".properties."))["properties"]
         for f in schema.config_fields(cls):
             assert props[f.name]["description"] == f.metadata["doc"]
-            assert props[f.name]["default"] == _plain(f.default)
+            assert props[f.name]["default"] == schema.plain(f.default)
     props = schema.section_schemas()
     assert props["convert"]["properties"]["blend"]["type"] == "string"
     assert props["convert"]["properties"]["occlusion"]["items"] == {
@@ -69,7 +65,7 @@ def test_defaults_filled_by_the_workflow_are_the_library_defaults(cls):
     config = minimal()
     validate_config(config, SCHEMA)
     assert section_values(cls, section(config, cls.section)) == {
-        f.name: _plain(f.default) for f in schema.config_fields(cls)}
+        f.name: schema.plain(f.default) for f in schema.config_fields(cls)}
 
 
 def test_unknown_keys_are_named():
