@@ -93,7 +93,7 @@ def extraction(clip: Path, work: Path) -> tuple[float, float, object]:
 def convert_merge(clip: Path, work: Path, alignments, frames: int) -> tuple[float, float, int]:
     from swapflow.train.config import compose_config
 
-    from swapflow.model_folder import load_model
+    from swapflow.train.model_io import load_model
     from swapflow.train.trainer import train
     faceset = work / "faceset"
     paths = list_frames(work / "frames")[:frames]

@@ -95,7 +95,7 @@ def bench_convert(clip: Path, work: Path, repeat: int) -> tuple[float, float]:
     from swapflow.occlusion.hands import track_hands
     from swapflow.train.config import compose_config
 
-    from swapflow.model_folder import load_model
+    from swapflow.train.model_io import load_model
     from swapflow.train.trainer import train
     paths, probe = frames_of(clip, work)
     if not (work / "faceset").exists():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from swapflow.pipeline import Extracted
 from swapflow.train.config import compose_config
-from swapflow.model_folder import load_model
+from swapflow.train.model_io import load_model
 from swapflow.train.trainer import train
 from tests.conftest import TRAIN_CONFIG
 

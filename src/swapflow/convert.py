@@ -30,7 +30,7 @@ from swapflow.color import get_color_matcher
 from swapflow.frames import frame_index, read_frame, write_frame
 from swapflow.geometry import warp
 from swapflow.io import atomic_path, write_parquet
-from swapflow.model_folder import check_identities, load_model
+from swapflow.model_folder import check_identities
 from swapflow.occlusion import Scene
 from swapflow.paste import mask_outline, paste, prepare_face, write_patches
 from swapflow.schema import from_mapping
@@ -57,6 +57,8 @@ class Swapper(Protocol):
 
 def load_swapper(model_dir: str | Path, face: str, target: str, device: str = "auto") -> Swapper:
     """Load a trained model, refusing one trained for other identities than the swap's."""
+    from swapflow.train.model_io import load_model  # torch: only where a model runs
+
     check_identities(model_dir, face, target)
     return load_model(model_dir, device=device)[0]
 

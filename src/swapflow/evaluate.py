@@ -34,7 +34,7 @@ from swapflow.anatomy import interocular
 from swapflow.frames import Frames, matched, spread
 from swapflow.identity import Embedder, faceset_embedding
 from swapflow.landmarks import DlibLandmarker
-from swapflow.model_folder import holdout, load_model, read_manifest
+from swapflow.model_folder import holdout, read_manifest
 from swapflow.reconstruction import psnr, reconstruction
 from swapflow.settings import EvaluateConfig
 from swapflow.schema import from_mapping
@@ -276,6 +276,8 @@ def evaluate_swap(original_frames: Sequence[PathLike], output: Frames,
     measured, faces = frame_metrics(original_frames, output, alignments, facesets_a, facesets_b, c)
     split, faces = by_coverage(faces, coverage)
     metrics |= measured | split
+    from swapflow.train.model_io import load_model  # torch: only when evaluating
+
     model, _ = load_model(model_dir, device=c.device)
     for side, dirs in (("a", facesets_a), ("b", facesets_b)):
         metrics |= reconstruction(model, dirs, holdout(model_dir, side, dirs), side, c.holdout_faces)

@@ -10,8 +10,9 @@
   identity distance and sharpness every ``curve.every`` iterations
 - ``losses.csv``, ``preview.jpg``, ``loss.png``, ``curve.png``  for people to look at
 
-This module reads and writes all of it; torch and the plots are imported only
-by the functions that need them, so reading the manifest stays light.
+This module names the files and reads and writes the manifest and config, with
+no torch (provenance and the report read them); swapflow.train.model_io writes
+the whole folder at the end of training and loads the weights.
 """
 
 from __future__ import annotations
@@ -19,19 +20,12 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from swapflow.faceset import faceset_hash
-from swapflow.io import InputError, atomic_path, load_tensors, load_yaml, read_json, save_tensors, write_json
-
-if TYPE_CHECKING:
-    import pandas as pd
-    import torch
-    from omegaconf import DictConfig
-
-    from swapflow.train.models import FaceSwapModel
+from swapflow.io import InputError, load_yaml, read_json, write_json
 
 log = logging.getLogger(__name__)
 PathLike = str | os.PathLike
@@ -82,49 +76,3 @@ def holdout(folder: PathLike, side: str, faceset_dirs: Sequence[PathLike]) -> li
         else:
             out.append((Path(d), np.asarray(entry["holdout_indices"], int)))
     return out
-
-
-def write(out: PathLike, model: "FaceSwapModel", cfg: "DictConfig", identities: dict[str, str],
-          usual_error: list["torch.Tensor"] | None, manifest: dict[str, Any], history: "pd.DataFrame",
-          curve: "pd.DataFrame", preview: np.ndarray, stopped_at: int | None) -> Path:
-    """Write the model folder ``out`` atomically (nothing of it is there until
-    all of it is): the weights with what rebuilds the model, the config, the
-    manifest, the losses and the curve with their plots, the preview."""
-    from omegaconf import OmegaConf
-
-    from swapflow.frames import write_jpeg
-    from swapflow.train.curve import plot_curve, plot_losses
-
-    with atomic_path(out) as tmp:
-        tmp.mkdir()
-        save_tensors({"state_dict": model.state_dict(), "preset": cfg.preset,
-                      "config": OmegaConf.to_container(cfg, resolve=True),
-                      "identities": identities, "usual_error": usual_error},
-                     tmp / WEIGHTS, Path(out) / WEIGHTS)
-        (tmp / CONFIG).write_text(OmegaConf.to_yaml(cfg))
-        write_manifest(tmp, manifest)
-        history.to_csv(tmp / LOSSES, index=False)
-        curve.to_csv(tmp / CURVE, sep="\t", index=False)
-        write_jpeg(tmp / PREVIEW, preview)
-        plot_losses(history, tmp / LOSS_PLOT)
-        plot_curve(curve, tmp / CURVE_PLOT, stopped_at)
-    return Path(out)
-
-
-def load_model(folder: PathLike, device: str = "cpu") -> tuple["FaceSwapModel", "DictConfig"]:
-    """Rebuild a trained model from its folder; returns (model in eval mode, config).
-    Weights that hold code, or are damaged, raise InputError naming the file."""
-    from omegaconf import OmegaConf
-
-    from swapflow.train.device import resolve_device
-    from swapflow.train.models import build_model
-
-    dev = resolve_device(device)
-    saved = load_tensors(Path(folder) / WEIGHTS, dev, "model",
-                         "train it again (remove the model folder)")
-    cfg = OmegaConf.create(saved["config"])
-    model = build_model(cfg.model)
-    model.load_state_dict(saved["state_dict"])
-    usual = saved.get("usual_error")  # absent from models written before it
-    model.usual_error = None if usual is None else tuple(t.cpu().numpy() for t in usual)
-    return model.to(dev).eval(), cfg

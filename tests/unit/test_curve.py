@@ -13,7 +13,7 @@ from swapflow.evaluate import reconstruction
 from swapflow.io import read_json
 from swapflow.model_folder import holdout
 from swapflow.train.config import compose_config
-from swapflow.model_folder import load_model
+from swapflow.train.model_io import load_model
 from swapflow.train.trainer import train
 from swapflow.train.curve import stop_reason
 from tests.conftest import TRAIN_CONFIG

@@ -22,7 +22,7 @@ from swapflow.alignments import kept_faces
 from swapflow.frames import list_frames, read_frame
 from swapflow.io import read_json, write_json
 from swapflow.train.config import compose_config
-from swapflow.model_folder import load_model
+from swapflow.train.model_io import load_model
 from swapflow.train.trainer import train
 from swapflow.video.ffmpeg import VideoError
 from swapflow.video.merge import merge

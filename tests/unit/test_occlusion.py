@@ -26,7 +26,7 @@ from swapflow.occlusion.reconstruction import Reconstruction, ReconstructionOpti
 from swapflow.reconstruction import reconstruction_errors, usual_error
 from swapflow.occlusion.skin import skin_occlusion
 from swapflow.settings import ConvertConfig, FramesConfig
-from swapflow.model_folder import load_model
+from swapflow.train.model_io import load_model
 from tests.training import lite_model
 
 PNG = FramesConfig(format="png")

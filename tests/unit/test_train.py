@@ -25,7 +25,7 @@ from swapflow.io import read_json
 from swapflow.model_folder import holdout
 from swapflow.train.data import FacesetError
 from swapflow.train.config import compose_config
-from swapflow.model_folder import load_model
+from swapflow.train.model_io import load_model
 from swapflow.train.trainer import train
 from swapflow.train.cli import main
 from swapflow.schema import ConfigError

@@ -4,7 +4,7 @@
 time), ``trainer`` is the loop (``train``), ``checkpoint`` saves and finds the
 states it resumes from, ``device`` says where and how it computes, ``models``
 the architectures, ``data`` the facesets and batches, ``curve`` the learning
-curve, ``distributed`` multi-process training. A trained model is written and
-loaded (``load_model``, whose model has ``swap(faces, to="a"|"b")``) by
-swapflow.model_folder.
+curve, ``distributed`` multi-process training, ``model_io`` writes the model
+folder and loads its model (``load_model``, whose model has
+``swap(faces, to="a"|"b")``).
 """

@@ -35,7 +35,7 @@ from swapflow.io import atomic_path, project_path
 from swapflow.logs import PROGRESS, hms
 from swapflow.reconstruction import USUAL_FACES, decoder_errors, usual_error
 from swapflow.schema import ConfigError
-from swapflow.train import checkpoint, distributed
+from swapflow.train import checkpoint, distributed, model_io
 from swapflow.train.config import check_ranges, learning_rate, schedule_length
 from swapflow.train.curve import CurveMeter, stop_reason
 from swapflow.train.data import SIDES, Batch, FaceBank, Sampler, load_facesets
@@ -373,7 +373,7 @@ class Trainer:
 
     def write_output(self, out: str | Path, speed: dict[str, float], started: str) -> Path:
         """Write the model folder (process 0 alone calls it)."""
-        return folder.write(out, self.model, self.cfg, self.identities, self.usual_error(),
+        return model_io.write(out, self.model, self.cfg, self.identities, self.usual_error(),
                             self.manifest(speed, started), pd.DataFrame(self.history),
                             pd.DataFrame(self.curve), self.preview(), self.iteration if self.auto else None)
 
