@@ -1,4 +1,4 @@
-"""Does A's faceset cover B's video? Pose and expression of source against target faces.
+"""Whether A's faceset covers B's video: the pose and expression of the source's faces against the target's.
 
 A target face is *covered* when at least ``min_faces`` of A's training faces
 lie within ``radius`` degrees of its (yaw, pitch); roll does not count, the

@@ -1,8 +1,9 @@
-"""What a model rebuilds of faces it never saw: PSNR and SSIM of held-out
-faceset faces through their own decoder (evaluate reports them, training
-draws its learning curve with them), and decoder B's usual error at each
-pixel (stored with a model, read by the ``reconstruction`` occlusion source).
-Needs no dlib or mediapipe."""
+"""What a model rebuilds of faces it never saw: PSNR and SSIM of held-out faceset faces through their own decoder, and decoder B's usual error at each pixel.
+
+Evaluate reports the PSNR and SSIM and training draws its learning curve with
+them; the usual error is stored with a model and read by the
+``reconstruction`` occlusion source. Needs no dlib or mediapipe.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Video in and out, one module a job:
+"""Video in and out, one module a job.
 
 - ``ffmpeg``: finding and running the ffmpeg binary, reading a video's header
   and ffmpeg's log lines; ``VideoError``.
