@@ -15,8 +15,8 @@ from swapflow.settings import ConvertConfig
 
 class FaceMasks:
     """The masks convert blends a face with, from ``convert``'s settings: the
-    landmark mask, the learned one, and what covers the face (hands, the
-    reconstruction's occluders)."""
+    landmark mask, the learned one, and what the chosen occlusion sources find
+    in front of the face (built once a job, with the job's ``scene``)."""
 
     def __init__(self, cfg: ConvertConfig, scene: Scene) -> None:
         self.cfg = cfg
@@ -42,7 +42,7 @@ def face_view(row, box: tuple[int, int, int], crop: np.ndarray, landmark: np.nda
 
 
 def face_mask(row, box: tuple[int, int, int], crop: np.ndarray, landmark_mask,
-               learned: np.ndarray | None, cfg: ConvertConfig) -> np.ndarray:
+              learned: np.ndarray | None, cfg: ConvertConfig) -> np.ndarray:
     """Float mask in [0, 1] of the face over the model's square of the crop: ``convert.mask``'s
     choice of the landmark mask and the model's ``learned`` one (their minimum)."""
     side = box[2]
