@@ -15,7 +15,9 @@ POISSON_MIN_PIXELS = 64  # a smaller mask is alpha-blended: seamlessClone needs 
 
 
 def prepare_face(swapped: np.ndarray, crop: np.ndarray, mask: np.ndarray,
-                  box: tuple[int, int, int], matcher, cfg: ConvertConfig) -> np.ndarray:
+                 box: tuple[int, int, int], matcher, cfg: ConvertConfig) -> np.ndarray:
+    """The swapped face at the size of the model's square ``box`` of ``crop``, sharpened
+    as ``convert.sharpen`` says, colour-matched to the face it replaces inside ``mask``."""
     x0, y0, side = box
     face = cv2.resize(swapped, (side, side), interpolation=cv2.INTER_CUBIC)
     if cfg.sharpen:
