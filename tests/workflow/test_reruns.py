@@ -201,7 +201,7 @@ def test_merge_setting_reruns_convert_and_after(swapped):
 
 
 def test_evaluate_setting_reruns_evaluate_only(swapped):
-    with changed(swapped, with_sections(evaluate={"max_faces": 10})):
+    with changed(swapped, with_sections(evaluate={"swap_faces": 10})):
         assert planned_jobs(swapped) == {"evaluate": 2, "summary": 1, "config_used": 1, "all": 1}
 
 
