@@ -177,7 +177,7 @@ def cluster_config(demo_dir: Path, **train) -> dict:
         # two training processes (DistributedDataParallel, gloo: the GPUs are fake)
         "train": {"preset": "lite", "iterations": 40, "gpus": 2, "overrides": ["preview_every=10"],
                   **train},
-        "evaluate": {"max_faces": 8, "reference_faces": 8, "holdout_faces": 8},
+        "evaluate": {"swap_faces": 8, "reference_faces": 8, "holdout_faces": 8},
         "merge": {"preset": "ultrafast"},
         # shards: the woman's detection in 3 jobs, the man's convert in 2
         "extract": {"shard_size": 160},
