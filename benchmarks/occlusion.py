@@ -224,9 +224,15 @@ class Sources:
         self.scene = Scene(model, {frame_index(p): p for p in frames}, faces, list(measured), 16, 0.01, hands)
         self.reconstruction = {usual: Reconstruction(self.scene, ReconstructionOptions(usual=usual, frames=reach))
                                for usual in ("model", "video")} if usable("reconstruction", model) else {}
+        self.built: dict[str, list[Source]] = {}  # by the settings' repr: built once, not once a face
 
     def of(self, cfg: ConvertConfig) -> list[Source]:
         """The sources ``cfg`` chooses, with its settings."""
+        if repr(cfg) not in self.built:
+            self.built[repr(cfg)] = self._build(cfg)
+        return self.built[repr(cfg)]
+
+    def _build(self, cfg: ConvertConfig) -> list[Source]:
         out: list[Source] = []
         scene = dataclasses.replace(self.scene, min_area=cfg.occlusion_min_area)
         for name in cfg.occlusion:

@@ -114,17 +114,28 @@ def rename_old_keys(config: dict) -> None:
                 continue
             where = f"{kind}.{item.get('name')}."
             _rename_in(item, where)
-            grid = item.get("grid")
-            if kind == "experiments" and isinstance(grid, dict) and any(old in grid for old in RENAMED):
-                for key in list(grid):  # renamed in place: the grid's order names the points
-                    new = RENAMED.get(key, key)
-                    if new != key and new in grid:
-                        raise ConfigError(f"{where}grid: {key} and {new} are both given: {key} is the old "
-                                          f"name of {new}; keep {new} only")
-                    grid[new] = grid.pop(key)
-                    if new != key:
-                        print(f"swapflow: {where}grid: {key} is now {new}; the old name works until the "
-                              "next release", file=sys.stderr)
+            if kind == "experiments" and isinstance(item.get("grid"), dict):
+                _rename_grid(item["grid"], where)
+
+
+def _rename_grid(grid: dict, where: str) -> None:
+    """A grid's old keys renamed in place; every key goes to the end in turn, so the
+    grid's order (which names the points) stays."""
+    for key in list(grid):
+        new = RENAMED.get(key, key)
+        if new != key:
+            if new in grid:
+                _refuse_both(f"{where}grid: {key}", new, key, new)
+            _say_renamed(f"{where}grid: {key}", new)
+        grid[new] = grid.pop(key)
+
+
+def _refuse_both(old_shown: str, new_shown: str, old: str, new: str) -> None:
+    raise ConfigError(f"{old_shown} and {new_shown} are both given: {old} is the old name of {new}; keep {new} only")
+
+
+def _say_renamed(old_shown: str, new_shown: str) -> None:
+    print(f"swapflow: {old_shown} is now {new_shown}; the old name works until the next release", file=sys.stderr)
 
 
 def _rename_in(root: dict, where: str) -> None:
@@ -142,11 +153,9 @@ def _rename_in(root: dict, where: str) -> None:
         if not isinstance(home, dict):
             continue  # the schema names what is wrong
         if new_key in home:
-            raise ConfigError(f"{where}{old} and {where}{new} are both given: {old} is the old name of {new}; "
-                              f"keep {new} only")
+            _refuse_both(f"{where}{old}", f"{where}{new}", old, new)
         home[new_key] = parent.pop(old_key)
-        print(f"swapflow: {where}{old} is now {where}{new}; the old name works until the next release",
-              file=sys.stderr)
+        _say_renamed(f"{where}{old}", f"{where}{new}")
 
 
 def validate_config(config: dict, schema: Mapping) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from omegaconf import MISSING
 
 from swapflow.io import load_yaml
 from swapflow.schema import ConfigError, config_fields, plain, section_classes
@@ -43,23 +44,17 @@ def table(section: str) -> str:
 def training_table(config_dir: str | os.PathLike) -> str:
     """The Markdown table of the training config's keys: key, default (``train.yaml``'s,
     then each preset's that sets it), meaning."""
-    from swapflow.train.config import TRAIN_KEYS
+    from swapflow.train.config import TRAIN_KEYS, value_at
 
     base = load_yaml(Path(config_dir) / "train.yaml")
     presets = {p.stem: load_yaml(p) for p in sorted(Path(config_dir, "model").glob("*.yaml"))}
     rows = ["| key | default | meaning |", "| --- | --- | --- |"]
     for key, (_, meta) in TRAIN_KEYS.items():
-        values = [f"`{_default_text(_get(base, key))}`"] if _get(base, key) is not None else []
-        values += [f"{name}: `{_default_text(_get(preset, key))}`" for name, preset in presets.items()
-                   if _get(preset, key) is not None]
+        values = [f"`{_default_text(value_at(base, key))}`"] if value_at(base, key) is not MISSING else []
+        values += [f"{name}: `{_default_text(value_at(preset, key))}`" for name, preset in presets.items()
+                   if value_at(preset, key) is not MISSING]
         rows.append(f"| `{key}` | {'; '.join(values)} | {meta['doc']} |")
     return "\n".join(rows) + "\n"
-
-
-def _get(values: Any, key: str) -> Any:
-    for part in key.split("."):
-        values = values.get(part) if isinstance(values, dict) else None
-    return values
 
 
 def readme_tables(text: str, config_dir: str | os.PathLike = "config") -> str:

@@ -240,7 +240,7 @@ def check_ranges(cfg: Mapping) -> None:
     """Raise ConfigError naming the first setting of ``TrainConfig`` that ``cfg``
     lacks or holds outside its field's type, range or words."""
     for key, (hint, meta) in TRAIN_KEYS.items():
-        value = _get(cfg, key)
+        value = value_at(cfg, key)
         if value is MISSING or not _fits(value, hint, meta):
             raise ConfigError(f"training setting {key} is {'not set' if value is MISSING else _shown(value)}; "
                               f"it takes {_allowed(hint, meta)}")
@@ -264,7 +264,7 @@ def _check_override(line: str, key: str, value: object) -> None:
         raise ConfigError(f"training setting {key} is {_shown(value)}; it takes {_allowed(hint, meta)}")
 
 
-def _get(cfg: Mapping, key: str) -> object:
+def value_at(cfg: Mapping, key: str) -> object:
     """The value at dotted ``key``, or MISSING where there is none (or it is ???)."""
     node: object = cfg
     for part in key.split("."):
