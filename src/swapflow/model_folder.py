@@ -9,6 +9,8 @@
 - ``curve.tsv``      the learning curve: held-out reconstruction and the swap's
   identity distance and sharpness every ``curve.every`` iterations
 - ``losses.csv``, ``preview.jpg``, ``loss.png``, ``curve.png``  for people to look at
+- ``timelapse.gif``  the same faces (A, A rebuilt, B, B drawn by decoder A) every
+  ``preview_every`` iterations (swapflow.train.timelapse)
 
 This module names the files and reads and writes the manifest and config, with
 no torch (provenance and the report read them); swapflow.train.model_io writes
@@ -37,6 +39,7 @@ PREVIEW = "preview.jpg"
 LOSS_PLOT = "loss.png"
 CURVE = "curve.tsv"
 CURVE_PLOT = "curve.png"
+TIMELAPSE = "timelapse.gif"
 
 
 def write_manifest(folder: PathLike, manifest: dict[str, Any]) -> None:

@@ -15,7 +15,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from swapflow import demo
+from swapflow import demo, model_folder
+from swapflow.io import InputError
 from swapflow.settings import (
     AlignConfig,
     ConvertConfig,
@@ -28,10 +29,11 @@ from swapflow.settings import (
     TrainJobConfig,
 )
 from swapflow.schema import ConfigError, config_fields, section_values
-from swapflow.train.config import process_share
+from swapflow.train.config import check_same_architecture, process_share
 from swapflow.video.probe import content_hash, source_digest
 
 DEMO_DIR = Path("resources/demo")  # where the demo clips are fetched (rule demo_data)
+MODEL_DIR = Path("results/model")  # where rule train writes each model's folder
 PASSTHROUGH = "passthrough"  # the swap name of a split-then-merge round trip: no swap of its own
 
 Compose = Callable[[str, tuple[str, ...]], dict]  # (preset, overrides) -> the composed training config
@@ -74,7 +76,7 @@ class Plan:
         self.config = config
         self.compose = cache(compose)
         self.video_provenance = cache(self.video_provenance)  # hashing a video is slow
-        self.models, self.swap_model = self.plan_models()
+        self.plan_models()
 
     # ---- names ------------------------------------------------------------------
 
@@ -242,20 +244,67 @@ class Plan:
         return cfg
 
     def plan_models(self) -> tuple[dict[str, dict], dict[str, str]]:
-        """{model: identities, composed config, swaps} and {swap: model}: swaps with the
-        same identities, training data (by content and settings) and composed config
-        share one model; a changed video or faceset setting names a new one."""
-        models: dict[str, dict] = {}
-        by_swap: dict[str, str] = {}
-        for swap in self.config["swaps"]:
-            cfg = self.training_config(swap)
-            ids = (swap["face"], swap["target"])
-            data = {i: [self.video_provenance(v) for v in self.config["identities"][i]["videos"]] for i in ids}
-            name = model_name(ids, data, cfg)
-            models.setdefault(name, {"identities": ids, "config": cfg, "swaps": []})
-            models[name]["swaps"].append(swap["name"])
-            by_swap[swap["name"]] = name
-        return models, by_swap
+        """{model: identities, composed config, swaps, start} and {swap: model}: swaps
+        with the same identities, training data (by content and settings), composed
+        config and start share one model; a changed video, faceset setting or start
+        names a new one. Swaps that start from no model are planned first, so another
+        may start from their model by its name."""
+        self.models: dict[str, dict] = {}
+        self.swap_model: dict[str, str] = {}
+        swaps = self.config["swaps"]
+        for swap in sorted(swaps, key=lambda s: self.settings(TrainJobConfig, s)["start_from"] is not None):
+            self._plan_model(swap, ())
+        return self.models, self.swap_model
+
+    def _plan_model(self, swap: Mapping, chain: tuple[str, ...]) -> str:
+        """Plan (once) the model of ``swap``, first the model it starts from;
+        ``chain``: the swaps whose start led here."""
+        if swap["name"] in self.swap_model:
+            return self.swap_model[swap["name"]]
+        cfg = self.training_config(swap)
+        ids = (swap["face"], swap["target"])
+        data = {i: [self.video_provenance(v) for v in self.config["identities"][i]["videos"]] for i in ids}
+        start = self.start(swap, cfg, chain + (swap["name"],))
+        name = model_name(ids, data, cfg, start and {k: start[k] for k in ("digest", "freeze_encoder")})
+        self.models.setdefault(name, {"identities": ids, "config": cfg, "swaps": [], "start": start})
+        self.models[name]["swaps"].append(swap["name"])
+        self.swap_model[swap["name"]] = name
+        return name
+
+    def start(self, swap: Mapping, cfg: Mapping, chain: tuple[str, ...]) -> dict | None:
+        """What the model of ``swap`` starts from (``train.start_from``): {model, folder,
+        digest (the source's name when this config plans it, else its weights' sha256),
+        freeze_encoder}; None when it starts afresh. A source that is missing, of
+        another architecture or in a cycle stops the dry run naming the swap."""
+        t = self.settings(TrainJobConfig, swap)
+        where = f"swaps.{swap['name']}.train"
+        if t["start_from"] is None:
+            if t["freeze_encoder"]:
+                raise ConfigError(f"{where}.freeze_encoder: {t['freeze_encoder']} freezes an encoder that "
+                                  "start_from would copy, and start_from is not set")
+            return None
+        value = t["start_from"]
+        source = next((s for s in self.config["swaps"] if s["name"] == value), None)
+        folder = Path(value) if "/" in value else MODEL_DIR / value
+        if source is not None:
+            if value in chain:
+                raise ConfigError(f"{where}.start_from: a cycle: {' -> '.join(chain + (value,))}")
+            folder = MODEL_DIR / self._plan_model(source, chain)
+        if folder.parent == MODEL_DIR and folder.name in self.models:
+            planned = self.models[folder.name]
+            digest, source_cfg, ids = folder.name, planned["config"], planned["identities"]
+        else:
+            try:
+                ids = tuple(model_folder.read_manifest(folder)["identities"].values())
+                source_cfg = model_folder.training_config(folder)
+                digest = content_hash(folder / model_folder.WEIGHTS)
+            except (InputError, OSError) as err:
+                raise ConfigError(f"{where}.start_from: {value!r} is no swap of this config and no finished "
+                                  f"model ({err})") from None
+        check_same_architecture(source_cfg["model"], cfg["model"], f"{where}.start_from: model {folder.name}",
+                                f"this swap's {swap['face']}-{swap['target']}-{cfg['preset']} model")
+        return {"model": folder.name, "folder": str(folder), "digest": digest, "identities": list(ids),
+                "freeze_encoder": t["freeze_encoder"]}
 
     def convert_settings(self, swap: str) -> dict:
         """Convert's keys with the chosen occlusion sources' own settings
@@ -297,12 +346,14 @@ def _section(values: Mapping | None, name: str) -> Mapping | None:
     return values
 
 
-def model_name(identities: Sequence[str], data: Mapping[str, Sequence[Any]], cfg: Mapping) -> str:
+def model_name(identities: Sequence[str], data: Mapping[str, Sequence[Any]], cfg: Mapping,
+               start: Mapping | None = None) -> str:
     """``<face>-<target>-<preset>-<hash>``: a model named by what it is trained on
-    (the identities and, per identity, what its facesets are made from: ``data``)
-    and with (the composed config ``cfg``), so swaps that differ only after
-    training share it and any change names a new one."""
+    (the identities and, per identity, what its facesets are made from: ``data``),
+    with (the composed config ``cfg``) and from (``start``: the source model's
+    digest and how long its encoder stays frozen; absent when it starts afresh), so
+    swaps that differ only after training share it and any change names a new one."""
     what = {"identities": list(identities), "data": {k: list(v) for k, v in data.items()},
-            "config": cfg}
+            "config": cfg} | ({"start": dict(start)} if start else {})
     digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:10]
     return f"{'-'.join(identities)}-{cfg['preset']}-{digest}"

@@ -61,7 +61,7 @@ def provenance(model_dir: str | os.PathLike, probe_path: str | os.PathLike,
                    "frames_lost": probe.frames_lost, "decode_errors": probe.decode_errors,
                    "first_decode_error": probe.first_decode_error},
         "training": {key: manifest.get(key) for key in
-                     ("identities", "iterations", "seed", "device", "autocast", "started",
+                     ("identities", "iterations", "started_from", "seed", "device", "autocast", "started",
                       "finished")},
         "training_config": training_config(model_dir),
         "versions": versions(),

@@ -186,6 +186,14 @@ class TrainJobConfig:
         None, "training steps; `null` keeps the preset's; `auto`: until held-out reconstruction stops "
         "improving (the training config's `stop` keys), at most `stop.max_iterations`",
         anyOf=[{"type": "integer", "minimum": 1}, {"type": "null"}, {"const": "auto"}])
+    start_from: str | None = setting(
+        None, "a finished model the training starts from, instead of random weights: a swap of this config "
+        "(its model trains first), a model's name under `results/model/`, or a model folder's path. Its "
+        "encoder, and the decoder of each identity both models have (matched by name, whatever its side), "
+        "start this model; an identity it lacks gets a new decoder. The architecture must be the same "
+        "(docs/training.md)", anyOf=[{"type": "string", "minLength": 1}, {"type": "null"}])
+    freeze_encoder: int = setting(0, "with `start_from`: the first iterations in which the encoder stays as it "
+                                  "came and only the decoders learn", minimum=0)
     threads: int = setting(2, "CPU threads (the job's cores), shared by its training processes", minimum=1)
     gpus: int = setting(
         1, "GPUs the job asks for (`resources: gpu`); more than 1 trains as that many data-parallel processes "

@@ -5,6 +5,7 @@ each stage reads."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -128,3 +129,65 @@ def test_convert_reads_the_settings_of_the_chosen_occlusion_sources_only(clips):
     assert p.swap_settings("a_on_b")["convert"]["reconstruction"]["frames"] == 0
     assert p.hand_tracking() == {"confidence": 0.5}
     assert ConvertConfig(**p.convert_settings("a_on_b")).sources == sources  # what rule convert passes
+
+
+def _from(name: str, source: str, face: str = "alice", target: str = "bob", **train) -> dict:
+    return {"name": name, "face": face, "target": target, "train": {"start_from": source, **train}}
+
+
+def test_a_model_started_from_another_is_named_by_it(clips):
+    """A swap's model that starts from another swap's is planned after it, named by it
+    (a changed source renames it), and by how long its encoder stays frozen; the start
+    says where the source's folder is, for rule train's input."""
+    base = {"name": "a_on_b", "face": "alice", "target": "bob"}
+    swaps = [_from("back", "a_on_b", "bob", "alice"), base]
+    p = plan(clips, swaps=swaps)
+    source, back = p.swap_model["a_on_b"], p.swap_model["back"]
+    assert p.models[back]["start"] == {"model": source, "folder": f"results/model/{source}", "digest": source,
+                                       "identities": ["alice", "bob"], "freeze_encoder": 0}
+    assert p.models[source]["start"] is None
+    assert back != plan(clips, swaps=[base, {"name": "back", "face": "bob", "target": "alice"}]).swap_model["back"]
+    longer = plan(clips, swaps=[swaps[0], base | {"train": {"iterations": 5000}}])
+    assert longer.swap_model["back"] != back and longer.models[longer.swap_model["back"]]["start"]["model"] != source
+    frozen = plan(clips, swaps=[_from("back", "a_on_b", "bob", "alice", freeze_encoder=100), base])
+    assert frozen.swap_model["back"] != back
+    by_name = plan(clips, swaps=[_from("back", source, "bob", "alice"), base])
+    assert by_name.swap_model["back"] == back   # the model's name, as the source swap's
+
+
+@pytest.mark.parametrize("swaps, message", [
+    ([_from("x", "y"), _from("y", "x")], r"swaps\.\w\.train\.start_from: a cycle: (x -> y -> x|y -> x -> y)"),
+    ([_from("x", "x")], r"swaps\.x\.train\.start_from: a cycle: x -> x"),
+    ([_from("x", "nowhere")], r"swaps\.x\.train\.start_from: 'nowhere' is no swap of this config and no "
+                              r"finished model \(results/model/nowhere: no trained model here"),
+    ([{"name": "x", "face": "alice", "target": "bob", "train": {"freeze_encoder": 10}}],
+     r"swaps\.x\.train\.freeze_encoder: 10 freezes an encoder that start_from would copy"),
+    ([{"name": "x", "face": "alice", "target": "bob"}, _from("y", "x", preset="dfaker128")],
+     r"swaps\.y\.train\.start_from: model alice-bob-lite-\w+ \(original, 64 px\) has another architecture than "
+     r"this swap's alice-bob-dfaker128 model \(dfaker, 128 px\): model\.arch original vs dfaker; model\.size 64 "
+     r"vs 128;"),
+    ([{"name": "x", "face": "alice", "target": "bob"}, _from("y", "x", overrides=["model.dense=64"])],
+     r"model\.dense 128 vs 64$"),
+])
+def test_a_start_that_cannot_be_stops_the_plan_naming_the_swap(clips, swaps, message):
+    with pytest.raises(ConfigError, match=message):
+        plan(clips, swaps=swaps)
+
+
+def test_a_start_from_a_finished_folder_is_named_by_its_weights(clips, tmp_path, monkeypatch):
+    """A model folder that this config does not plan (another project's, given by its path)
+    names the new model by its weights' content: other bytes, another name."""
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "elsewhere" / "model"
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump(compose("lite", ())))
+    (folder / "manifest.json").write_text('{"identities": {"a": "bob", "b": "carol"}}')
+    (folder / "model.pt").write_bytes(b"weights")
+    swaps = [_from("x", str(folder))]
+    first = plan(clips, swaps=swaps)
+    start = first.models[first.swap_model["x"]]["start"]
+    assert start["identities"] == ["bob", "carol"] and start["folder"] == str(folder)
+    assert start["digest"] == hashlib.sha256(b"weights").hexdigest()
+    assert plan(clips, swaps=swaps).swap_model["x"] == first.swap_model["x"]
+    (folder / "model.pt").write_bytes(b"other weights")
+    assert plan(clips, swaps=swaps).swap_model["x"] != first.swap_model["x"]

@@ -18,6 +18,7 @@ import pytest
 import torch
 import yaml
 from omegaconf import OmegaConf
+from PIL import Image
 
 from swapflow.evaluate import reconstruction
 from swapflow.faceset import load_faceset
@@ -52,7 +53,7 @@ def test_preset_trains_and_swaps(facesets, tmp_path, preset, more, learns_mask):
     out = _train(facesets, tmp_path, preset, ["iterations=2", "batch_size=2", *more])
     assert sorted(p.name for p in out.iterdir()) == [
         "config.yaml", "curve.png", "curve.tsv", "loss.png", "losses.csv", "manifest.json", "model.pt",
-        "preview.jpg"]
+        "preview.jpg", "timelapse.gif"]
     manifest = read_json(out / "manifest.json")
     assert manifest["iterations"] == 2 and manifest["identities"] == {"a": "woman", "b": "man"}
     a = manifest["facesets"]["a"][0]
@@ -134,6 +135,30 @@ def test_same_seed_same_weights_also_when_resumed(facesets, tmp_path):
     for name, w in straight.items():
         assert torch.equal(w, again[name]), name
         assert torch.equal(w, resumed[name]), name
+
+
+def test_the_timelapse_shows_the_same_faces_and_resumes_as_it_runs(facesets, tmp_path):
+    """Frames at iteration 0, every preview_every and the last; a run killed and resumed
+    (a checkpoint at 4) writes the same GIF byte for byte; the held-out faces of each
+    side are its rows 1 and 3, as the model sees them, in every frame."""
+    opts = ["batch_size=4", "checkpoint_every=4", "preview_every=2", "lr_schedule=constant", "iterations=7"]
+    straight = _train(facesets, tmp_path, "lite", opts, "one")
+    _train(facesets, tmp_path, "lite", opts[:-1] + ["iterations=4"], "two")
+    resumed = _train(facesets, tmp_path, "lite", opts, "two")
+    assert (straight / "timelapse.gif").read_bytes() == (resumed / "timelapse.gif").read_bytes()
+    frames = sorted(p.name for p in (tmp_path / "two/ckpt/timelapse").iterdir())
+    assert frames == [f"{i:08d}.jpg" for i in (0, 2, 4, 6, 7)]
+    gif = Image.open(straight / "timelapse.gif")
+    assert gif.n_frames == 5 and gif.size == (6 * 64, 4 * 64)
+    model, _ = load_model(straight)
+    manifest = read_json(straight / "manifest.json")
+    for row, side in ((0, "a"), (2, "b")):
+        held = manifest["facesets"][side][0]["holdout_indices"]
+        faces = load_faceset(facesets[0 if side == "a" else 1]).faces
+        crops = model.coverage_crop(np.asarray(faces[sorted(held)[:1]]))  # the first face of the row
+        gif.seek(gif.n_frames - 1)
+        tile = np.asarray(gif.convert("RGB"))[row * 64:(row + 1) * 64, :64].astype(float)
+        assert np.abs(tile[24:] - crops[0][24:]).mean() < 12  # below the label; GIF colours are 256
 
 
 class _Payload:

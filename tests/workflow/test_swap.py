@@ -328,3 +328,48 @@ def test_swap_onto_the_woman_keeps_her_hands(swapped):
         for model in (swapped / "results/model").glob("man-woman-*"):
             shutil.rmtree(model)
             shutil.rmtree(swapped / "results/checkpoints" / model.name)
+
+
+def test_a_swap_starts_from_another_swaps_model(swapped):
+    """The man onto the woman, started from w2m's model (``train.start_from: w2m``,
+    its encoder frozen for 2 of 4 iterations): only the new model trains, from w2m's
+    weights with the decoders' roles swapped, and its manifest, log and the models
+    table say so. A longer w2m renames both models; another architecture stops
+    the dry run in one line naming both."""
+    original = (swapped / "config.yaml").read_text()
+    (source,) = (p.name for p in (swapped / "results/model").iterdir())
+    config = yaml.safe_load(original)
+    start = {"name": "m2w_start", "face": "man", "target": "woman", "videos": ["woman"],
+             "train": {"start_from": "w2m", "iterations": 4, "freeze_encoder": 2}}
+    config["swaps"].append(start)
+    write_config(swapped, config)
+    try:
+        planned = run_snakemake(swapped, "-n", "--quiet", "all").stdout
+        (name,) = set(re.findall(r"results/model/([\w.-]+)", planned)) - {source}
+        run_snakemake(swapped, f"results/model/{name}", "results/models.tsv")
+        manifest = read_json(swapped / "results/model" / name / "manifest.json")
+        models = pd.read_csv(swapped / "results/models.tsv", sep="\t").set_index("model")
+        log = (swapped / "logs/train" / f"{name}.log").read_text()
+        config["swaps"][0]["train"] = {"iterations": 21}
+        write_config(swapped, config)
+        renamed = set(re.findall(r"results/model/([\w.-]+)", run_snakemake(swapped, "-n", "--quiet", "all").stdout))
+        start["train"]["preset"] = "dfaker128"
+        write_config(swapped, config)
+        refused = run_snakemake(swapped, "-n", check=False)
+    finally:
+        (swapped / "config.yaml").write_text(original)
+        for folder in ("model", "checkpoints"):
+            shutil.rmtree(swapped / "results" / folder / name, ignore_errors=True)
+        run_snakemake(swapped, "results/models.tsv")  # the table of the project's one model again
+    assert manifest["identities"] == {"a": "man", "b": "woman"} and manifest["iterations"] == 4
+    assert manifest["started_from"] | {"weights_sha256": None} == {
+        "model": f"results/model/{source}", "weights_sha256": None, "decoders": {"a": "b", "b": "a"},
+        "freeze_encoder": 2}
+    assert f"starting from results/model/{source}: its encoder (frozen for 2 iterations), its decoder b as " \
+           "decoder a (man), its decoder a as decoder b (woman)" in log
+    assert models.loc[name, "start"] == source and pd.isna(models.loc[source, "start"])
+    assert len(renamed - {source, name}) == 2, renamed
+    assert refused.returncode != 0
+    assert re.search(rf"swaps\.m2w_start\.train\.start_from: model {source} \(original, 64 px\) has another "
+                     r"architecture than this swap's man-woman-dfaker128 model \(dfaker, 128 px\)",
+                     refused.stdout + refused.stderr)

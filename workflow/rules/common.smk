@@ -160,6 +160,25 @@ def model_facesets(side):
     )
 
 
+def model_start(wildcards):
+    """Input function: the model folder that a model starts from (``train.start_from``), if any."""
+    start = MODELS[wildcards.model]["start"]
+    return start["folder"] if start else []
+
+
+def model_start_params(wildcards, input):
+    """Params of rule train: the start's folder (its input) and how long its encoder
+    stays frozen, {} for a model that starts afresh. Taking ``input`` makes it a
+    derived param, which Snakemake does not record: both are in the model's name,
+    and models trained before ``start_from`` existed are not planned again."""
+    start = MODELS[wildcards.model]["start"]
+    return Sealed(
+        {"folder": input.start, "freeze_encoder": start["freeze_encoder"]}
+        if start
+        else {}
+    )
+
+
 def swap_model(wildcards):
     return f"results/model/{SWAP_MODEL[wildcards.swap]}"
 

@@ -131,6 +131,7 @@ rule models:
                 "target": m["identities"][1],
                 "preset": m["config"]["preset"],
                 "iterations": m["config"]["iterations"],
+                "start": m["start"]["model"] if m["start"] else "",
                 "swaps": " ".join(m["swaps"]),
             }
             for name, m in MODELS.items()

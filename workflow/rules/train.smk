@@ -2,10 +2,11 @@ rule train:
     input:
         a=model_facesets(0),
         b=model_facesets(1),
+        start=model_start,
     output:
         model=report(
             directory("results/model/{model}"),
-            patterns=["{name}.jpg", "{name}.png"],
+            patterns=["{name}.jpg", "{name}.png", "{name}.gif"],
             caption="../report/training.rst",
             category="Training",
             labels={"model": "{model}", "figure": "{name}"},
@@ -30,6 +31,7 @@ rule train:
         # composed at parse time: editing a preset or an override retrains
         config=sealed(lambda wildcards: MODELS[wildcards.model]["config"]),
         identities=lambda wildcards: MODELS[wildcards.model]["identities"],
+        start=model_start_params,
         # outside the declared output: kept when a killed job's output is removed
         checkpoint_dir="results/checkpoints/{model}",
     message:

@@ -53,10 +53,11 @@ def training_keys(cfg: DictConfig) -> dict:
     return keys
 
 
-def fingerprint(cfg: DictConfig, faceset_hashes: dict[str, list[str]]) -> tuple[dict, str]:
-    """The fingerprint of a run's state (its training keys and its facesets'
-    content hashes) and its digest."""
-    keys = {"config": training_keys(cfg), "facesets": faceset_hashes}
+def fingerprint(cfg: DictConfig, faceset_hashes: dict[str, list[str]], start: dict | None = None
+                ) -> tuple[dict, str]:
+    """The fingerprint of a run's state (its training keys, its facesets' content
+    hashes and, when it started from another model, that start) and its digest."""
+    keys = {"config": training_keys(cfg), "facesets": faceset_hashes} | ({"start": start} if start else {})
     return keys, hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()
 
 

@@ -10,13 +10,16 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 from omegaconf import OmegaConf
 
 from swapflow.io import InputError
 from swapflow.train import distributed
 from swapflow.train.config import compose_config
-from swapflow.train.trainer import TrainingInterrupted, train
+from swapflow.train.signals import TrainingInterrupted
+from swapflow.train.start import Start
+from swapflow.train.trainer import train
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,6 +35,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="a composed training config (a model folder's config.yaml) instead of "
                         "--preset, --config-dir and overrides")
     p.add_argument("--config-dir", default="config", help="folder holding train.yaml (default: ./config)")
+    p.add_argument("--start-from", metavar="MODEL_DIR",
+                   help="a trained model folder whose encoder, and the decoders of the identities it shares "
+                        "with this one (by --names), this training starts from")
+    p.add_argument("--freeze-encoder", type=int, default=0, metavar="N",
+                   help="with --start-from: iterations in which only the decoders learn (default: 0)")
     p.add_argument("--names", nargs=2, default=("a", "b"), metavar=("A", "B"), help="identity names")
     p.add_argument("--threads", type=int, default=min(2, len(os.sched_getaffinity(0))),
                    help="torch CPU threads (default: 2, or the cores this process may use if fewer)")
@@ -55,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             cfg = compose_config(args.config_dir, args.preset, args.overrides)
         train(cfg, args.faceset_a, args.faceset_b, args.out,
               args.checkpoint_dir or f"{args.out.rstrip('/')}.checkpoint",
-              identities=tuple(args.names), threads=args.threads)
+              identities=tuple(args.names), threads=args.threads,
+              start=Start(Path(args.start_from), args.freeze_encoder) if args.start_from else None)
     except InputError as err:  # a config, faceset or checkpoint the user gave
         print(f"swapflow-train: error: {err}", file=sys.stderr)
         return 2

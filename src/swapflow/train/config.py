@@ -387,3 +387,16 @@ def learning_rate(cfg: Mapping, iteration: int) -> float:
     progress = min(iteration / schedule_length(cfg), 1.0)
     final = float(cfg["lr_final"])
     return base * (final + (1 - final) * (1 + math.cos(math.pi * progress)) / 2)
+
+
+# the model keys that shape its weights: a model starts from another's only where they agree
+ARCH_KEYS = ("arch", "size", "encoder", "dense", "bottleneck", "decoder", "res_blocks", "mask")
+
+
+def check_same_architecture(source: Mapping, model: Mapping, source_name: str, model_name: str) -> None:
+    """Refuse to start ``model`` (a ``model`` section) from ``source``'s weights
+    unless every key that shapes them agrees; one line naming both."""
+    differ = [f"model.{k} {source.get(k)} vs {model.get(k)}" for k in ARCH_KEYS if source.get(k) != model.get(k)]
+    if differ:
+        raise ConfigError(f"{source_name} ({source.get('arch')}, {source.get('size')} px) has another architecture "
+                          f"than {model_name} ({model.get('arch')}, {model.get('size')} px): {'; '.join(differ)}")

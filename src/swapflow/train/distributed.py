@@ -15,6 +15,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.distributed as dist
@@ -22,6 +23,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from swapflow.io import atomic_path
 from swapflow.train.config import process_share
+
+if TYPE_CHECKING:
+    from swapflow.train.start import Start
 
 log = logging.getLogger("swapflow.train")
 
@@ -93,7 +97,7 @@ def torchrun(processes: int, args: list[str]) -> list[str]:
 
 def launch(cfg: DictConfig, facesets_a: list[str | Path], facesets_b: list[str | Path],
            out: str | Path, checkpoint_dir: str | Path, identities: tuple[str, str],
-           processes: int, threads: int, log: Path) -> int:
+           processes: int, threads: int, log: Path, start: Start | None = None) -> int:
     """``swapflow.train.trainer.train`` of these arguments as ``processes`` processes of
     ``threads`` torch threads each under torchrun (the config goes to
     ``checkpoint_dir``/train.yaml), their output appended to ``log``. SIGTERM
@@ -105,6 +109,8 @@ def launch(cfg: DictConfig, facesets_a: list[str | Path], facesets_b: list[str |
     args = ["--config", str(config), "--faceset-a", *map(str, facesets_a), "--faceset-b",
             *map(str, facesets_b), "--out", str(out), "--checkpoint-dir", str(checkpoint_dir),
             "--names", *identities, "--threads", str(threads)]
+    if start:
+        args += ["--start-from", str(start.folder), "--freeze-encoder", str(start.freeze_encoder)]
     caught: list[int] = []
     env = os.environ | {"OMP_NUM_THREADS": str(threads)}
     with open(log, "a") as stream:

@@ -12,8 +12,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from swapflow.frames import write_jpeg
 from swapflow.io import atomic_path, load_tensors, save_tensors
-from swapflow.model_folder import (CONFIG, CURVE, CURVE_PLOT, LOSS_PLOT, LOSSES, PREVIEW, WEIGHTS, PathLike,
+from swapflow.model_folder import (CONFIG, CURVE, CURVE_PLOT, LOSS_PLOT, LOSSES, PREVIEW, TIMELAPSE, WEIGHTS,
+                                   PathLike,
                                    write_manifest)
+from swapflow.train import timelapse
 from swapflow.train.curve import plot_curve, plot_losses
 from swapflow.train.device import resolve_device
 from swapflow.train.models import FaceSwapModel, build_model
@@ -21,10 +23,12 @@ from swapflow.train.models import FaceSwapModel, build_model
 
 def write(out: PathLike, model: FaceSwapModel, cfg: DictConfig, identities: dict[str, str],
           usual_error: list[torch.Tensor] | None, manifest: dict[str, Any], history: pd.DataFrame,
-          curve: pd.DataFrame, preview: np.ndarray, stopped_at: int | None) -> Path:
+          curve: pd.DataFrame, preview: np.ndarray, stopped_at: int | None, checkpoint_dir: Path,
+          iteration: int) -> Path:
     """Write the model folder ``out`` atomically (nothing of it is there until
     all of it is): the weights with what rebuilds the model, the config, the
-    manifest, the losses and the curve with their plots, the preview."""
+    manifest, the losses and the curve with their plots, the preview, and the
+    timelapse of ``checkpoint_dir``'s frames up to ``iteration``."""
     with atomic_path(out) as tmp:
         tmp.mkdir()
         save_tensors({"state_dict": model.state_dict(), "preset": cfg.preset,
@@ -38,6 +42,7 @@ def write(out: PathLike, model: FaceSwapModel, cfg: DictConfig, identities: dict
         write_jpeg(tmp / PREVIEW, preview)
         plot_losses(history, tmp / LOSS_PLOT)
         plot_curve(curve, tmp / CURVE_PLOT, stopped_at)
+        timelapse.write_gif(checkpoint_dir, tmp / TIMELAPSE, iteration)
     return Path(out)
 
 

@@ -13,15 +13,11 @@ Started by torchrun, each process trains on its share of every batch
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
-import signal
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -35,26 +31,18 @@ from swapflow.io import atomic_path, project_path
 from swapflow.logs import PROGRESS, hms
 from swapflow.reconstruction import USUAL_FACES, decoder_errors, usual_error
 from swapflow.schema import ConfigError
-from swapflow.train import checkpoint, distributed, model_io
+from swapflow.train import checkpoint, distributed, model_io, timelapse
 from swapflow.train.config import check_ranges, learning_rate, schedule_length
 from swapflow.train.curve import CurveMeter, stop_reason
 from swapflow.train.data import SIDES, Batch, FaceBank, Sampler, load_facesets
 from swapflow.train.device import autocast_dtype, channels_last, limit_threads, resolve_device
 from swapflow.train.losses import face_loss
 from swapflow.train.models import FaceSwapModel, build_model, preview_grid
+from swapflow.train.signals import TrainingInterrupted, catch_signals
+from swapflow.train.start import Start
 
 log = logging.getLogger("swapflow.train")
 progress = logging.getLogger(PROGRESS)  # also on the terminal of a local run
-
-
-class TrainingInterrupted(RuntimeError):
-    """Raised after a checkpoint was written because SIGTERM/SIGINT arrived."""
-
-    def __init__(self, signum: int, iteration: int) -> None:
-        super().__init__(f"stopped by {signal.Signals(signum).name} at iteration {iteration}; "
-                         f"checkpoint written, run again to resume")
-        self.signum = signum
-        self.iteration = iteration
 
 
 class _BothSides(torch.nn.Module):
@@ -69,29 +57,12 @@ class _BothSides(torch.nn.Module):
         return self.model.both(a, b)
 
 
-@contextlib.contextmanager
-def _catch_signals() -> Iterator[list[int]]:
-    """Record SIGTERM/SIGINT in the yielded list instead of dying (main thread only)."""
-    caught: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield caught
-        return
-    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-    for s in previous:
-        signal.signal(s, lambda signum, _frame: caught.append(signum))
-    try:
-        yield caught
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-
-
 class Trainer:
     """Holds the model, optimizer and data of one training run."""
 
     def __init__(self, cfg: DictConfig, facesets_a: list[str | Path], facesets_b: list[str | Path],
                  checkpoint_dir: str | Path, identities: tuple[str, str] = ("a", "b"),
-                 threads: int = 2) -> None:
+                 threads: int = 2, start: Start | None = None) -> None:
         check_ranges(cfg)  # also a config given as a file, not composed here
         self.cfg = cfg
         self.checkpoint_dir = Path(checkpoint_dir)
@@ -114,6 +85,9 @@ class Trainer:
             raise ConfigError("iterations: auto stops on held-out faces, and a faceset has none "
                               "(raise holdout or holdout_min)")
         self.seed = int(cfg.seed)
+        self.timelapse_faces = {side: timelapse.fixed_faces(self.loaded[side][0].faces,
+                                                            self.facesets[side][0]["holdout_indices"])
+                                for side in ("a", "b")}
         self._build_model()
         self.samplers = self._samplers()
         self.iteration = 0
@@ -122,12 +96,15 @@ class Trainer:
         self.curve_seconds = 0.0
         self.stopped = ""  # why fit ended
         self.continued_from: str | None = None  # another run's checkpoint this one went on from
+        self.start = start  # another model whose weights this run starts from
+        self.started_from = start.record(self.identities) if start else None
         self._meter: CurveMeter | None = None
         # steps whose losses are still on the device: (iteration, lr, losses); read at log time
         self.pending: list[tuple[int, float, torch.Tensor]] = []
         self.loss_names: list[str] = []
         self.fingerprint, self.digest = checkpoint.fingerprint(
-            cfg, {s: [e["hash"] for e in es] for s, es in self.facesets.items()})
+            cfg, {s: [e["hash"] for e in es] for s, es in self.facesets.items()},
+            self.started_from and {k: self.started_from[k] for k in ("weights_sha256", "freeze_encoder")})
 
     def _build_model(self) -> None:
         """The model (seeded), what runs it (compiled, data-parallel), its optimizer and scaler."""
@@ -200,6 +177,7 @@ class Trainer:
             log.info("resumed from %s at iteration %d", path, self.iteration)
         else:
             self.continued_from = project_path(path)
+            timelapse.carry_over(path.parent, self.checkpoint_dir, self.iteration, int(self.cfg.preview_every))
             log.info("continuing from %s at iteration %d (a shorter run of the same training; "
                      "it stays as it is)", path, self.iteration)
         return True
@@ -228,6 +206,9 @@ class Trainer:
                  for side, batch, (face, mask) in zip("ab", (a, b), out)}
         total = terms["a"]["total"] + terms["b"]["total"]
         self.scaler.scale(total).backward()
+        if self.start and self.iteration < self.start.freeze_encoder:
+            for p in self.model.encoder.parameters():  # no gradient: Adam leaves it and its moments as they are
+                p.grad = None
         if self.cfg.loss.grad_clip > 0:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(self.cfg.loss.grad_clip))
@@ -268,7 +249,9 @@ class Trainer:
                       self.channels_last, torch.get_num_threads(), self.iteration + 1, total,
                       f"; process {self.group.rank} of {self.group.size}: faces {self.samples.start}.."
                       f"{self.samples.stop - 1} of each batch of {bs}" if self.group.joined else "")
-        with _catch_signals() as caught:
+        if self.group.main and self.iteration == 0:
+            self.timelapse_frame()
+        with catch_signals() as caught:
             while True:
                 # every curve.every iterations, and at the end: the last point is the model's
                 if ((self.iteration % self.cfg.curve.every == 0 or self.iteration >= total)
@@ -285,13 +268,14 @@ class Trainer:
                     last_log = now
                     self._read_losses()
                     self._log_progress(self.history[-1], now - t_start, self.iteration - start_iter, total)
+                if self.group.main and self.iteration % self.cfg.preview_every == 0:  # before a checkpoint
+                    self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+                    write_jpeg(self.checkpoint_dir / folder.PREVIEW, self.preview())
+                    self.timelapse_frame()
                 if self.iteration % self.cfg.checkpoint_every == 0 or signum:
                     self.save_checkpoint()
                 if signum:
                     raise TrainingInterrupted(signum, self.iteration)
-                if self.group.main and self.iteration % self.cfg.preview_every == 0:
-                    self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-                    write_jpeg(self.checkpoint_dir / folder.PREVIEW, self.preview())
         self._read_losses()
         wall = time.perf_counter() - t_start
         done = self.iteration - start_iter
@@ -343,6 +327,11 @@ class Trainer:
                       self.iteration, total, row["loss_a"], row["loss_b"],
                       rate * 2 * self.cfg.batch_size, hms(eta))
 
+    def timelapse_frame(self) -> None:
+        """This iteration's frame of the timelapse (swapflow.train.timelapse)."""
+        timelapse.write_frame(self.checkpoint_dir, timelapse.frame(self.model, self.timelapse_faces,
+                                                                   self.iteration), self.iteration)
+
     def preview(self) -> np.ndarray:
         """The model on the first faceset of each side (``preview_grid``)."""
         return preview_grid(self.model, {side: self.loaded[side][0].faces for side in ("a", "b")})
@@ -364,7 +353,7 @@ class Trainer:
                                     | {"identity": self.identities[side]} for e in entries]
                              for side, entries in self.facesets.items()},
                 "preset": self.cfg.preset, "iterations": self.iteration, "stopped": self.stopped,
-                "continued_from": self.continued_from, "seed": self.seed,
+                "continued_from": self.continued_from, "started_from": self.started_from, "seed": self.seed,
                 "device": str(self.device), "processes": self.group.size, "autocast": str(self.dtype),
                 "channels_last": self.channels_last, "compile": bool(self.cfg.compile),
                 "torch": torch.__version__, "started": started,
@@ -372,23 +361,27 @@ class Trainer:
                 "last_run": speed}
 
     def write_output(self, out: str | Path, speed: dict[str, float], started: str) -> Path:
-        """Write the model folder (process 0 alone calls it)."""
+        """Write the model folder (process 0 alone calls it), with the timelapse's last frame."""
+        self.timelapse_frame()
         return model_io.write(out, self.model, self.cfg, self.identities, self.usual_error(),
                             self.manifest(speed, started), pd.DataFrame(self.history),
-                            pd.DataFrame(self.curve), self.preview(), self.iteration if self.auto else None)
+                            pd.DataFrame(self.curve), self.preview(), self.iteration if self.auto else None,
+                            self.checkpoint_dir, self.iteration)
 
 
 def train(cfg: DictConfig, facesets_a: list[str | Path], facesets_b: list[str | Path],
           out: str | Path, checkpoint_dir: str | Path, identities: tuple[str, str] = ("a", "b"),
-          threads: int = 2) -> Path:
+          threads: int = 2, start: Start | None = None) -> Path:
     """Train (or resume) and write the model folder ``out``.
 
+    ``start``: another model whose weights it starts from (unless it resumes).
     Raises FacesetError for unusable facesets, TrainingInterrupted after
     writing a checkpoint when SIGTERM/SIGINT arrives (``out`` is not written).
     """
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    trainer = Trainer(cfg, facesets_a, facesets_b, checkpoint_dir, identities, threads)
-    trainer.try_resume()
+    trainer = Trainer(cfg, facesets_a, facesets_b, checkpoint_dir, identities, threads, start)
+    if not trainer.try_resume() and start:
+        start.apply(trainer.model, cfg, trainer.identities)
     speed = trainer.fit()
     progress.info("done: %d iterations in %.1f s, %.1f samples/s",
                   speed["iterations"], speed["seconds"], speed["samples_per_s"])
