@@ -180,6 +180,8 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=0,
                         help="train each setting this many iterations instead of --minutes")
     parser.add_argument("--ceiling", action="store_true", help="the sharpness a perfect model could reach")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[8, 32, 64, 96, 128, 256],
+                        help="output sizes of --ceiling")
     parser.add_argument("--speed", metavar="SETTING", help="samples/s of SETTING per variant (autocast, "
                         "channels_last, torch.compile) and with one thread")
     parser.add_argument("--work", type=Path, default=REPO / "benchmarks" / "out" / "quality",
@@ -190,7 +192,7 @@ def main() -> None:
         parser.error(f"unknown settings {sorted(unknown)}; known: {', '.join(SETTINGS)}")
     args.work.mkdir(parents=True, exist_ok=True)
     if args.ceiling:
-        print(ceiling(args.work, [8, 32, 64, 96, 128], [0.875, 0.75, 0.625]).to_markdown(index=False))
+        print(ceiling(args.work, args.sizes, [0.875, 0.75, 0.625]).to_markdown(index=False))
     if args.speed:
         print(speeds(args.work, args.speed).to_markdown(index=False))
     rows = []

@@ -12,7 +12,8 @@ run's held-out masked PSNR of A and B and its swap's dlib distance to A (the
 curve's last point), and the first iteration at which the started run reached the
 from-nothing run's final PSNR of each side and its distance.
 
-    python benchmarks/start_from.py --work DIR [--source-iterations 600] [--iterations 1200]
+    python benchmarks/start_from.py --work DIR [--source-iterations 600] [--iterations 1200] [--cases ...]
+                                    [--start-overrides model.lr=2e-4 ...]
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ def main() -> None:
     p.add_argument("--source-iterations", type=int, default=600, help="the demo model's iterations")
     p.add_argument("--iterations", type=int, default=1200, help="a from-nothing run's; a started run: a quarter")
     p.add_argument("--every", type=int, default=50, help="a started run's curve points, iterations apart")
+    p.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    p.add_argument("--start-overrides", nargs="*", default=[], metavar="OVERRIDE",
+                   help="training overrides of the started runs only, e.g. model.lr=2e-4")
     args = p.parse_args()
     work = args.work.resolve()
     demo.fetch(work / "resources" / "demo")
@@ -92,16 +96,18 @@ def main() -> None:
     config["train"] = {"iterations": args.source_iterations}
     source = trained(work, "source", config, "demo")
     rows = []
-    for case, (videos, identities, (face, target)) in CASES.items():
+    for case in args.cases:
+        videos, identities, (face, target) = CASES[case]
         swap = {"name": "new", "face": face, "target": target, "videos": identities[target]}
         config = {"videos": videos, "identities": {k: {"videos": v} for k, v in identities.items()},
                   "swaps": [swap], "train": {"iterations": args.iterations}}
         nothing = trained(work, f"{case.replace(' ', '_')}-nothing", config, "new")
         # the source by its folder's name, as a user names a model of another config
         config["train"] = {"iterations": args.iterations // 4, "start_from": source.name,
-                           "overrides": [f"curve.every={args.every}"]}
-        started = trained(work, f"{case.replace(' ', '_')}-started", config, "new")
-        rows.append({"case": case} | compare(nothing, started))
+                           "overrides": [f"curve.every={args.every}", *args.start_overrides]}
+        started = trained(work, f"{case.replace(' ', '_')}-started{'-'.join(['', *args.start_overrides])}",
+                          config, "new")
+        rows.append({"case": " ".join([case, *args.start_overrides])} | compare(nothing, started))
     table = pd.DataFrame(rows).set_index("case").T
     print(table.to_markdown())
 

@@ -12,8 +12,14 @@ from tests.conftest import TRAIN_CONFIG
 
 
 
-def lite_model(root: Path, a: Extracted, b: Extracted, iterations: int):
-    """A lite model trained ``iterations`` steps (batch 8) on faceset A and B, loaded."""
-    cfg = compose_config(TRAIN_CONFIG, "lite", [f"iterations={iterations}", "batch_size=8", "min_faces=10",
-                                          "log_every_s=0"])
+# the 256 px preset at a CPU's scale: its size, architecture and data path, a sixteenth of its widths
+DF256_SMALL = ["model.encoder=[8,16,32,64]", "model.dense=64", "model.bottleneck=32", "model.decoder=[32,16,8]",
+               "model.lr=5e-4", "curve.holdout_faces=8", "curve.swap_faces=0"]
+
+
+def lite_model(root: Path, a: Extracted, b: Extracted, iterations: int, preset: str = "lite",
+               overrides: tuple[str, ...] = ()):
+    """A ``preset`` model (lite) trained ``iterations`` steps (batch 8) on faceset A and B, loaded."""
+    cfg = compose_config(TRAIN_CONFIG, preset, [f"iterations={iterations}", "batch_size=8", "min_faces=10",
+                                                "log_every_s=0", *overrides])
     return load_model(train(cfg, [a.faceset], [b.faceset], root / "model", root / "ckpt", threads=2))[0]

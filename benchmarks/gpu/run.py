@@ -52,8 +52,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--kit", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--presets", nargs="+", default=["original", "dfaker128"])
-    p.add_argument("--seconds", type=float, nargs="+", default=[100.0, 150.0],
+    p.add_argument("--presets", nargs="+", default=["original", "dfaker128", "df256"])
+    p.add_argument("--seconds", type=float, nargs="+", default=[100.0, 150.0, 150.0],
                    help="training time of each preset")
     p.add_argument("--iterations", type=int, nargs="+", default=[],
                    help="training iterations of each preset instead of --seconds")

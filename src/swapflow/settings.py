@@ -178,7 +178,8 @@ class TrainJobConfig:
     preset: str = setting("lite", "a model/training preset in the workflow's `config/model/` (next to its "
                           "Snakefile, also when swapflow runs as a module of another project): `lite` (64 px, "
                           "small: the CPU demo), `original` (the classic 64 px shared-encoder model), "
-                          "`dfaker128` (128 px, residual decoders, learns a mask)")
+                          "`dfaker128` (128 px, residual decoders, learns a mask), `df256` (256 px after DeepFaceLab's SAEHD `df`, "
+                          "for a GPU)")
     overrides: tuple[str, ...] = setting(
         (), 'Hydra overrides of the composed config (`config/train.yaml` + preset), e.g. `["batch_size=8", '
         '"model.lr=1e-4", "precision=fp32"]`', swap_adds=True)

@@ -14,7 +14,7 @@ from swapflow.convert import convert_frames, plan_convert
 from swapflow.frames import frame_name, list_frames, read_frame, write_frame
 from swapflow.io import read_json
 from swapflow.settings import FramesConfig
-from tests.training import lite_model
+from tests.training import DF256_SMALL, lite_model
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +22,12 @@ def model(man, woman, tmp_path_factory):
     """A lite model trained 30 iterations: enough that on the CPU a face comes out
     a level apart in a few pixels when run in a batch of another make-up."""
     return lite_model(tmp_path_factory.mktemp("convert"), woman, man, 30)
+
+
+@pytest.fixture(scope="module")
+def model256(man, woman, tmp_path_factory):
+    """The 256 px preset at a CPU's scale, 4 iterations: what convert does at 256 px."""
+    return lite_model(tmp_path_factory.mktemp("convert256"), woman, man, 4, "df256", DF256_SMALL)
 
 
 def test_a_shard_plans_whole_batches_of_the_video(man):
@@ -84,8 +90,11 @@ def test_shards_equal_one_run_and_faceless_frames_are_the_originals(man, model, 
     assert not (tmp_path / "patches1" / "index.json").exists(), "shard 1 holds no swapped face"
 
 
-def test_with_png_frames_only_the_face_changes(man, model, tmp_path):
-    """Lossless frames: every pixel away from the swapped faces is the original's."""
+@pytest.mark.parametrize("name", ["model", "model256"])
+def test_with_png_frames_only_the_face_changes(man, name, request, tmp_path):
+    """Lossless frames: every pixel away from the swapped faces is the original's; a
+    64 px model and a 256 px one."""
+    model = request.getfixturevalue(name)
     (tmp_path / "png").mkdir()
     png = FramesConfig(format="png")
     for path in man.frames[:6]:

@@ -242,7 +242,7 @@ def test_replaced_target_video_reruns_its_chain_only(swapped):
 
 @pytest.mark.parametrize("where, change, message", [
     ("train", {"preset": "litee"}, "swaps.w2m.train: unknown preset 'litee'; valid presets: "
-                                   "dfaker128, lite, original"),
+                                   "df256, dfaker128, lite, original"),
     ("train", {"overrides": ["batch_sise=8"]}, "override 'batch_sise=8' does not apply: "
                                                "batch_sise is not a key"),
     ("train", {"overrides": ["model.lr=fast"]}, "override 'model.lr=fast' does not apply"),
