@@ -167,8 +167,8 @@ def model_start(wildcards):
 
 
 def model_start_params(wildcards, input):
-    """Params of rule train: the start's folder (its input) and how long its encoder
-    stays frozen, {} for a model that starts afresh. Taking ``input`` makes it a
+    """The train rule's start param: the start's folder (its input) and how long its
+    encoder stays frozen, {} for a model that starts afresh. Taking ``input`` makes it a
     derived param, which Snakemake does not record: both are in the model's name,
     and models trained before ``start_from`` existed are not planned again."""
     start = MODELS[wildcards.model]["start"]
