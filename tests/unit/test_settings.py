@@ -102,7 +102,8 @@ def test_lists_become_tuples():
 
 
 def test_a_swaps_own_keys_go_on_top():
-    section = {"preset": "lite", "overrides": ["batch_size=8"], "iterations": None, "threads": 2,
+    section = {"preset": "lite", "overrides": ["batch_size=8"], "iterations": None, "start_from": None,
+               "freeze_encoder": 0, "threads": 2,
                "gpus": 1, "runtime": 720, "mem_mb": 8000}
     own = {"overrides": ["model.lr=1e-4"], "iterations": 30}
     values = section_values(settings.TrainJobConfig, section, own)
