@@ -12,7 +12,8 @@ from tests.conftest import TRAIN_CONFIG
 
 
 
-# the 256 px preset at a CPU's scale: its size, architecture and data path, a sixteenth of its widths
+# the 256 px preset at a CPU's scale: its size, architecture and data path, an eighth to a
+# sixteenth of its widths
 DF256_SMALL = ["model.encoder=[8,16,32,64]", "model.dense=64", "model.bottleneck=32", "model.decoder=[32,16,8]",
                "model.lr=5e-4", "curve.holdout_faces=8", "curve.swap_faces=0"]
 
