@@ -223,9 +223,9 @@ def test_summary_carries_the_settings_of_each_swap(swapped):
     assert man["overrides"] == "preview_every=10"
     assert man["convert.color"] == "rct" and man["merge.preset"] == "ultrafast"
     assert man["convert.occlusion"] == "[hands, reconstruction, skin]"  # a list setting, as the config writes it
-    models = pd.read_csv(swapped / "results/models.tsv", sep="\t")
+    models = pd.read_csv(swapped / "results/models.tsv", sep="\t", keep_default_na=False)
     assert models.to_dict("records") == [{"model": model, "face": "woman", "target": "man",
-                                          "preset": "lite", "iterations": 20, "swaps": "w2m"}]
+                                          "preset": "lite", "iterations": 20, "start": "", "swaps": "w2m"}]
 
 
 def test_every_output_has_a_provenance_record(swapped):
