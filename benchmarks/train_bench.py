@@ -26,9 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
+from swapflow import demo  # before torch: swapflow sets OpenMP's wait policy as a run has it
 
-from swapflow import demo
+import torch  # noqa: E402
 from swapflow.frames import list_frames
 from swapflow.pipeline import extract
 from swapflow.train.config import compose_config

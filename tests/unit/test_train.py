@@ -352,3 +352,23 @@ def test_model_learns_faces_it_never_saw(facesets, tmp_path, preset, more, margi
     # 2 cores; other builds of the batches and of the rate gave 20.2 to 21.5)
     assert measured["recon_a_psnr_masked"] > mean_psnr + margin
     assert preset != "lite" or measured["recon_a_psnr_masked"] > 19.5
+
+
+@pytest.mark.parametrize("policy", [None, "ACTIVE"])
+def test_openmp_threads_sleep_when_they_wait_unless_the_user_says(policy):
+    """Importing swapflow before torch makes OpenMP's waiting threads sleep at
+    once (no spinning: GOMP_SPINCOUNT 0, as OpenMP itself reports it), which
+    keeps training fast beside other work (benchmarks/contention.md); a
+    user's own OMP_WAIT_POLICY is kept."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "GOMP_"))}
+    env["OMP_DISPLAY_ENV"] = "VERBOSE"
+    if policy:
+        env["OMP_WAIT_POLICY"] = policy
+    shown = subprocess.run([sys.executable, "-c", "import swapflow, torch; torch.ones(4).sum()"], env=env,
+                           capture_output=True, text=True, check=True).stderr
+    if "OMP_WAIT_POLICY" not in shown:
+        pytest.skip("torch's OpenMP here does not display its settings (not GNU OpenMP)")
+    if policy:
+        assert "OMP_WAIT_POLICY = 'ACTIVE'" in shown
+    else:
+        assert "OMP_WAIT_POLICY = 'PASSIVE'" in shown and "GOMP_SPINCOUNT = '0'" in shown

@@ -166,6 +166,16 @@ def test_the_terminal_shows_training_and_cheap_checks_first(swapped):
     assert out.index("output: results/coverage/woman/man.png") < started
 
 
+def test_jobs_keep_to_their_threads_and_sleep_while_they_wait(swapped):
+    """Training and convert run as many torch threads as their rule's threads
+    (2 here, of --cores 2), and their OpenMP threads sleep at once when they
+    wait (swapflow's OMP_WAIT_POLICY), which keeps them fast beside other work."""
+    (model,) = (p.name for p in (swapped / "results/model").iterdir())
+    assert "2 torch threads (OMP_WAIT_POLICY PASSIVE)" in (swapped / f"logs/train/{model}.log").read_text()
+    logs = sorted((swapped / "logs/convert/w2m").glob("*/*.log"))
+    assert logs and all("2 torch and OpenCV threads (OMP_WAIT_POLICY PASSIVE)" in p.read_text() for p in logs)
+
+
 # Each part runs script if a page writes it raw: the first closes a <script>
 # block, the second runs at parse, the third when its image fails to load.
 HOSTILE = ("</script><script>document.documentElement.setAttribute('data-ran','script')</script>"

@@ -1,6 +1,11 @@
 """Rule convert: one shard of a video's frames + alignments + model -> swapped frames."""
 
+import logging
+import os
+
+import cv2
 import pandas as pd
+import torch
 
 from swapflow.alignments import read_alignments
 from swapflow.convert import convert_frames, load_swapper
@@ -10,6 +15,11 @@ from swapflow.pipeline import shard_frames
 from swapflow.video.probe import Probe
 
 log_to(snakemake.log[0])
+# the rule's threads, not every core: Snakemake runs as many convert jobs as the cores allow
+torch.set_num_threads(snakemake.threads)
+cv2.setNumThreads(snakemake.threads)
+logging.getLogger("swapflow.convert").info("%d torch and OpenCV threads (OMP_WAIT_POLICY %s)", snakemake.threads,
+                                           os.environ.get("OMP_WAIT_POLICY", "unset"))
 probe = Probe.load(snakemake.input.probe)
 alignments = read_alignments(snakemake.input.alignments, probe.frames, probe.width, probe.height)
 model = load_swapper(snakemake.input.model, *snakemake.params.identities)

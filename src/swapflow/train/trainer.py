@@ -14,6 +14,7 @@ Started by torchrun, each process trains on its share of every batch
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from datetime import datetime, timezone
@@ -243,10 +244,10 @@ class Trainer:
         bs = int(self.cfg.batch_size)
         start_iter, curve_before = self.iteration, self.curve_seconds
         t_start = last_log = time.perf_counter()
-        progress.info("training %s (%s) on %s, %s, channels_last %s, %d torch threads, iterations %d..%d%s",
-                      self.cfg.preset, self.cfg.model.arch, self.device,
-                      f"autocast {self.dtype}" if self.dtype else "fp32",
-                      self.channels_last, torch.get_num_threads(), self.iteration + 1, total,
+        progress.info("training %s (%s) on %s, %s, channels_last %s, %d torch threads (OMP_WAIT_POLICY %s), "
+                      "iterations %d..%d%s", self.cfg.preset, self.cfg.model.arch, self.device,
+                      f"autocast {self.dtype}" if self.dtype else "fp32", self.channels_last,
+                      torch.get_num_threads(), os.environ.get("OMP_WAIT_POLICY", "unset"), self.iteration + 1, total,
                       f"; process {self.group.rank} of {self.group.size}: faces {self.samples.start}.."
                       f"{self.samples.stop - 1} of each batch of {bs}" if self.group.joined else "")
         if self.group.main and self.iteration == 0:
