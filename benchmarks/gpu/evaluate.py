@@ -56,12 +56,16 @@ def main() -> None:
     for preset, res in results["presets"].items():
         for variant, speed in res["variants"].items():
             rows.append({"preset": preset, "variant": variant, "samples/s": round(speed["samples_per_s"], 1),
-                         "x fp32": round(speed.get("ratio_to_fp32") or 0, 2),
+                         "x floor": round(speed["ratio_to_floor"], 2), "x fp32": round(speed.get("ratio_to_fp32") or 0, 2),
                          "x without ddp": round(speed["ratio_to_plain"], 2) if "ratio_to_plain" in speed else "",
                          "stall %": round(100 * speed["stall_fraction"], 1),
                          "peak GiB": round(speed.get("peak_gib", 0), 2),
                          "s with warm-up": round(speed["seconds_with_warmup"], 1)})
     print(pd.DataFrame(rows).to_markdown(index=False), "\n")
+    for preset, res in results["presets"].items():
+        for n, speed in res.get("beside", {}).items():
+            print(f"{preset} beside {n} busy processes ({results.get('cores')} cores): "
+                  f"{speed['samples_per_s']:.1f} samples/s, {speed['of_alone']:.2f} of alone")
     rows = []
     for preset, res in results["presets"].items():
         tar_path = args.returned / f"{preset}.tar"

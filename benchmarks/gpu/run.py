@@ -7,7 +7,10 @@ torch.compile), and fp32 and autocast+channels_last again in a
 DistributedDataParallel process group of one (the overhead of data-parallel
 training, measured on a one-GPU machine); then the preset trained for
 ``--seconds`` in its fastest
-variant, and the target clip converted with the trained model. Writes to
+variant, and the target clip converted with the trained model. For the
+first preset, its fastest variant's speed beside busy processes (``--beside``:
+how many plain Python loops, 0 = none, ``all`` = one a core) against its speed
+alone in the same rounds. Writes to
 ``--out``: results.json (rewritten after each stage, so a run cut short
 still says what it did) and <preset>.tar (the converted frames that hold a
 face, preview.jpg, loss.png, losses.csv, manifest.json).
@@ -18,16 +21,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
+import subprocess
+import sys
 import tarfile
 import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
-import torch
+import swapflow  # before torch: swapflow sets OpenMP's wait policy as a run has it
 
-from kit import FACESETS, IDENTITIES, TARGET, floor_speed, one_process_group, trainer_speed, unpack_faceset
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from kit import (FACESETS, IDENTITIES, TARGET, floor_speed, one_process_group, trainer_speed,  # noqa: E402
+                 unpack_faceset)
 from swapflow.alignments import kept_faces
 from swapflow.convert import convert_frames
 from swapflow.frames import frame_index, list_frames
@@ -63,11 +72,14 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, nargs="+", default=[],
                    help="batch size of each preset (default: the preset's)")
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    p.add_argument("--beside", nargs="+", default=["1", "all"],
+                   help="busy processes beside the first preset's training (a number, or all: one a core)")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
     results = {"device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor(),
-               "torch": torch.__version__, "presets": {}}
+               "torch": torch.__version__, "swapflow": swapflow.__version__,
+               "cores": len(os.sched_getaffinity(0)), "presets": {}}
 
     def save() -> None:
         (args.out / "results.json").write_text(json.dumps(results, indent=1))
@@ -114,6 +126,11 @@ def main() -> None:
             best = max((v for v in speeds["variants"] if v not in DDP),
                        key=lambda v: speeds["variants"][v]["samples_per_s"])
             fastest = speeds["variants"][best]
+            if preset == args.presets[0] and args.beside:
+                t = trainer(preset, VARIANTS[best], f"{preset}-beside")
+                speeds["beside"] = beside(t, args.beside, args.speed_iterations, args.warmup)
+                del t
+                save()
             iterations = (dict(zip(args.presets, args.iterations)).get(preset)
                           or max(1, int(seconds * fastest["iterations"] / fastest["seconds"])))
             t = trainer(preset, [*VARIANTS[best], f"iterations={iterations}"], f"{preset}-train")
@@ -141,6 +158,31 @@ def main() -> None:
             del t
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
+
+
+def beside(t: Trainer, counts: list[str], iterations: int, warmup: int, rounds: int = 3) -> dict:
+    """samples/s of ``t`` alone and beside each count of busy single-threaded
+    processes, alternating in ``rounds``; medians, and each against alone."""
+    cores = len(os.sched_getaffinity(0))
+    runs: dict[str, list[float]] = {}
+    trainer_speed(t, 1, warmup)
+    for _ in range(rounds):
+        for count in ["0", *counts]:
+            n = cores if count == "all" else int(count)
+            loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+            try:
+                runs.setdefault(str(n), []).append(trainer_speed(t, iterations, 0)["samples_per_s"])
+            finally:
+                for loop in loops:
+                    loop.kill()
+                    loop.wait()
+    alone = sorted(runs["0"])[len(runs["0"]) // 2]
+    result = {n: {"samples_per_s": sorted(v)[len(v) // 2]} for n, v in runs.items()}
+    for n, r in result.items():
+        r["of_alone"] = r["samples_per_s"] / alone
+        logging.info("beside %s busy processes (%d cores): %.1f samples/s, %.2f of alone", n, cores,
+                     r["samples_per_s"], r["of_alone"])
+    return result
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def returned(woman, man, tmp_path_factory) -> Path:
     env = os.environ | {"PYTHONPATH": f"{REPO / 'src'}:{REPO / 'benchmarks' / 'gpu'}"}
     subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu" / "run.py"), "--kit", str(kit),
                     "--out", str(out), "--presets", "lite", "--iterations", "300", "--speed-iterations", "2",
-                    "--warmup", "1", "--variants", "fp32", "channels_last", "fp32+ddp"],
+                    "--warmup", "1", "--variants", "fp32", "channels_last", "fp32+ddp", "--beside", "1"],
                    check=True, env=env, capture_output=True)
     return out
 
@@ -65,6 +65,9 @@ def test_kit_run_returns_speeds_and_swapped_frames(returned, man):
     assert lite["variants"]["fp32+ddp"]["ratio_to_plain"] > 0
     assert all(v["samples_per_s"] > 0 for v in lite["variants"].values())
     assert lite["training"]["iterations"] >= 1 and lite["training"]["variant"] in lite["variants"]
+    # the fastest variant alone and beside one busy process, each against alone (speeds not asserted)
+    assert set(lite["beside"]) == {"0", "1"} and lite["beside"]["0"]["of_alone"] == 1.0
+    assert lite["beside"]["1"]["samples_per_s"] > 0 and results["cores"] >= 1
     with tarfile.open(returned / "lite.tar") as tar:
         names = tar.getnames()
         assert {"preview.jpg", "loss.png", "losses.csv", "manifest.json"} <= set(names)
