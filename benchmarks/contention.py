@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch  # before swapflow, which sets OMP_WAIT_POLICY: a way without wait= is OpenMP's default)
+import torch  # noqa: F401  (before swapflow, which sets OMP_WAIT_POLICY: a way without wait= is OpenMP's default)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))

@@ -32,10 +32,6 @@ def reconstruction(model, faceset_dirs: Sequence[PathLike], holdout: Sequence[tu
     as swap does). ``psnr`` and ``ssim`` cover the whole square; ``psnr_masked``
     and ``ssim_masked`` weigh pixels by the faceset's face mask (the models'
     loss is weighted to the face too, so the masked figures are the telling ones)."""
-    import torch
-
-    from swapflow.ssim import ssim_map
-
     picks = [(d, int(i)) for d, idx in holdout for i in idx]
     picks = [picks[j] for j in spread(len(picks), n)]
     prefix = f"recon_{side}_"
@@ -46,8 +42,19 @@ def reconstruction(model, faceset_dirs: Sequence[PathLike], holdout: Sequence[tu
     faces = np.stack([np.asarray(sets[d].faces[i]) for d, i in picks])
     masks = np.stack([np.asarray(sets[d].masks[i]) for d, i in picks])
     out, _ = model.swap(faces, to=side)
-    target = model.coverage_crop(faces)
     mask = model.coverage_crop(masks).astype(np.float32) / 255
+    return {prefix + "faces": len(picks)} | {prefix + k: v for k, v in
+                                             scores(out, model.coverage_crop(faces), mask).items()}
+
+
+def scores(out: np.ndarray, target: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """PSNR and SSIM of rebuilt faces ``out`` against ``target`` (uint8 (N, S, S, 3)),
+    over the whole square and weighted by ``mask`` (float (N, S, S) in [0, 1]);
+    each PSNR is that of the mean squared error over the faces."""
+    import torch
+
+    from swapflow.ssim import ssim_map
+
     err = (out.astype(np.float64) - target.astype(np.float64)) ** 2
     mse = err.mean(axis=(1, 2, 3))
     mse_masked = (err.mean(-1) * mask).sum(axis=(1, 2)) / np.maximum(mask.sum(axis=(1, 2)), 1e-6)
@@ -56,8 +63,8 @@ def reconstruction(model, faceset_dirs: Sequence[PathLike], holdout: Sequence[tu
         y = torch.from_numpy(target).permute(0, 3, 1, 2).float() / 255
         smap = ssim_map(x, y)[:, 0].numpy().astype(np.float64)
     ssim_masked = (smap * mask).sum(axis=(1, 2)) / np.maximum(mask.sum(axis=(1, 2)), 1e-6)
-    return {prefix + "faces": len(picks), prefix + "psnr": psnr(mse), prefix + "psnr_masked": psnr(mse_masked),
-            prefix + "ssim": float(smap.mean()), prefix + "ssim_masked": float(ssim_masked.mean())}
+    return {"psnr": psnr(mse), "psnr_masked": psnr(mse_masked),
+            "ssim": float(smap.mean()), "ssim_masked": float(ssim_masked.mean())}
 
 
 def psnr(mse: np.ndarray) -> float:
