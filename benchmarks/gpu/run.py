@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -176,8 +177,8 @@ def beside(t: Trainer, counts: list[str], iterations: int, warmup: int, rounds: 
                 for loop in loops:
                     loop.kill()
                     loop.wait()
-    alone = sorted(runs["0"])[len(runs["0"]) // 2]
-    result = {n: {"samples_per_s": sorted(v)[len(v) // 2]} for n, v in runs.items()}
+    alone = statistics.median(runs["0"])
+    result = {n: {"samples_per_s": statistics.median(v)} for n, v in runs.items()}
     for n, r in result.items():
         r["of_alone"] = r["samples_per_s"] / alone
         logging.info("beside %s busy processes (%d cores): %.1f samples/s, %.2f of alone", n, cores,

@@ -15,8 +15,7 @@ MAX_IMAGE_PIXELS = 8192 * 8192
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))
 
 # OpenMP threads that wait for work sleep at once instead of spinning first:
-# torch's two threads on two cores then keep 0.55 of their speed beside a busy
-# process instead of 0.36 (and as little as 0.14 beside another training),
-# with the same speed alone (benchmarks/contention.md). OpenMP reads it when
+# torch's two threads on two cores then keep 0.54-0.58 of their speed beside a
+# busy process instead of 0.33-0.36, with the same speed alone (benchmarks/contention.md). OpenMP reads it when
 # torch is loaded, so it is set here; a user's own setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

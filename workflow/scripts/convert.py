@@ -3,21 +3,19 @@
 import logging
 import os
 
-import cv2
 import pandas as pd
-import torch
 
 from swapflow.alignments import read_alignments
 from swapflow.convert import convert_frames, load_swapper
 from swapflow.frames import list_frames
 from swapflow.logs import log_to
 from swapflow.pipeline import shard_frames
+from swapflow.train.device import limit_threads
 from swapflow.video.probe import Probe
 
 log_to(snakemake.log[0])
 # the rule's threads, not every core: Snakemake runs as many convert jobs as the cores allow
-torch.set_num_threads(snakemake.threads)
-cv2.setNumThreads(snakemake.threads)
+limit_threads(snakemake.threads, opencv=True)
 logging.getLogger("swapflow.convert").info("%d torch and OpenCV threads (OMP_WAIT_POLICY %s)", snakemake.threads,
                                            os.environ.get("OMP_WAIT_POLICY", "unset"))
 probe = Probe.load(snakemake.input.probe)

@@ -41,9 +41,9 @@ def channels_last(setting: bool | str, device: torch.device) -> bool:
     return device.type == "cuda" if setting == "auto" else bool(setting)
 
 
-def limit_threads(threads: int) -> None:
+def limit_threads(threads: int, opencv: bool = False) -> None:
     """Never more torch threads than cores this process may run on (oversubscribed
-    threads measured 8x slower on a busy 2-core machine); OpenCV's work in
-    training is tiny and runs on one."""
+    threads measured 8x slower on a busy 2-core machine); OpenCV runs on one
+    (its work in training is tiny) or, with ``opencv``, as many as torch."""
     torch.set_num_threads(max(1, min(threads, len(os.sched_getaffinity(0)))))
-    cv2.setNumThreads(1)
+    cv2.setNumThreads(torch.get_num_threads() if opencv else 1)
