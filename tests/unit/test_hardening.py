@@ -25,10 +25,10 @@ from swapflow.frames import list_frames
 from swapflow.io import atomic_path
 from swapflow.settings import MergeConfig
 from swapflow.schema import ConfigError
-from swapflow.video.ffmpeg import VideoError, ffmpeg_exe, read_header
+from swapflow.video.ffmpeg import Header, VideoError, ffmpeg_exe, read_header
 from swapflow.video.merge import merge
 from swapflow.video.probe import Probe
-from swapflow.video.split import split
+from swapflow.video.split import check_pictures, plan_decode, split
 from tests.videos import describe
 
 FAST = {"preset": "ultrafast", "crf": 0}
@@ -126,7 +126,7 @@ def _limited_split(source: Path, out: Path) -> subprocess.CompletedProcess:
     """``split`` in a process whose files may not grow past 10 kB (a frame is more)."""
     def limit():
         resource.setrlimit(resource.RLIMIT_FSIZE, (10_000, 10_000))
-    code = ("import sys\nfrom swapflow.video.ffmpeg import VideoError\nfrom swapflow.video.split import split\n"
+    code = ("import sys\nfrom swapflow.video.ffmpeg import VideoError\nfrom swapflow.video.split import check_pictures, plan_decode, split\n"
             "try:\n    split(sys.argv[1], sys.argv[2], sys.argv[3])\n"
             "except VideoError as err:\n    print(err); sys.exit(3)")
     return subprocess.run([sys.executable, "-c", code, str(source), str(out / "frames"),
@@ -183,6 +183,45 @@ def test_any_characters_in_paths(demo_dir, tmp_path, name):
     merge([folder / "frames"], probe, folder / "out.mp4", cfg=FAST | {"watermark": ODD})
     out = describe(folder / "out.mp4")
     assert out["frames"] == probe.frames and out["audio"] == probe.audio
+
+
+FAKE_STREAM = "Stream #0:0: Video: h264, yuv420p, 64x64"
+FAKE_FRAME = "[Parsed_showinfo_0 @ 0x1] n: 0 pts: 99 pts_time:9 s:64x64"
+
+
+@pytest.mark.parametrize("name", [f"x {FAKE_STREAM} y.mp4", f"x\n  {FAKE_STREAM}\n{FAKE_FRAME}\ny.mp4",
+                                  "Invalid data found.mp4", "x\n  Display Matrix: rotation of 90.00 degrees.mp4"])
+def test_a_video_s_name_is_never_read_as_its_stream(demo_dir, tmp_path, name):
+    """ffmpeg prints a file's name in the log swapflow reads stream facts from:
+    a name that looks like a stream, a frame, an error or a rotation changes nothing."""
+    clip = tmp_path / name
+    shutil.copy(demo_dir / "single_face.mp4", clip)
+    header = read_header(clip)
+    assert (header.width, header.height, header.rotation) == (640, 360, 0)
+    probe = split(clip, tmp_path / "frames", tmp_path / "p.json")
+    assert (probe.width, probe.height, probe.frames) == (640, 360, 72)
+    assert probe.timestamps == pytest.approx(describe(demo_dir / "single_face.mp4")["timestamps"], abs=1e-6)
+
+
+def test_a_video_s_tags_are_never_read_as_its_stream(demo_dir, tmp_path):
+    """A title tag holding a stream line, a frame line and an error is only a tag."""
+    clip = tmp_path / "tagged.mp4"
+    title = f"a\n  {FAKE_STREAM}\n{FAKE_FRAME}\nInvalid data found"
+    res = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(demo_dir / "single_face.mp4"), "-c", "copy",
+                          "-metadata", f"title={title}", "-metadata:s:v", f"title={title}", str(clip)])
+    assert res.returncode == 0 and FAKE_STREAM.encode() in clip.read_bytes()
+    probe = split(clip, tmp_path / "frames", tmp_path / "p.json")
+    assert (probe.width, probe.height, probe.frames, probe.decode_errors) == (640, 360, 72, 0)
+    assert probe.timestamps == pytest.approx(describe(demo_dir / "single_face.mp4")["timestamps"], abs=1e-6)
+
+
+def test_pictures_of_another_size_than_the_header_s_are_refused(tmp_path):
+    plan = plan_decode("file:/proc/self/fd/3", Header(width=64, height=64))
+    with pytest.raises(VideoError, match=r"clip.mp4: ffmpeg decoded 640x360 pictures where its header said 64x64"):
+        check_pictures(tmp_path / "clip.mp4", plan, ["640x360"] * 3)
+    check_pictures(tmp_path / "clip.mp4", plan, ["64x64"] * 3)
+    turned = plan_decode("file:/proc/self/fd/3", Header(width=640, height=360, rotation=270))
+    check_pictures(tmp_path / "clip.mp4", turned, ["360x640"])
 
 
 @pytest.mark.parametrize("name", ["pipe:1", "concat:a.mp4", "http://localhost/x.mp4"])

@@ -248,14 +248,14 @@ def test_merge_works_beside_its_output_and_clears_what_a_killed_one_left(demo_di
     assert set(Path(tempfile.gettempdir()).glob("swapflow-*")) == shared
 
 
-def test_decode_plan_turns_a_rotated_video_upright(tmp_path):
-    clip = tmp_path / "clip.mp4"
-    plan = plan_decode(clip, Header(width=640, height=360, rotation=90, duration=2.4, fps_hint=30))
+def test_decode_plan_turns_a_rotated_video_upright():
+    url = "file:/proc/self/fd/3"
+    plan = plan_decode(url, Header(width=640, height=360, rotation=90, duration=2.4, fps_hint=30))
     assert (plan.width, plan.height, plan.frame_bytes) == (360, 640, 360 * 640 * 3)
     assert plan.expected == 72
-    assert plan.args[plan.args.index("-i") + 1] == f"file:{clip.resolve()}"
+    assert plan.args[plan.args.index("-i") + 1] == url
     assert plan.args[-5:] == ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:"]
-    upside_down = plan_decode(clip, Header(width=640, height=360, rotation=180))
+    upside_down = plan_decode(url, Header(width=640, height=360, rotation=180))
     assert (upside_down.width, upside_down.height) == (640, 360)
     assert upside_down.expected is None  # the header gave no duration
 

@@ -9,7 +9,7 @@ from typing import Iterator
 
 import numpy as np
 
-from swapflow.video.ffmpeg import VideoError, file_url, pipe, read_header, run, upright_size
+from swapflow.video.ffmpeg import VideoError, pipe, read_header, run, source, upright_size
 
 
 def decoded(path: str | Path) -> Iterator[np.ndarray]:
@@ -17,9 +17,10 @@ def decoded(path: str | Path) -> Iterator[np.ndarray]:
     uint8 arrays (H, W, 3); VideoError when the decoder fails part way."""
     width, height = upright_size(read_header(path))
     size = width * height * 3
-    proc = pipe(["-hide_banner", "-nostdin", "-loglevel", "error", "-i", file_url(path),
-                 "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24",
-                 "pipe:"], stderr=subprocess.DEVNULL)
+    with source(path) as (url, fds):
+        proc = pipe(["-hide_banner", "-nostdin", "-loglevel", "error", "-i", url, "-map", "0:v:0",
+                     "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:"],
+                    stderr=subprocess.DEVNULL, pass_fds=fds)
     count = 0
     try:
         while len(data := proc.stdout.read(size)) == size:
@@ -53,8 +54,9 @@ class VideoFrames:
 
     def __len__(self) -> int:
         if self._count is None:
-            res = run(["-hide_banner", "-nostdin", "-i", file_url(self.path),
-                       "-map", "0:v:0", "-c", "copy", "-f", "null", "-"])
+            with source(self.path) as (url, fds):
+                res = run(["-hide_banner", "-nostdin", "-i", url,
+                           "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], pass_fds=fds)
             counts = re.findall(r"frame=\s*(\d+)", res.stderr)
             if res.returncode != 0 or not counts:
                 raise VideoError(f"{self.path}: ffmpeg could not count its frames")

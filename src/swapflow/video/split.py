@@ -1,7 +1,8 @@
 """Split a video, or a folder of stills, into frame files and a probe.
 
 The decisions are pure functions (``plan_decode``: ffmpeg's arguments and
-what its pipe holds; ``count_lost``: whether frames are missing;
+what its pipe holds; ``check_pictures``: whether the decoded pictures have
+that size; ``count_lost``: whether frames are missing;
 ``frame_timing``/``stills_timing``: times and rate); ``_decode`` runs ffmpeg
 and writes the frames it pipes.
 """
@@ -26,14 +27,14 @@ from swapflow.frames import frame_name, read_image, write_frame
 from swapflow.io import InputError, atomic_path
 from swapflow.settings import FramesConfig
 from swapflow.schema import from_mapping
-from swapflow.video.ffmpeg import (HEADER_TIMEOUT_S, LOG_RE, SHOWINFO_RE, Header, VideoError,
-                                   file_url, pipe, read_header, run, upright_size)
+from swapflow.video.ffmpeg import (HEADER_TIMEOUT_S, LOG_RE, SHOWINFO, SHOWINFO_RE, Header, VideoError,
+                                   pipe, read_header, run, source, upright_size)
 from swapflow.video.probe import OUTDATED, Probe, content_hash, source_stat
 
 log = logging.getLogger(__name__)
 
 _PICTURE_RE = re.compile(r"sar:(\d+)/(\d+) s:(\d+)x(\d+)")
-_TB_RE = re.compile(r"config in time_base: (\d+)/(\d+), frame_rate: (\d+)/(\d+)")
+_TB_RE = re.compile(SHOWINFO + r"config in time_base: (\d+)/(\d+), frame_rate: (\d+)/(\d+)")
 
 
 def split(video: str | Path, out_dir: str | Path, probe_path: str | Path, *,
@@ -73,15 +74,27 @@ class DecodePlan:
         return self.width * self.height * 3
 
 
-def plan_decode(video: Path, header: Header) -> DecodePlan:
-    """ffmpeg decodes ``video`` (rotation applied) to raw RGB on a pipe and
-    prints each frame's timestamp (showinfo)."""
+def plan_decode(url: str, header: Header) -> DecodePlan:
+    """ffmpeg decodes the video at ``url`` (``source``'s, rotation applied) to raw
+    RGB on a pipe and prints each frame's timestamp and size (showinfo)."""
     width, height = upright_size(header)
     # level+info: each line says its level, so decode errors can be told from the rest
-    args = ["-hide_banner", "-nostats", "-loglevel", "level+info", "-i", file_url(video),
+    args = ["-hide_banner", "-nostats", "-loglevel", "level+info", "-i", url,
             "-map", "0:v:0", "-vf", "showinfo", "-fps_mode", "passthrough",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:"]
     return DecodePlan(args, width, height, round(header.duration * header.fps_hint) or None)
+
+
+def check_pictures(video: Path, plan: DecodePlan, sizes: list[str]) -> None:
+    """VideoError unless every decoded picture (``sizes``: "WxH" of each, as showinfo
+    saw it) has the size the plan read the pipe by: the header's, upright."""
+    if sizes and sizes[0] != f"{plan.width}x{plan.height}":
+        raise VideoError(f"{video}: ffmpeg decoded {sizes[0]} pictures where its header said "
+                         f"{plan.width}x{plan.height} (upright); the header does not describe "
+                         "the stream")
+    if changed := next((i for i, size in enumerate(sizes) if size != sizes[0]), None):
+        raise VideoError(f"{video}: the picture changes size at frame {changed} ({sizes[0]} -> "
+                         f"{sizes[changed]}); swapflow takes one size a video: scale it to one first")
 
 
 @dataclass
@@ -162,17 +175,15 @@ def stills_timing(count: int, fps: str) -> Timing:
 def _split_video(video: Path, *, out: Path, dest: Path, c: FramesConfig) -> Probe:
     """Decode ``video`` into ``out`` (the temporary of ``dest``, named in errors)."""
     header = read_header(video)
-    plan = plan_decode(video, header)
-    count, code, found = _decode(video, plan, out=out, dest=dest, c=c)
-    pts, errors = found.pts[:count], found.errors
-    if code != 0 or not pts:
-        raise VideoError(f"{video}: ffmpeg could not decode it: "
-                         + (errors[-1] if errors else f"exit status {code}"))
-    sizes = [size for _, size in found.pictures[:count]]
-    if changed := next((i for i, size in enumerate(sizes) if size != sizes[0]), None):
-        raise VideoError(f"{video}: the picture changes size at frame {changed} ({sizes[0]} -> "
-                         f"{sizes[changed]}); swapflow takes one size a video: scale it to one first")
-    packets, readable = _stream_extent(video, header.duration)
+    with source(video) as (url, fds):
+        plan = plan_decode(url, header)
+        count, code, found = _decode(video, plan, fds, out=out, dest=dest, c=c)
+        pts, errors = found.pts[:count], found.errors
+        if code != 0 or not pts:
+            raise VideoError(f"{video}: ffmpeg could not decode it: "
+                             + (errors[-1] if errors else f"exit status {code}"))
+        check_pictures(video, plan, [size for _, size in found.pictures[:count]])
+        packets, readable = _stream_extent(url, fds, video, header.duration)
     expected, lost = count_lost(decoded=len(pts), packets=packets, readable=readable, header=header)
     if lost:
         damage = (f"{video}: damaged: {len(pts)} of about {expected} frames decoded"
@@ -194,12 +205,13 @@ def _split_video(video: Path, *, out: Path, dest: Path, c: FramesConfig) -> Prob
                  video_start=found.start or 0.0)
 
 
-def _decode(video: Path, plan: DecodePlan, *, out: Path, dest: Path,
+def _decode(video: Path, plan: DecodePlan, fds: tuple[int], *, out: Path, dest: Path,
             c: FramesConfig) -> tuple[int, int, DecodeLog]:
-    """Run the plan's ffmpeg and write each frame it pipes into ``out`` (OpenCV
-    encodes, two at a time); (frames written, ffmpeg's exit status, its log)."""
+    """Run the plan's ffmpeg (``fds``: its ``source``) and write each frame it pipes
+    into ``out`` (OpenCV encodes, two at a time); (frames written, ffmpeg's exit
+    status, its log)."""
     found = DecodeLog()
-    proc = pipe(plan.args, stderr=subprocess.PIPE)
+    proc = pipe(plan.args, stderr=subprocess.PIPE, pass_fds=fds)
     with ThreadPoolExecutor(1) as logger, ThreadPoolExecutor(2) as writers, \
             tqdm(total=plan.expected, desc=f"split {video.name}", unit="frame",
                  mininterval=2.0) as bar:
@@ -228,14 +240,14 @@ def _decode(video: Path, plan: DecodePlan, *, out: Path, dest: Path,
     return count, code, found
 
 
-def _stream_extent(video: Path, duration: float) -> tuple[int, float]:
+def _stream_extent(url: str, fds: tuple[int], video: Path, duration: float) -> tuple[int, float]:
     """(packets of the video stream, seconds of the file that can be read), from
     one pass that reads every stream's packets without decoding them (far faster
     than real time: it may take a tenth of ``duration`` and a minute)."""
     timeout = HEADER_TIMEOUT_S + duration / 10
     try:
-        res = run(["-hide_banner", "-nostdin", "-i", file_url(video), "-map", "0",
-                   "-c", "copy", "-f", "null", "-"], timeout=timeout)
+        res = run(["-hide_banner", "-nostdin", "-i", url, "-map", "0",
+                   "-c", "copy", "-f", "null", "-"], timeout=timeout, pass_fds=fds)
     except subprocess.TimeoutExpired:
         raise VideoError(f"{video}: ffmpeg did not read its packets within {timeout:.0f} s") from None
     last = res.stderr.replace("\r", "\n").rsplit("frame=", 1)[-1]
