@@ -18,7 +18,7 @@ from swapflow.detectors import DETECTORS, NONE
 from swapflow.io import load_yaml
 from swapflow.occlusion import OCCLUSIONS
 from swapflow.readme_tables import readme_tables
-from swapflow.schema import ConfigError, cut, problem, with_sections
+from swapflow.schema import ConfigError, check_size, cut, problem, with_sections
 from swapflow.video.ffmpeg import VideoError, read_header
 
 # What a user's own config (``--configfile``) defines alone: the demo's are not mixed in.
@@ -176,31 +176,6 @@ def validate_config(config: dict, schema: Mapping) -> None:
     if problems:
         raise ConfigError("\n".join(dict.fromkeys(problems)))
     _Defaults(schema).validate(config)
-
-
-# A config holds a few hundred values; YAML aliases can make a 650-byte file
-# stand for billions, which validation and its messages would walk and print.
-MAX_CONFIG_VALUES = 100_000
-
-
-def check_size(config: Any) -> None:
-    """Raise ConfigError when ``config`` stands for more than MAX_CONFIG_VALUES
-    values once its YAML aliases are expanded (counted without expanding: a
-    container met again is counted from memory)."""
-    counted: dict[int, int] = {}
-
-    def size(node: Any) -> int:
-        if not isinstance(node, (Mapping, list, tuple)):
-            return 1
-        if id(node) not in counted:
-            children = node.values() if isinstance(node, Mapping) else node
-            counted[id(node)] = 1 + sum(size(child) for child in children)
-        return counted[id(node)]
-
-    total = size(config)
-    if total > MAX_CONFIG_VALUES:
-        raise ConfigError(f"the config stands for {total:.3g} values once its YAML aliases (*name) "
-                          f"are expanded, more than {MAX_CONFIG_VALUES}: write the values out")
 
 
 def _without_defaults(schema: Any) -> Any:

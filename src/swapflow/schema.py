@@ -35,6 +35,31 @@ class ConfigError(InputError):
     """Settings or a config that cannot run; the message names the file or key."""
 
 
+# A config holds a few hundred values; YAML aliases can make a 650-byte file
+# stand for billions, which validation and its messages would walk and print.
+MAX_CONFIG_VALUES = 100_000
+
+
+def check_size(config: Any, what: str = "the config") -> None:
+    """Raise ConfigError when ``config`` (``what``, in the message) stands for
+    more than MAX_CONFIG_VALUES values once its YAML aliases are expanded
+    (counted without expanding: a container met again is counted from memory)."""
+    counted: dict[int, int] = {}
+
+    def size(node: Any) -> int:
+        if not isinstance(node, (Mapping, list, tuple)):
+            return 1
+        if id(node) not in counted:
+            children = node.values() if isinstance(node, Mapping) else node
+            counted[id(node)] = 1 + sum(size(child) for child in children)
+        return counted[id(node)]
+
+    total = size(config)
+    if total > MAX_CONFIG_VALUES:
+        raise ConfigError(f"{what} stands for {total:.3g} values once its YAML aliases (*name) "
+                          f"are expanded, more than {MAX_CONFIG_VALUES}: write the values out")
+
+
 def cut(text: str, limit: int = 200) -> str:
     """``text`` for a message: at most ``limit`` characters, saying how long it was."""
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"

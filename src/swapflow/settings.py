@@ -182,7 +182,10 @@ class TrainJobConfig:
                           "for a GPU)")
     overrides: tuple[str, ...] = setting(
         (), 'Hydra overrides of the composed config (`config/train.yaml` + preset), e.g. `["batch_size=8", '
-        '"model.lr=1e-4", "precision=fp32"]`', swap_adds=True)
+        '"model.lr=1e-4", "precision=fp32"]`: each sets a key (`+key=` adds one, `~key` drops it) or picks a '
+        'preset of `config/model/` (`model=original`); paths, Hydra\'s own settings (`hydra.*`), packages (`@`) '
+        'and `${...}` are refused, and every YAML file Hydra reads has the config file\'s bounds (docs/training.md)',
+        swap_adds=True)
     iterations: int | str | None = setting(
         None, "training steps; `null` keeps the preset's; `auto`: until held-out reconstruction stops "
         "improving (the training config's `stop` keys), at most `stop.max_iterations`",

@@ -124,6 +124,55 @@ def test_a_preset_may_add_keys_its_architecture_reads(tmp_path):
         compose_config(tmp_path, "mine", ["model.sise=3"])
 
 
+def alias_bomb(path: Path, levels: int = 9) -> Path:
+    """A few hundred bytes of YAML standing for 9**levels values once its aliases are expanded."""
+    lines = ['l0: &l0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("overrides", [
+    ["model=../../../{bomb}"], ["model={bomb}"], ["model=lite,../../../{bomb}"], ["~model"],
+    ["hydra.searchpath=[file://{folder}]", "+evil=bomb"], ["+hydra.job.chdir=true"],
+    ["hydra/launcher=basic"], ["model@data=lite"], ["+evil@_global_=bomb"],
+])
+def test_overrides_reach_no_file_outside_the_config_folder(tmp_path, overrides):
+    """Overrides name settings and presets: no path, package or Hydra setting
+    brings in a YAML from elsewhere (an alias bomb here: it would hang)."""
+    (tmp_path / "evil").mkdir()
+    bomb = alias_bomb(tmp_path / "evil" / "bomb.yaml")
+    overrides = [o.format(bomb=bomb.with_suffix(""), folder=bomb.parent) for o in overrides]
+    with pytest.raises(ConfigError, match=r"override .* does not apply: (an override sets a training setting "
+                                          r"|model takes one of df256, dfaker128, lite, original)"):
+        compose_config(TRAIN_CONFIG, "lite", overrides)
+
+
+@pytest.mark.parametrize("preset_text, message", [
+    (None, r"stands for [\d.e+]+ values once its YAML aliases"),
+    ("model:\n  arch: ${{oc.env:HOME}}\n", r"'\$\{{oc.env:HOME\}}': interpolations and resolvers"),
+    ("defaults:\n  - /../../{up}/bomb\n", r"defaults entry '/../../{up}/bomb' is not taken"),
+    ("defaults:\n  - override /model: ../../../{up}/bomb\n", r"defaults entry .* is not taken"),
+    ("model: !!python/object/apply:os.system [echo]\n", "not a YAML file"),
+    ("# {big}\n", r"1000004 bytes, more than the 1000000 a training config file may have"),
+])
+def test_every_yaml_hydra_reads_is_bounded(tmp_path, preset_text, message):
+    """The files of the config folder get the config file's bounds: aliases,
+    ${...}, defaults that reach out, tags, size."""
+    shutil.copytree(TRAIN_CONFIG, tmp_path / "config")
+    up = tmp_path.relative_to("/")
+    alias_bomb(tmp_path / "bomb.yaml")
+    preset = tmp_path / "config" / "model" / "mine.yaml"
+    if preset_text is None:
+        alias_bomb(preset)
+    else:
+        preset.write_text(preset_text.format(up=up, big="x" * 1_000_001))
+    with pytest.raises(ConfigError, match=rf"{preset}:? {message.format(up=up)}"):
+        compose_config(tmp_path / "config", "mine")
+    with pytest.raises(ConfigError, match=rf"{preset}:? "):  # also when picked by an override
+        compose_config(tmp_path / "config", "lite", ["model=mine"])
+
+
 @pytest.mark.parametrize("change, message", [
     ({"data": {"flip": "yes"}}, "training setting data.flip is 'yes'; it takes true or false"),
     ({"model": {"lr": "fast"}}, "training setting model.lr is 'fast'; it takes a number above 0 and at most 1"),
