@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -72,6 +73,51 @@ def test_a_longer_run_continues_a_shorter_one(facesets, tmp_path):
                                   pd.read_csv(straight / "curve.tsv", sep="\t"))
     assert (short / "model.pt").read_bytes() == before
     assert len(pd.read_csv(longer / "losses.csv")) == 15
+
+
+def _record(root: Path, name: str, iteration: int) -> None:
+    """Make the checkpoint record of run ``name`` say ``iteration`` (edited, or
+    left behind by a kill between writing the weights and the record)."""
+    info = root / "checkpoints" / name / "checkpoint.json"
+    info.write_text(json.dumps(json.loads(info.read_text()) | {"iteration": iteration}))
+
+
+def test_a_checkpoint_whose_record_lies_is_checked_by_its_weights(facesets, tmp_path, caplog):
+    """A record saying 9 beside weights of 12 does not make a 10-iteration run go
+    on from 12 (past its end): it goes on from the honest checkpoint beside it
+    (at 5), and without one trains from the start; each time it says why. A
+    record behind its own weights (a kill between the two files) resumes from
+    the weights. Each result equals a run straight through."""
+    constant = ["lr_schedule=constant", "checkpoint_every=5"]
+    root = tmp_path / "grow"
+    _train(facesets, root, "honest", constant + ["iterations=5"])
+    _train(facesets, root, "liar", constant + ["iterations=12"])
+    _record(root, "liar", 9)
+    straight = {n: _train(facesets, tmp_path / "straight", str(n), constant + [f"iterations={n}"]) for n in (10, 14)}
+    with caplog.at_level("WARNING", logger="swapflow.train"):
+        longer = _train(facesets, root, "ten", constant + ["iterations=10"])
+    liar = root / "checkpoints" / "liar" / "checkpoint.pt"
+    assert f"checkpoint {liar} holds iteration 12 (its record says 9), past this run's 10: not used" in caplog.text
+    manifest = read_json(longer / "manifest.json")
+    assert manifest["continued_from"].endswith("honest/checkpoint.pt") and manifest["iterations"] == 10
+    assert _same_weights(longer, straight[10])
+    assert read_json(root / "checkpoints" / "ten" / "checkpoint.json")["iteration"] == 10
+
+    (root / "checkpoints" / "honest" / "checkpoint.pt").unlink()
+    (root / "checkpoints" / "ten" / "checkpoint.pt").unlink()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="swapflow.train"):
+        fresh = _train(facesets, root, "ten", constant + ["iterations=10"])
+    assert "no checkpoint this run can go on from: training from the start" in caplog.text
+    assert read_json(fresh / "manifest.json")["continued_from"] is None and _same_weights(fresh, straight[10])
+
+    (root / "checkpoints" / "ten" / "checkpoint.pt").unlink()
+    _record(root, "liar", 5)  # its own record behind its weights: resumed by the weights
+    caplog.clear()
+    with caplog.at_level("INFO", logger="swapflow.train"):
+        resumed = _train(facesets, root, "liar", constant + ["iterations=14"])
+    assert f"checkpoint {liar}: its record says iteration 5, its weights 12; going by the weights" in caplog.text
+    assert _same_weights(resumed, straight[14])
 
 
 def test_a_schedule_makes_the_length_part_of_the_training(facesets, tmp_path):

@@ -72,11 +72,12 @@ def write(folder_: Path, state: dict, digest: str, history: list[dict]) -> None:
     log.info("checkpoint at iteration %d -> %s", state["iteration"], folder_ / CHECKPOINT)
 
 
-def find(folder_: Path, digest: str, length: int) -> Path | None:
-    """The checkpoint to go on from: of all checkpoints in ``folder_`` and the
-    folders beside it whose record carries ``digest``, the furthest not past
-    ``length`` (``folder_``'s own first among equals); else ``folder_``'s own,
-    whatever it holds (checked when read)."""
+def candidates(folder_: Path, digest: str, length: int) -> list[tuple[Path, int | None]]:
+    """The checkpoints to go on from, best first, each with the iteration its
+    record gives: of all checkpoints in ``folder_`` and the folders beside it
+    whose record carries ``digest``, the furthest not past ``length``
+    (``folder_``'s own first among equals); last ``folder_``'s own, whatever its
+    record says (None). A record only chooses: the state read is checked."""
     own = folder_ / CHECKPOINT
     found: list[tuple[int, bool, Path]] = []
     for info in folder_.parent.glob(f"*/{CHECKPOINT_INFO}"):
@@ -85,9 +86,22 @@ def find(folder_: Path, digest: str, length: int) -> Path | None:
             checkpoint = info.with_name(CHECKPOINT)
             if record["fingerprint"] == digest and record["iteration"] <= length and checkpoint.exists():
                 found.append((int(record["iteration"]), checkpoint == own, checkpoint))
-    if found:
-        return max(found)[2]
-    return own if own.exists() else None
+    best = [(path, iteration) for iteration, _, path in sorted(found, reverse=True)]
+    return best + ([(own, None)] if own.exists() and own not in [p for p, _ in best] else [])
+
+
+def unusable(state: dict, recorded: int | None, fingerprint: dict, length: int) -> str | None:
+    """Why a run of ``fingerprint`` and ``length`` iterations cannot go on from
+    ``state`` (a checkpoint whose record gave ``recorded``), or None. The
+    weights' own iteration counts, whatever the record says: a record edited, or
+    left behind by a kill between the two files, must not make a run go past its
+    end or start from weights it does not describe."""
+    if state["fingerprint"] != fingerprint:
+        return "is from another config or other facesets"
+    if state["iteration"] > length:
+        record = f" (its record says {recorded})" if recorded not in (None, state["iteration"]) else ""
+        return f"holds iteration {state['iteration']}{record}, past this run's {length}"
+    return None
 
 
 def read(path: Path, device: torch.device) -> dict:

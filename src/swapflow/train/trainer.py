@@ -155,14 +155,25 @@ class Trainer:
         checkpoint.write(self.checkpoint_dir, state, self.digest, self.history)
 
     def try_resume(self) -> bool:
-        """Go on from the checkpoint ``checkpoint.find`` picks, if its state is this run's."""
-        path = checkpoint.find(self.checkpoint_dir, self.digest, schedule_length(self.cfg))
-        if path is None:
-            return False
-        state = checkpoint.read(path, self.device)
-        if state["fingerprint"] != self.fingerprint:
-            log.warning("checkpoint %s is from another config or other facesets; starting afresh", path)
-            return False
+        """Go on from the best of ``checkpoint.candidates`` whose state is this run's
+        and not past its end; say why each one passed over is not used."""
+        length, passed_over = schedule_length(self.cfg), 0
+        for path, recorded in checkpoint.candidates(self.checkpoint_dir, self.digest, length):
+            state = checkpoint.read(path, self.device)
+            if why := checkpoint.unusable(state, recorded, self.fingerprint, length):
+                log.warning("checkpoint %s %s: not used", path, why)
+                passed_over += 1
+                continue
+            if recorded is not None and recorded != state["iteration"]:
+                log.warning("checkpoint %s: its record says iteration %d, its weights %d; going by the "
+                            "weights", path, recorded, state["iteration"])
+            self._resume(path, state)
+            return True
+        if passed_over:
+            log.warning("no checkpoint this run can go on from: training from the start")
+        return False
+
+    def _resume(self, path: Path, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
@@ -181,7 +192,6 @@ class Trainer:
             timelapse.carry_over(path.parent, self.checkpoint_dir, self.iteration, int(self.cfg.preview_every))
             log.info("continuing from %s at iteration %d (a shorter run of the same training; "
                      "it stays as it is)", path, self.iteration)
-        return True
 
     # ---- one step ----------------------------------------------------
     def batches(self) -> dict[str, Batch]:
