@@ -28,7 +28,7 @@ SWAP_SECTIONS = ("train", "convert", "merge")
 # Names become folder and file names: a plain word, not too long for a path, not
 # ending like a file the workflow writes next to it (a swap "summary.tsv" would be
 # the folder of results/evaluate/summary.tsv), not a reserved name.
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.~-]*")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.~+-]*")
 NAME_LIMIT = 64  # characters; an experiment's swap names (made, not typed) may be longer
 POINT_NAME_LIMIT = 128
 FILE_SUFFIXES = (".json", ".tsv", ".jpg", ".png", ".parquet", ".npz", ".mp4", ".yaml", ".log")
@@ -204,7 +204,7 @@ def check_name(where: str, name: Any, limit: int = NAME_LIMIT) -> None:
         "is not text" if not isinstance(name, str)
         else "is reserved" if name in RESERVED
         else f"is longer than {limit} characters" if len(name) > limit
-        else "may hold only letters, digits, '_', '.', '~', '-' and must start with a letter or digit"
+        else "may hold only letters, digits, '_', '.', '~', '+', '-' and must start with a letter or digit"
         if not NAME.fullmatch(name)
         else f"ends like a file name ({name[name.rfind('.'):]}) and would clash with the "
              "workflow's own files" if name.lower().endswith(FILE_SUFFIXES)

@@ -7,18 +7,16 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-import matplotlib
 import numpy as np
 import pandas as pd
 
 from swapflow.summary import HEADLINE
 from swapflow.io import atomic_path
 
-matplotlib.use("Agg")
-from matplotlib import pyplot as plt  # noqa: E402  (backend chosen first)
-
 DIFFERENCE_COLUMNS = ["setting", "from", "to", "others", "video", "metric",
                       "difference", "seed_sd", "noise", "beyond_noise"]
+# the columns of a row (swap, video, seed) and of the tables, besides the settings
+TABLE_COLUMNS = ("swap", "video", "seed", "metric", "mean", "sd", "n", "seeds", *DIFFERENCE_COLUMNS)
 
 
 def aggregate(rows: pd.DataFrame, settings: Sequence[str]) -> pd.DataFrame:
@@ -54,16 +52,23 @@ def plot_metric(table: pd.DataFrame, settings: Sequence[str], metric: str, path:
     """One PNG of ``metric``: a panel per setting, its values along x, one line
     per combination of the other settings and video, error bars the sd over
     seeds. With no setting swept (seeds only), the one panel has the videos along x."""
+    import matplotlib  # here: planning a workflow reads this module's columns, not its figures
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
     data = table[table["metric"] == metric]
     panels = list(settings) or ["video"]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), dpi=100, squeeze=False)
-    for ax, setting in zip(axes[0], panels):
-        _plot_panel(ax, data, [s for s in settings if s != setting], setting)
-        ax.set_ylabel(metric)
-    fig.suptitle(f"{metric} (error bars: sd over {_count_text(data['n'])} seeds)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, format="png", dpi=100)
-    plt.close(fig)
+    # every text as written: a value holding $ is no formula
+    with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), dpi=100, squeeze=False)
+        for ax, setting in zip(axes[0], panels):
+            _plot_panel(ax, data, [s for s in settings if s != setting], setting)
+            ax.set_ylabel(metric)
+        fig.suptitle(f"{metric} (error bars: sd over {_count_text(data['n'])} seeds)", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(path, format="png", dpi=100)
+        plt.close(fig)
 
 
 def write_experiment(rows: pd.DataFrame, settings: Sequence[str], table_path: str | os.PathLike,

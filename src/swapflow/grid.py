@@ -5,12 +5,20 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from swapflow.config import SWAP_SECTIONS, check_name, swap_problems
+from swapflow.experiments import TABLE_COLUMNS
 from swapflow.schema import ConfigError
+from swapflow.summary import METRICS
+
+# swaps an experiment may make (grid points x seeds): planning takes about 50 s a 1,000
+MAX_SWAPS = 1000
+# labels a grid key cannot have: the tables' own columns and the metrics
+TAKEN_LABELS = {*TABLE_COLUMNS, *METRICS}
 
 
 def expand_experiments(config: dict, schema: Mapping) -> dict[str, list[dict[str, Any]]]:
@@ -25,16 +33,21 @@ def expand_experiments(config: dict, schema: Mapping) -> dict[str, list[dict[str
     ``merge.<key>``; values are checked as the sections are. Returns {experiment:
     [{"swap", "seed", "settings": {label: value}}]} in the grid's order."""
     swaps = {swap["name"]: swap for swap in config["swaps"]}
+    names = set(swaps)  # of every swap, given and made: a made one must be new
     expanded = {}
     for experiment in config["experiments"]:
         where = f"experiments.{experiment['name']}"
         check_name("experiments", experiment["name"])
+        if experiment["name"] in expanded:
+            raise ConfigError(f"experiments: the name '{experiment['name']}' is used by more than one "
+                              "experiment")
         if experiment["swap"] not in swaps:
             raise ConfigError(f"{where}.swap: '{experiment['swap']}' is not in swaps "
                               f"(known: {', '.join(swaps)})")
         grid = experiment["grid"]
         for key in grid:
             _check_grid_key(f"{where}.grid", key, schema)
+        _check_count(where, grid, experiment["seeds"])
         labels = _grid_labels(list(grid))
         points = []
         for values in itertools.product(*grid.values()):
@@ -42,6 +55,12 @@ def expand_experiments(config: dict, schema: Mapping) -> dict[str, list[dict[str
                 swap = copy.deepcopy(swaps[experiment["swap"]])
                 swap["name"] = "_".join([experiment["name"], *(f"{label}~{_value_text(value)}"
                                          for label, value in zip(labels, values)), f"seed~{seed}"])
+                if swap["name"] in names:
+                    raise ConfigError(f"{where}: the point {dict(zip(grid, values))} with seed {seed} is "
+                                      f"named '{swap['name']}', as another swap or point is (values "
+                                      "that differ only in characters a name cannot hold, or a swap "
+                                      "of that name); make them differ in letters or digits")
+                names.add(swap["name"])
                 swap["experiment"] = experiment["name"]
                 for section in SWAP_SECTIONS:
                     for key, value in (experiment.get(section) or {}).items():
@@ -78,10 +97,21 @@ def _keys(properties: Mapping[str, Any], prefix: str = "") -> list[str]:
                         else [f"{prefix}{name}"])]
 
 
+def _check_count(where: str, grid: Mapping[str, list], seeds: list) -> None:
+    """Refuse a grid of more than MAX_SWAPS swaps, counted before any is made."""
+    count = math.prod(len(values) for values in grid.values()) * len(seeds)
+    if count > MAX_SWAPS:
+        shape = " x ".join([*(f"{len(values)} {key}" for key, values in grid.items()), f"{len(seeds)} seeds"])
+        raise ConfigError(f"{where}: its grid makes {count:,} swaps ({shape}), more than the {MAX_SWAPS:,} "
+                          "an experiment may make; sweep fewer values, or split it into experiments")
+
+
 def _grid_labels(keys: list[str]) -> list[str]:
-    """Each key's last word, or the whole key where two share it."""
+    """Each key's last word, or the whole key where two share it or where it is
+    a column of the experiment's tables (video, mean, ...) or a metric."""
     last = [key.rsplit(".", 1)[-1] for key in keys]
-    return [word if last.count(word) == 1 else key for key, word in zip(keys, last)]
+    return [word if last.count(word) == 1 and word not in TAKEN_LABELS else key
+            for key, word in zip(keys, last)]
 
 
 def _value_text(value: Any) -> str:

@@ -123,7 +123,7 @@ class Plan:
         if self.config["evaluate"]["enabled"]:
             outputs += [f"results/evaluate/{name}.json" for name in names]
             outputs += ["results/evaluate/summary.tsv"]
-            outputs += [f"results/experiments/{name}.tsv" for name in experiments]
+            outputs += [f"results/experiments/{name}/table.tsv" for name in experiments]
         return outputs + self.curation_outputs()
 
     def given_config(self) -> dict:

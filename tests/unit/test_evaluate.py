@@ -13,7 +13,8 @@ import pytest
 
 from swapflow.convert import ConvertConfig, convert_frames
 from swapflow.coverage import pose_coverage, source_faces, target_faces
-from swapflow.evaluate import METRICS, by_coverage, evaluate_swap
+from swapflow.evaluate import by_coverage, evaluate_swap
+from swapflow.summary import METRICS
 from swapflow.frames import FrameFiles
 from swapflow.report import before_after_strip
 from swapflow.summary import FACE_COUNTS, HEADLINE, summarize

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from swapflow.config import load_schema
+from swapflow.config import POINT_NAME_LIMIT, check_name, load_schema
 from swapflow.grid import expand_experiments
 from swapflow.experiments import aggregate, differences, plot_metric, write_experiment
 from swapflow.schema import ConfigError
@@ -161,6 +161,63 @@ def test_a_grid_sweeps_an_occlusion_sources_own_setting():
     with pytest.raises(ConfigError, match=r"experiments.e.grid: unknown key 'convert.skin.thresh' \(allowed: "
                                           r"convert.mask, .*convert.skin.threshold"):
         expand_experiments(_config(grid={"convert.skin.thresh": [3.0]}), SCHEMA)
+
+
+def test_a_grid_over_a_list_setting_makes_names_a_swap_may_have():
+    config = _config(grid={"train.overrides": [["loss.gradient=1", "data.flip=false"], ["data.flip=true"]]})
+    expand_experiments(config, SCHEMA)
+    for swap in config["swaps"][1:]:
+        check_name("swaps", swap["name"], POINT_NAME_LIMIT)
+    assert config["swaps"][2]["name"] == "e_overrides~data.flip-true_seed~0"
+
+
+@pytest.mark.parametrize("key", ["train.+extra.video", "train.+x.seed", "train.+x.mean", "train.+x.swap",
+                                 "train.+x.recon_a_psnr_masked", "train.+x.beyond_noise"])
+def test_a_grid_key_named_as_a_column_keeps_its_path(key):
+    """A label that is a column of the rows or tables, or a metric, is the whole
+    key: the point's row keeps its video, seed, swap and metrics."""
+    config = _config(grid={key: [1, 2]})
+    points = expand_experiments(config, SCHEMA)["e"]
+    assert config["swaps"][1]["name"] == f"e_{key}~1_seed~0"
+    assert points[0]["settings"] == {key: 1}
+
+
+def test_experiments_and_points_never_share_a_name():
+    two = _config(grid={"train.iterations": [10]})
+    two["experiments"].append(two["experiments"][0] | {"grid": {"train.iterations": [20]}})
+    with pytest.raises(ConfigError, match="experiments: the name 'e' is used by more than one experiment"):
+        expand_experiments(two, SCHEMA)
+    alike = _config(grid={"merge.watermark": ["A B", "A-B"]})
+    with pytest.raises(ConfigError, match=r"experiments.e: the point \{'merge.watermark': 'A-B'\} with seed 0 is "
+                                          r"named 'e_watermark~A-B_seed~0', as another swap or point is"):
+        expand_experiments(alike, SCHEMA)
+    taken = _config(grid={"train.iterations": [10]})
+    taken["swaps"].append(taken["swaps"][0] | {"name": "e_iterations~10_seed~0"})
+    with pytest.raises(ConfigError, match="named 'e_iterations~10_seed~0', as another swap or point is"):
+        expand_experiments(taken, SCHEMA)
+
+
+@pytest.mark.parametrize("size, seeds, count", [(10, 1, "1,000,000"), (4, 4, "16,384")])
+def test_a_grid_too_large_is_counted_not_made(size, seeds, count):
+    keys = ["train.iterations", "train.batch_size", "train.model.lr", "train.data.zoom", "convert.batch_size",
+            "merge.crf"]
+    config = _config(grid={key: list(range(1, size + 1)) for key in keys}, seeds=list(range(seeds)))
+    with pytest.raises(ConfigError, match=rf"experiments.e: its grid makes {count} swaps \({size} train.iterations "
+                                          rf"x .* x {size} merge.crf x {seeds} seeds\), more than the 1,000"):
+        expand_experiments(config, SCHEMA)
+    assert len(config["swaps"]) == 1  # none made
+
+
+def test_values_are_drawn_as_written(tmp_path):
+    """Grid values holding $, backslashes and carets are text in the figures, not
+    formulas (matplotlib would stop on these as bad TeX, losing the tables)."""
+    rows = _rows(PSNR)
+    rows["lr"] = rows["lr"].map({0.001: "SYNTHETIC $x^$", 0.0005: "$\\nosuch{$"})
+    write_experiment(rows, SETTINGS, tmp_path / "table.tsv", tmp_path / "differences.tsv", tmp_path / "figures")
+    table = pd.read_csv(tmp_path / "table.tsv", sep="\t")
+    assert set(table["lr"]) == {"SYNTHETIC $x^$", "$\\nosuch{$"}
+    with Image.open(tmp_path / "figures" / "recon_a_psnr_masked.png") as image:
+        assert image.size == (900, 350)
 
 
 @pytest.mark.parametrize("experiment, message", [

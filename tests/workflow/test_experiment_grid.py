@@ -33,7 +33,7 @@ def experiment(tmp_path_factory):
 
 
 def test_table_holds_mean_sd_and_n_of_the_evaluations(experiment):
-    table = pd.read_csv(experiment / "results/experiments/len.tsv", sep="\t")
+    table = pd.read_csv(experiment / "results/experiments/len/table.tsv", sep="\t")
     for metric in ("recon_a_psnr_masked", "recon_b_ssim_masked", "sharpness_ratio", "model_iterations"):
         for n in (20, 30):
             values = [read_json(experiment / f"results/evaluate/len_iterations~{n}_seed~{seed}/man.json")[metric]
@@ -42,9 +42,9 @@ def test_table_holds_mean_sd_and_n_of_the_evaluations(experiment):
             assert row["n"] == 2 and row["seeds"] == "0 1"
             assert row["mean"] == pytest.approx(statistics.mean(values), rel=1e-12)
             assert row["sd"] == pytest.approx(statistics.stdev(values), rel=1e-12, abs=1e-12)
-    steps = pd.read_csv(experiment / "results/experiments/len.differences.tsv", sep="\t", keep_default_na=False)
+    steps = pd.read_csv(experiment / "results/experiments/len/differences.tsv", sep="\t", keep_default_na=False)
     assert set(steps["setting"]) == {"iterations"} and set(steps["beyond_noise"]) <= {"yes", "no"}
-    assert {p.name for p in (experiment / "results/experiments/len").iterdir()} >= {
+    assert {p.name for p in (experiment / "results/experiments/len/figures").iterdir()} >= {
         "recon_a_psnr_masked.png", "sharpness_ratio.png", "id_distance_a.png"}
 
 
@@ -109,3 +109,18 @@ def test_a_typo_in_a_grid_key_fails_the_dry_run(experiment):
         finally:
             write_config(experiment, experiment_config())
         assert res.returncode != 0 and message in res.stdout + res.stderr
+
+
+def test_experiments_whose_names_extend_each_other_keep_their_own_tables(experiment):
+    """`len` and `len.differences`: each its own folder of table, differences and figures."""
+    config = experiment_config()
+    config["experiments"].append(config["experiments"][0] | {"name": "len.differences"})
+    write_config(experiment, config)
+    try:
+        res = run_snakemake(experiment, "-n", "experiments")
+    finally:
+        write_config(experiment, experiment_config())
+    planned = {line.split(": ", 1)[1] for line in (res.stdout + res.stderr).splitlines()
+               if line.strip().startswith("output: ")}
+    assert {"results/experiments/len.differences/table.tsv, results/experiments/len.differences/differences.tsv, "
+            "results/experiments/len.differences/figures"} <= planned

@@ -7,21 +7,21 @@ rule experiment:
         metrics=experiment_metrics,
     output:
         table=report(
-            "results/experiments/{experiment}.tsv",
+            "results/experiments/{experiment}/table.tsv",
             caption="../report/experiment.rst",
             category="Experiments",
             subcategory="{experiment}",
             labels={"experiment": "{experiment}", "figure": "table: mean, sd, n"},
         ),
         differences=report(
-            "results/experiments/{experiment}.differences.tsv",
+            "results/experiments/{experiment}/differences.tsv",
             caption="../report/differences.rst",
             category="Experiments",
             subcategory="{experiment}",
             labels={"experiment": "{experiment}", "figure": "table: differences"},
         ),
         figures=report(
-            directory("results/experiments/{experiment}"),
+            directory("results/experiments/{experiment}/figures"),
             patterns=["{metric}.png"],
             caption="../report/experiment_figure.rst",
             category="Experiments",
@@ -46,4 +46,4 @@ rule experiment:
 # `snakemake experiments`: every experiment's tables and figures
 rule experiments:
     input:
-        expand("results/experiments/{experiment}.tsv", experiment=EXPERIMENTS),
+        expand("results/experiments/{experiment}/table.tsv", experiment=EXPERIMENTS),
