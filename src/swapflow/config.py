@@ -15,7 +15,7 @@ import jsonschema
 import yaml
 
 from swapflow.detectors import DETECTORS, NONE
-from swapflow.io import load_yaml
+from swapflow.io import InputError, check_regular, load_yaml
 from swapflow.occlusion import OCCLUSIONS
 from swapflow.readme_tables import readme_tables
 from swapflow.schema import ConfigError, check_size, cut, problem, with_sections
@@ -227,6 +227,11 @@ def check_config(config: Mapping, configfiles: Iterable[str | Path] = ()) -> Non
             if name not in videos:
                 raise ConfigError(f"identities.{person}.videos: '{name}' is not in videos "
                                   f"(known: {', '.join(videos)})")
+        for still in ident.get("references") or []:
+            try:  # a FIFO would hang the reference job, even a dry run's checks would not
+                check_regular(still)
+            except InputError as err:
+                raise ConfigError(f"identities.{person}.references: {err}") from None
     if config["mask"]["faceset_mask"] not in config["mask"]["types"]:
         raise ConfigError(f"mask.faceset_mask: '{config['mask']['faceset_mask']}' is not one of "
                           f"mask.types ({', '.join(config['mask']['types'])})")

@@ -20,7 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from swapflow import MAX_IMAGE_PIXELS
-from swapflow.io import InputError, atomic_path
+from swapflow.io import InputError, atomic_path, check_regular
 from swapflow.settings import FramesConfig
 
 PathLike = str | os.PathLike
@@ -57,37 +57,52 @@ def list_frames(folder: PathLike) -> list[Path]:
     return frames
 
 
+TOO_LARGE = f"more than the {MAX_IMAGE_PIXELS / 1e6:.0f} million pixels swapflow reads; not decoded"
+
+
 def read_image(path: PathLike) -> np.ndarray:
     """An image a user gives (a still of a folder, a reference still) as RGB
-    uint8. InputError naming the file when its header declares more than
+    uint8. InputError naming the file when it is no regular file (a FIFO would
+    be waited on for ever), when its header declares more than
     ``MAX_IMAGE_PIXELS`` (nothing is decoded: a small file can declare a huge
     image), when it is cut short, or when it cannot be read. Pillow reads the
     header and checks the data; OpenCV decodes the pixels, as for frames."""
-    too_large = f"more than the {MAX_IMAGE_PIXELS / 1e6:.0f} million pixels swapflow reads; not decoded"
+    check_regular(path)
     try:
         with Image.open(path) as image:
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
-                raise InputError(f"{path}: declares {width}x{height} pixels, {too_large}")
+                raise InputError(f"{path}: declares {width}x{height} pixels, {TOO_LARGE}")
             image.load()
     except Image.DecompressionBombError as err:  # Pillow's own, larger limit, met at open
         pixels = re.search(r"\((\d+) pixels\)", str(err))
         raise InputError(f"{path}: declares {int(pixels[1]) / 1e6 if pixels else float('nan'):.0f} "
-                         f"million pixels, {too_large}") from None
+                         f"million pixels, {TOO_LARGE}") from None
     except UnidentifiedImageError:
         pass  # a format Pillow does not know: OpenCV decides (and has the same pixel limit)
     except OSError as err:
         raise InputError(f"{path}: {'truncated' if 'truncated' in str(err).lower() else 'damaged'} "
                          f"image ({err})") from None
+    except InputError:
+        raise
+    except Exception as err:  # noqa: BLE001 (any file: Pillow's ValueError for a 200 MB profile, ...)
+        raise InputError(f"{path}: an image swapflow cannot read ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0][:160] if str(err) else ''})") from None
     try:
         return read_frame(path)
-    except InputError:
-        raise InputError(f"{path}: not an image that can be read") from None
+    except InputError as err:
+        raise InputError(str(err) if TOO_LARGE in str(err) else f"{path}: not an image that can be read") from None
 
 
 def read_frame(path: PathLike) -> np.ndarray:
-    """RGB uint8 image; InputError naming the file if it cannot be decoded."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    """RGB uint8 image; InputError naming the file if it cannot be decoded (also
+    when OpenCV refuses it for its size, which it says in a C++ exception)."""
+    try:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    except cv2.error as err:
+        if "CV_IO_MAX_IMAGE_PIXELS" in str(err):
+            raise InputError(f"{path}: declares {TOO_LARGE}") from None
+        raise InputError(f"{path}: frame cannot be read ({str(err).strip().splitlines()[-1][:160]})") from None
     if image is None:
         raise InputError(f"{path}: frame cannot be read")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import shutil
+import stat
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -146,21 +148,41 @@ def save_tensors(obj: dict, path: str | os.PathLike, shown: str | os.PathLike | 
                                      "if any, is kept") from err
 
 
+def check_regular(path: str | os.PathLike) -> None:
+    """InputError unless ``path`` is a regular file (followed through links): a
+    FIFO, device or socket would be waited on or read for ever."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise InputError(f"{path}: file does not exist") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot be read: {err.strerror}") from None
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{path}: not a regular file (a FIFO, device or socket is not read)")
+
+
 def load_tensors(path: str | os.PathLike, device: Any, what: str, remedy: str) -> dict:
     """``torch.load`` with ``weights_only``: tensors and plain values, never code.
     A file that holds anything else, or is damaged, raises InputError in one line
     naming ``path`` as not a ``what`` swapflow can read safely, with ``remedy``."""
-    import pickle
-
     import torch
 
     try:
         return torch.load(path, map_location=device, weights_only=True)
-    except pickle.UnpicklingError as err:  # torch's advice here would run the file's code: not repeated
-        unsupported = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
-        reason = (f"it holds {unsupported.group(1)}, not only tensors and plain values" if unsupported
-                  else "it is damaged or holds more than tensors and plain values")
-        raise InputError(f"{path} is not a {what} swapflow can read safely ({reason}); {remedy}") from None
-    except (RuntimeError, EOFError, ValueError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputError(f"{path} is not a {what} swapflow can read safely ({reason}); {remedy}") from None
+    except Exception as err:  # noqa: BLE001 (any file: one line naming it)
+        raise InputError(f"{path} is not a {what} swapflow can read safely ({_unsafe_reason(err)}); "
+                         f"{remedy}") from None
+
+
+def _unsafe_reason(err: Exception) -> str:
+    """Why torch.load(weights_only) refused a file, in swapflow's words: torch's
+    own text advises loading it without weights_only, which would run its code."""
+    text = str(err).strip()
+    unsupported = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) (\S+)", text)
+    if unsupported:
+        return f"it holds {unsupported.group(1)}, not only tensors and plain values"
+    if "TorchScript" in text:
+        return "it is a TorchScript archive, which carries code"
+    if "weights_only" in text or isinstance(err, pickle.UnpicklingError) or not text:
+        return "it is damaged or holds more than tensors and plain values"
+    return f"{type(err).__name__}: {text.splitlines()[0][:160]}"

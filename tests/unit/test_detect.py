@@ -2,12 +2,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
 
 from swapflow.alignments import RAW_COLUMNS
-from swapflow.detectors import DETECTORS, make_detector
+from swapflow.detectors import DETECTORS, make_detector, seen_scale
 from swapflow.extract import extract_frames
 from swapflow.frames import list_frames, read_frame
 from swapflow.io import InputError
@@ -98,3 +99,37 @@ def test_list_frames_orders_by_index(tmp_path: Path):
         list_frames(tmp_path / "..")
     empty = extract_frames([], {})
     assert empty.empty and list(empty.columns) == list(RAW_COLUMNS)
+
+
+@pytest.mark.parametrize("shape, max_side, upsample", [((8192, 8192), 0, 0), ((720, 1280), 1280, 2),
+                                                       ((360, 640), 0, 1), ((8192, 4096), 1280, 0)])
+def test_a_detector_sees_no_more_pixels_than_its_memory_allows(shape, max_side, upsample):
+    """max_side first, then as far as the pixels it works on allow: never larger
+    than the frame, never past the bound, and unchanged where within it."""
+    bound = 2048 * 2048
+    scale = seen_scale(shape, max_side, upsample, bound)
+    plain = min(1.0, max_side / max(shape)) if max_side else 1.0
+    seen = shape[0] * shape[1] * scale ** 2 * 4 ** upsample
+    assert scale <= plain <= 1.0 and seen <= bound * (1 + 1e-9)
+    assert scale == plain if shape[0] * shape[1] * plain ** 2 * 4 ** upsample <= bound else seen == pytest.approx(bound)
+
+
+def test_dlib_cnn_with_no_max_side_sees_what_its_memory_allows(demo, caplog):
+    """max_side 0 on an 8192 px still ended in std::bad_alloc (about 1 KB a
+    pixel): a picture beyond max_megapixels (here 0.25) is seen scaled down, as
+    if that picture were given (boxes back in frame pixels), said once."""
+    options = {"max_side": 0, "max_megapixels": 0.25}
+    large = cv2.resize(read_frame(demo / "single_face.jpg"), None, fx=4, fy=4, interpolation=cv2.INTER_LINEAR)
+    scale = seen_scale(large.shape, 0, 0, 0.25e6)
+    seen = cv2.resize(large, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    assert seen.shape[0] * seen.shape[1] <= 0.25e6
+    detector = make_detector("dlib-cnn", options=options)
+    with caplog.at_level("WARNING"):
+        boxes = detector.detect(large)
+        detector.detect(large[: large.shape[0] // 2])
+    said = f"dlib-cnn: a {large.shape[1]}x{large.shape[0]} frame is seen at"
+    assert caplog.text.count(said) == 1 and caplog.text.count("dlib-cnn: a ") == 1
+    direct = make_detector("dlib-cnn", options=options).detect(seen)
+    assert len(boxes) == len(direct) == 1
+    assert np.array(boxes[0][:4]) == pytest.approx(np.array(direct[0][:4]) / scale)
+    assert boxes[0][4] == direct[0][4]

@@ -19,10 +19,10 @@ import cv2
 import numpy as np
 import pytest
 
-from swapflow.config import check_name, check_videos
+from swapflow.config import check_config, check_name, check_videos
 from swapflow.extract import ReferenceStillError, embed_stills
 from swapflow.frames import list_frames
-from swapflow.io import atomic_path
+from swapflow.io import InputError, atomic_path
 from swapflow.settings import MergeConfig
 from swapflow.schema import ConfigError
 from swapflow.video.ffmpeg import Header, VideoError, ffmpeg_exe, read_header
@@ -305,6 +305,57 @@ def test_an_image_declaring_too_many_pixels_is_not_decoded(tmp_path, width, heig
         embed_stills("man", [bomb])
 
 
+def hdr_declaring(path: Path, width: int, height: int) -> Path:
+    """A Radiance HDR of a kilobyte whose header declares width x height (Pillow
+    does not read HDR: OpenCV meets the size)."""
+    path.write_bytes(b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n" + f"-Y {height} +X {width}\n".encode() + bytes(1000))
+    return path
+
+
+def png_with_profile(path: Path, profile_bytes: int) -> Path:
+    """A 16x16 PNG carrying an ICC profile of ``profile_bytes`` (compressed to a few hundred KB)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + bytes(3 * 16) for _ in range(16))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 8, 2, 0, 0, 0))
+                     + chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(bytes(profile_bytes), 9))
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: hdr_declaring(p / "b.hdr", 20000, 20000), "declares more than the 67 million pixels"),
+    (lambda p: hdr_declaring(p / "b.hdr", 9000, 9000), "declares more than the 67 million pixels"),
+    (lambda p: png_with_profile(p / "b.png", 200_000_000), r"an image swapflow cannot read \(ValueError: "
+                                                           "Decompressed data too large"),
+])
+def test_an_image_that_fails_deep_in_a_decoder_is_named(tmp_path, make, message):
+    """Sizes OpenCV refuses in C++ and chunks Pillow refuses: one line naming the
+    file, in a folder of stills and as a reference still."""
+    folder = tmp_path / "stills"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.zeros((48, 64, 3), np.uint8))
+    bad = make(folder)
+    with pytest.raises(VideoError, match=rf"{bad}: {message}"):
+        split(folder, tmp_path / "frames", tmp_path / "p.json")
+    with pytest.raises(ReferenceStillError, match=rf"reference still {bad}: {message}"):
+        embed_stills("man", [bad])
+
+
+def test_a_video_of_too_many_pixels_a_frame_is_refused_from_its_header(tmp_path):
+    """A video of 1.3 MB whose frames are 9000x8000 (3 GB of frames for 3 seconds):
+    the config check and split refuse it before decoding."""
+    clip = tmp_path / "big.mkv"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "color=black:s=9000x8000:d=0.12:r=25",
+                    "-c:v", "mjpeg", str(clip)], check=True)
+    limit = "its frames are 9000x8000 pixels, more than the 67 million pixels swapflow reads; not decoded"
+    with pytest.raises(ConfigError, match=rf"videos.big: {clip}: {limit}"):
+        check_videos({"big": str(clip)})
+    with pytest.raises(VideoError, match=rf"{clip}: {limit}"):
+        split(clip, tmp_path / "frames", tmp_path / "p.json")
+    assert not (tmp_path / "frames").exists()
+
+
 @pytest.mark.parametrize("suffix, keep", [(".jpg", 0.86), (".jpg", 0.5), (".png", 0.7), (".webp", 0.9)])
 def test_a_cut_image_says_truncated(tmp_path, suffix, keep):
     """A still cut short is named as such (OpenCV decoded the rest as grey and
@@ -342,6 +393,22 @@ def test_good_names_pass(name):
     check_name("videos", name)
 
 
+
+
+def test_a_fifo_is_not_read_as_a_still(tmp_path):
+    """A FIFO as a reference still stops the dry run's config check (the
+    reference job would wait on it for ever), and read_image refuses it."""
+    fifo = tmp_path / "ref.jpg"
+    os.mkfifo(fifo)
+    config = {"videos": {}, "identities": {"man": {"videos": [], "references": [str(fifo)]}}, "swaps": [],
+              "mask": {"faceset_mask": "components", "types": ["components"]}}
+    with pytest.raises(ConfigError, match=rf"identities.man.references: {fifo}: not a regular file \(a FIFO"):
+        check_config(config)
+    with pytest.raises(ReferenceStillError, match=rf"reference still {fifo}: not a regular file"):
+        embed_stills("man", [fifo])
+    config["identities"]["man"]["references"] = [str(tmp_path / "gone.jpg")]
+    with pytest.raises(ConfigError, match=r"identities.man.references: .*gone.jpg: file does not exist"):
+        check_config(config)
 
 
 def test_a_fifo_is_not_read_as_a_video(tmp_path):
@@ -407,3 +474,46 @@ def test_a_killed_job_leaves_no_ffmpeg(tmp_path):
     finally:
         if _running(ffmpeg[0]):
             os.kill(ffmpeg[0], signal.SIGKILL)
+
+
+class _Runs:
+    """Unpickling this calls ``Path.touch``: code a pickle runs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return Path.touch, (self.path,)
+
+
+@pytest.mark.parametrize("content, reason", [
+    ("torchscript", r"it is a TorchScript archive, which carries code"),
+    ("payload", r"it holds getattr, not only tensors and plain values"),  # how a pickle names Path.touch
+    ("legacy", r"it holds getattr, not only tensors and plain values"),
+    ("noise", r"it is damaged or holds more than tensors and plain values"),
+])
+def test_a_model_or_checkpoint_that_carries_code_is_one_line(tmp_path, content, reason):
+    """Wherever a model or checkpoint is read (convert and evaluate load_model,
+    training's checkpoints and start_from), a file holding code is named in one
+    line, without torch's advice to load it unsafely, and runs nothing."""
+    import torch
+
+    from swapflow.train.checkpoint import read
+    from swapflow.train.model_io import load_model
+
+    weights = tmp_path / "model" / "model.pt"
+    weights.parent.mkdir()
+    if content == "torchscript":
+        torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(weights))
+    elif content == "noise":
+        weights.write_bytes(np.random.default_rng(0).bytes(5000))
+    else:
+        torch.save({"state_dict": {}, "config": _Runs(tmp_path / "ran")}, weights,
+                   _use_new_zipfile_serialization=content != "legacy")
+    for load, what in [(lambda: load_model(weights.parent), "model"),
+                       (lambda: read(weights, torch.device("cpu")), "checkpoint")]:
+        with pytest.raises(InputError) as err:
+            load()
+        assert str(err.value).startswith(f"{weights} is not a {what} swapflow can read safely ({reason}); ")
+        assert "weights_only" not in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "ran").exists()

@@ -10,6 +10,7 @@ are configured under its name (``extract.<name>``).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
@@ -32,6 +33,17 @@ DETECTORS: Registry[Detector] = Registry("detector", {
     "dlib-cnn": "swapflow.detectors.dlib_cnn:DlibCnnDetector",
 })
 NONE = "none"  # no second detector
+
+
+def seen_scale(shape: Sequence[int], max_side: int, upsample: int, max_seen: float) -> float:
+    """The scale a detector sees a frame of ``shape`` at: down to ``max_side`` on
+    its long side (0: not that way), and further where the picture it works on,
+    the frame doubled ``upsample`` times, would have more than ``max_seen``
+    pixels (what its memory allows)."""
+    height, width = shape[:2]
+    scale = min(1.0, max_side / max(height, width)) if max_side else 1.0
+    seen = height * width * scale ** 2 * 4 ** upsample
+    return scale * math.sqrt(max_seen / seen) if seen > max_seen else scale
 
 
 class Both:

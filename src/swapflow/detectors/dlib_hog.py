@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import ClassVar
 
+import cv2
 import numpy as np
 
-from swapflow.detectors import Box
+from swapflow.detectors import Box, seen_scale
 from swapflow.settings import DetectConfig
 from swapflow.schema import setting, settings_section
+
+log = logging.getLogger(__name__)
 
 
 @settings_section
@@ -31,6 +35,10 @@ class DlibHogDetector:
     no tiling, and ``min_size`` is only the smallest face kept.
     """
 
+    # pixels it may see (the frame after upsample): it takes about 10 bytes a
+    # pixel (78 MB at 2048x2048, 181 MB at 4096x4096), so a larger picture is
+    # scaled down to this (an 8192x8192 still at upsample 3 would need 43 GB)
+    MAX_SEEN = 400_000_000
     Options = DlibHogOptions
 
     def __init__(self, threshold: float = DetectConfig.threshold, min_size: float = DetectConfig.min_size,
@@ -40,11 +48,21 @@ class DlibHogDetector:
         self._detector = dlib.get_frontal_face_detector()
         self._threshold = threshold
         self._upsample = (options or DlibHogOptions()).upsample
+        self._warned = False  # that a frame was scaled for memory: said once
 
     def detect(self, image_rgb: np.ndarray) -> list[Box]:
         floor = math.log(self._threshold / (1 - self._threshold))
-        rects, margins, _ = self._detector.run(image_rgb, self._upsample, floor)
+        scale = seen_scale(image_rgb.shape, 0, self._upsample, self.MAX_SEEN)
+        if scale < 1.0 and not self._warned:
+            self._warned = True
+            log.warning("dlib-hog: a %dx%d frame is seen at %.3g of its size (upsample %d): it takes about "
+                        "10 bytes a pixel and may see %.0f million", image_rgb.shape[1], image_rgb.shape[0],
+                        scale, self._upsample, self.MAX_SEEN / 1e6)
+        seen = image_rgb if scale == 1.0 else cv2.resize(image_rgb, None, fx=scale, fy=scale,
+                                                         interpolation=cv2.INTER_AREA)
+        rects, margins, _ = self._detector.run(np.ascontiguousarray(seen), self._upsample, floor)
         return [
-            (float(r.left()), float(r.top()), float(r.right() + 1), float(r.bottom() + 1), 1 / (1 + math.exp(-m)))
+            (r.left() / scale, r.top() / scale, (r.right() + 1) / scale, (r.bottom() + 1) / scale,
+             1 / (1 + math.exp(-m)))
             for r, m in zip(rects, margins)
         ]

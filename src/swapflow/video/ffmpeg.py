@@ -23,6 +23,7 @@ from typing import Iterator, Sequence
 
 import imageio_ffmpeg
 
+from swapflow import MAX_IMAGE_PIXELS
 from swapflow.io import InputError
 
 HEADER_TIMEOUT_S = 60  # reading a header takes well under a second
@@ -132,6 +133,9 @@ def parse_header(path: Path, text: str) -> Header:
         raise VideoError(f"{path}: has no video stream")
     h = Header(codec=video.group(1), pix_fmt=video.group(2),
                width=int(video.group(3)), height=int(video.group(4)))
+    if h.width * h.height > MAX_IMAGE_PIXELS:  # a small file can hold frames of gigabytes
+        raise VideoError(f"{path}: its frames are {h.width}x{h.height} pixels, more than the "
+                         f"{MAX_IMAGE_PIXELS / 1e6:.0f} million pixels swapflow reads; not decoded")
     if audio := _AUDIO_RE.search(text):
         h.audio = audio.group(1)
     if rot := _ROT_RE.search(text):
