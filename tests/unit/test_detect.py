@@ -9,6 +9,7 @@ import pytest
 
 from swapflow.alignments import RAW_COLUMNS
 from swapflow.detectors import DETECTORS, make_detector, seen_scale
+from swapflow.detectors.dlib_cnn import DlibCnnDetector, DlibCnnOptions
 from swapflow.extract import extract_frames
 from swapflow.frames import list_frames, read_frame
 from swapflow.io import InputError
@@ -116,20 +117,21 @@ def test_a_detector_sees_no_more_pixels_than_its_memory_allows(shape, max_side, 
 
 def test_dlib_cnn_with_no_max_side_sees_what_its_memory_allows(demo, caplog):
     """max_side 0 on an 8192 px still ended in std::bad_alloc (about 1 KB a
-    pixel): a picture beyond max_megapixels (here 0.25) is seen scaled down, as
-    if that picture were given (boxes back in frame pixels), said once."""
-    options = {"max_side": 0, "max_megapixels": 0.25}
+    pixel): a picture beyond the pixels it may see (here 0.25 million, 4.2 in
+    use) is seen scaled down, as if that picture were given (boxes back in
+    frame pixels), said once."""
+    options = DlibCnnOptions(max_side=0)
     large = cv2.resize(read_frame(demo / "single_face.jpg"), None, fx=4, fy=4, interpolation=cv2.INTER_LINEAR)
     scale = seen_scale(large.shape, 0, 0, 0.25e6)
     seen = cv2.resize(large, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     assert seen.shape[0] * seen.shape[1] <= 0.25e6
-    detector = make_detector("dlib-cnn", options=options)
+    detector = DlibCnnDetector(options=options, max_seen=0.25e6)
     with caplog.at_level("WARNING"):
         boxes = detector.detect(large)
         detector.detect(large[: large.shape[0] // 2])
     said = f"dlib-cnn: a {large.shape[1]}x{large.shape[0]} frame is seen at"
     assert caplog.text.count(said) == 1 and caplog.text.count("dlib-cnn: a ") == 1
-    direct = make_detector("dlib-cnn", options=options).detect(seen)
+    direct = DlibCnnDetector(options=options, max_seen=0.25e6).detect(seen)
     assert len(boxes) == len(direct) == 1
     assert np.array(boxes[0][:4]) == pytest.approx(np.array(direct[0][:4]) / scale)
     assert boxes[0][4] == direct[0][4]

@@ -30,10 +30,6 @@ class DlibCnnOptions:
     max_side: int = setting(1280, "a frame whose long side is longer is scaled down to this before detecting "
                             "(cost grows with the pixels: 1080p costs about 2.5x 720p); 0: never",
                             minimum=0)
-    max_megapixels: float = setting(4.2, "millions of pixels its network may see (the frame after max_side "
-                                    "and upsample): it takes about 1 GB a million, so a larger picture is "
-                                    "scaled down to this, with a warning (max_side 0 on an 8192 px still "
-                                    "would need 67 GB)", minimum=0.1, maximum=64)
 
 
 class DlibCnnDetector:
@@ -46,18 +42,23 @@ class DlibCnnDetector:
     """
 
     GAIN = 4.0
+    # pixels its network may see (the frame after max_side and upsample): it takes
+    # about 1 KB a pixel (1.1 GB at 1024x1024, 4.1 GB at 2048x2048, measured;
+    # max_side 0 on an 8192 px still ended in std::bad_alloc), so a larger
+    # picture is scaled down to this. Not a setting: a new detection setting
+    # would rename every model (its faceset recipe).
+    MAX_SEEN = 2048 * 2048
     Options = DlibCnnOptions
 
     def __init__(self, threshold: float = DetectConfig.threshold, min_size: float = DetectConfig.min_size,
-                 options: DlibCnnOptions | None = None) -> None:
+                 options: DlibCnnOptions | None = None, max_seen: float = MAX_SEEN) -> None:
         import dlib
         import face_recognition_models
 
         options = options or DlibCnnOptions()
         self._detector = dlib.cnn_face_detection_model_v1(face_recognition_models.cnn_face_detector_model_location())
         self._upsample, self._max_side = options.upsample, options.max_side
-        # about 1 KB a pixel: 1.1 GB at 1024x1024, 4.1 GB at 2048x2048 (measured)
-        self._max_seen = options.max_megapixels * 1e6
+        self._max_seen = max_seen
         self._warned = False  # that a frame was scaled for memory: said once
 
     def detect(self, image_rgb: np.ndarray) -> list[Box]:
