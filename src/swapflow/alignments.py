@@ -59,15 +59,34 @@ def table(rows: Sequence[Mapping], columns: Mapping[str, str]) -> pd.DataFrame:
         {k: v for k, v in columns.items() if v != "object"})
 
 
+# where a raw or aligned table's metadata lists the frames that lost faces to
+# extract.max_faces: [[frame, faces dropped], ...]
+DROPPED = "max_faces_dropped"
+
+
+def dropped_text(dropped: Sequence[Sequence[int]], shown: int = 10) -> str:
+    """"5 faces found beyond it dropped in 2 frames: 12 (3), 40 (2)" (the first ``shown`` frames)."""
+    frames = ", ".join(f"{frame} ({n})" for frame, n in dropped[:shown]) + (", ..." if len(dropped) > shown else "")
+    total = sum(n for _, n in dropped)
+    return (f"{total} face{'s' * (total != 1)} found beyond it dropped in {len(dropped)} "
+            f"frame{'s' * (len(dropped) != 1)}: {frames}")
+
+
 def read_shards(paths: Sequence[PathLike]) -> pd.DataFrame:
-    """The raw tables of a video's detect shards, as one."""
-    return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+    """The raw tables of a video's detect shards, as one (their frames that lost
+    faces to max_faces joined in its metadata)."""
+    shards = [pd.read_parquet(p) for p in paths]
+    raw = pd.concat(shards, ignore_index=True)
+    raw.attrs = {DROPPED: sorted(item for shard in shards for item in shard.attrs.get(DROPPED, []))}
+    return raw
 
 
-def write_alignments(path: PathLike, aligned: pd.DataFrame, frames: int, width: int, height: int) -> None:
-    """Store an aligned table with the frame count and size of its video."""
+def write_alignments(path: PathLike, aligned: pd.DataFrame, frames: int, width: int, height: int,
+                     dropped: Sequence[Sequence[int]] = ()) -> None:
+    """Store an aligned table with the frame count and size of its video, and
+    the frames that lost faces to max_faces (``dropped``)."""
     aligned = aligned.copy()
-    aligned.attrs.update(frames=frames, width=width, height=height)
+    aligned.attrs.update(frames=frames, width=width, height=height, **{DROPPED: [list(d) for d in dropped]})
     write_parquet(path, aligned)
 
 

@@ -113,9 +113,15 @@ def settings_text(c: CurateConfig) -> dict[str, str]:
     }
 
 
-def counts(record: pd.DataFrame, c: CurateConfig) -> pd.DataFrame:
-    """One row per step: filter, setting, faces removed, faces left (first row: all kept faces)."""
-    rows, left = [{"filter": "aligned faces", "setting": "", "removed": 0, "left": len(record)}], len(record)
+def counts(record: pd.DataFrame, c: CurateConfig, dropped: Sequence[Sequence[int]] = ()) -> pd.DataFrame:
+    """One row per step: filter, setting, faces removed, faces left. First the
+    faces detection found beyond ``extract.max_faces`` (``dropped``: [frame, n]
+    of each frame that lost some), then all kept faces, then each filter."""
+    lost = sum(n for _, n in dropped)
+    rows = [{"filter": "max_faces", "setting": al.dropped_text(dropped) if lost else "no face dropped",
+             "removed": lost, "left": len(record)},
+            {"filter": "aligned faces", "setting": "", "removed": 0, "left": len(record)}]
+    left = len(record)
     for name, text in settings_text(c).items():
         n = int((record["removed"] == name).sum())
         left -= n

@@ -81,18 +81,20 @@ def _visited(frame_paths: Sequence[PathLike], c: DetectConfig) -> list[PathLike]
     return [p for p in frame_paths if frame_index(p) % c.every_n == 0]
 
 
-def detect_rows(image: np.ndarray, frame: int, detector: Detector, c: DetectConfig) -> list[dict]:
+def detect_rows(image: np.ndarray, frame: int, detector: Detector, c: DetectConfig) -> tuple[list[dict], int]:
+    """The rows of one frame's faces (or its no-face row), and how many faces
+    found beyond ``max_faces`` were dropped (the lowest scores)."""
     h, w = image.shape[:2]
     boxes = [
         b for b in detector.detect(image)
         if b[4] >= c.threshold and max(b[2] - b[0], b[3] - b[1]) >= c.min_size * min(w, h)
     ]
-    boxes = sorted(boxes, key=lambda b: -b[4])[: c.max_faces]
-    if not boxes:
-        return [no_face(frame)]
+    kept = sorted(boxes, key=lambda b: -b[4])[: c.max_faces]
+    if not kept:
+        return [no_face(frame)], 0
     return [dict(frame=frame, face=i, x0=x0, y0=y0, x1=x1, y1=y1, score=score,
                  truncated=x0 <= 0 or y0 <= 0 or x1 >= w or y1 >= h)
-            for i, (x0, y0, x1, y1, score) in enumerate(boxes)]
+            for i, (x0, y0, x1, y1, score) in enumerate(kept)], len(boxes) - len(kept)
 
 
 def no_face(frame: int) -> dict:
@@ -170,14 +172,20 @@ def extract_frames(frame_paths: Sequence[PathLike], cfg: Mapping[str, Any] | Det
     landmarker = make_landmarker(d.landmarker)
     embedder = Embedder() if d.embeddings else None
     paths = _visited(frame_paths, d)
-    rows = []
+    rows, dropped = [], []
     for path in progress(paths, "detect+landmarks"):
         image = read_frame(path)
         seen = for_models(image)
-        rows += landmark_rows(image, seen, detect_rows(seen, frame_index(path), detector, d), landmarker, embedder)
+        found, lost = detect_rows(seen, frame_index(path), detector, d)
+        rows += landmark_rows(image, seen, found, landmarker, embedder)
+        if lost:
+            dropped.append([frame_index(path), lost])
     raw = al.table(rows, RAW_COLUMNS)
     if not (raw["face"] >= 0).any():
         log.warning("no face detected in %d frames", len(paths))
+    if dropped:
+        log.warning("max_faces %d: %s", d.max_faces, al.dropped_text(dropped))
+    raw.attrs[al.DROPPED] = dropped
     return raw
 
 

@@ -174,8 +174,11 @@ class Plan:
         return self.frame_quality() | {key: self.config["frames"][key]}
 
     def detection(self) -> dict:
-        """The detect keys, with the detectors' own settings (``extract.<detector>``)."""
+        """The detect keys of a video, with the detectors' own settings
+        (``extract.<detector>``); ``stills_max_faces`` is a folder of stills'
+        ``max_faces`` (detect_settings)."""
         cfg = self.settings(DetectConfig)
+        cfg.pop("stills_max_faces")
         own = self.config["extract"]
         return cfg | {"options": own.get(cfg["detector"], {}),
                       "second_options": own.get(cfg["second_detector"], {})}
@@ -186,7 +189,7 @@ class Plan:
         cfg = self.detection()
         cfg["embeddings"] = cfg["embeddings"] or bool(self.references(video))
         if self.is_pictures(video):
-            return cfg | {"pictures": True}
+            return cfg | {"pictures": True, "max_faces": self.settings(DetectConfig)["stills_max_faces"]}
         return {k: v for k, v in cfg.items() if k not in ("second_detector", "second_options")}
 
     def lost_faces(self, video: str) -> dict:

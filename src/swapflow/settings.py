@@ -57,7 +57,12 @@ class DetectConfig:
     min_size: float = setting(0.05, "smallest face kept, as box side / the frame's short side; with tiling "
                               "also the finest tile level (0.03 finds faces of 30 px at 720p, at about 3.5x "
                               "the tiling cost)", minimum=0, maximum=1)
-    max_faces: int = setting(4, "most faces kept per frame (highest scores first)", stills=False, minimum=1)
+    max_faces: int | None = setting(4, "most faces kept per video frame (highest scores first; a frame that "
+                                    "loses faces to it is named in the log and counted in the curation "
+                                    "table); `null`: every face found", stills=False, minimum=1)
+    stills_max_faces: int | None = setting(None, "most faces kept per picture of a folder of stills; "
+                                           "`null`: every face found (the identity's references pick "
+                                           "the person)", stills=False, minimum=1)
     every_n: int = setting(1, "detect on frames whose index is a multiple of this; others get no row",
                            stills=False, minimum=1)
     landmarker: str = setting("dlib", "68-point landmarks: `dlib` (shape_predictor_68, fitted: see below) or "

@@ -98,8 +98,8 @@ def test_pose_cap_thins_crowded_bins_only(woman):
     for _, group in rec.groupby(bins):  # the first and last face of a bin in time stay
         assert group["removed"].iloc[0] == group["removed"].iloc[-1] == ""
     table = counts(rec, cfg)
-    assert table["filter"].tolist() == ["aligned faces", "outlier", "blur", "duplicate", "pose_cap"]
-    assert table["removed"].tolist()[:4] == [0, 0, 0, 0] and table["left"].iloc[-1] == kept.sum()
+    assert table["filter"].tolist() == ["max_faces", "aligned faces", "outlier", "blur", "duplicate", "pose_cap"]
+    assert table["removed"].tolist()[:5] == [0, 0, 0, 0, 0] and table["left"].iloc[-1] == kept.sum()
     assert table.loc[table["filter"] == "blur", "setting"].item() == "off"
 
 

@@ -7,13 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from swapflow.alignments import RAW_COLUMNS
+from swapflow.alignments import DROPPED, RAW_COLUMNS, read_alignments, read_shards, write_alignments
+from swapflow.curate import counts
 from swapflow.detectors import DETECTORS, make_detector, seen_scale
 from swapflow.detectors.dlib_cnn import DlibCnnDetector, DlibCnnOptions
 from swapflow.extract import extract_frames
 from swapflow.frames import list_frames, read_frame
 from swapflow.io import InputError
 from swapflow.schema import ConfigError
+from swapflow.settings import CurateConfig
 
 
 def _face_rate(table: pd.DataFrame) -> float:
@@ -135,3 +137,34 @@ def test_dlib_cnn_with_no_max_side_sees_what_its_memory_allows(demo, caplog):
     assert len(boxes) == len(direct) == 1
     assert np.array(boxes[0][:4]) == pytest.approx(np.array(direct[0][:4]) / scale)
     assert boxes[0][4] == direct[0][4]
+
+
+def test_faces_beyond_max_faces_are_dropped_and_said(demo, tmp_path, caplog):
+    """The group photo's 5 faces: max_faces 2 keeps the 2 highest scores and says
+    which frames lost how many, in the log and the table's metadata (which the
+    faceset's curation table shows); with no limit all 5 stay."""
+    frames = []
+    for i in range(3):
+        frames.append(tmp_path / f"{i:06d}.png")
+        cv2.imwrite(str(frames[-1]), cv2.imread(str(demo / ("multi_face.jpg" if i != 1 else "single_face.jpg"))))
+    cfg = {"options": {"range": "auto"}}
+    with caplog.at_level("WARNING"):
+        two = extract_frames(frames, cfg | {"max_faces": 2})
+    everyone = extract_frames(frames, cfg | {"max_faces": None})
+    assert everyone.groupby("frame")["face"].max().tolist() == [4, 0, 4]
+    assert two.groupby("frame")["face"].max().tolist() == [1, 0, 1]
+    assert two.attrs[DROPPED] == [[0, 3], [2, 3]] and everyone.attrs[DROPPED] == []
+    assert "max_faces 2: 6 faces found beyond it dropped in 2 frames: 0 (3), 2 (3)" in caplog.text
+    kept = everyone[everyone["frame"] == 0].nlargest(2, "score")[["x0", "y0"]].to_numpy()
+    assert np.array_equal(two[two["frame"] == 0][["x0", "y0"]].to_numpy(), kept)
+    # the shards' record reaches the alignments and the curation table
+    for i, table in enumerate((two.iloc[:2], two.iloc[2:])):
+        part = table.copy()
+        part.attrs = {DROPPED: [d for d in two.attrs[DROPPED] if (d[0] < 1) == (i == 0)]}
+        part.to_parquet(tmp_path / f"{i}.parquet", index=False)
+    joined = read_shards([tmp_path / "0.parquet", tmp_path / "1.parquet"])
+    assert joined.attrs[DROPPED] == [[0, 3], [2, 3]]
+    write_alignments(tmp_path / "align.parquet", joined.iloc[:0], 3, 572, 562, joined.attrs[DROPPED])
+    dropped = read_alignments(tmp_path / "align.parquet").attrs[DROPPED]
+    row = counts(pd.DataFrame({"removed": []}), CurateConfig(), dropped).iloc[0]
+    assert (row["filter"], row["removed"]) == ("max_faces", 6) and row["setting"].endswith("0 (3), 2 (3)")

@@ -191,3 +191,18 @@ def test_a_start_from_a_finished_folder_is_named_by_its_weights(clips, tmp_path,
     assert plan(clips, swaps=swaps).swap_model["x"] == first.swap_model["x"]
     (folder / "model.pt").write_bytes(b"other weights")
     assert plan(clips, swaps=swaps).swap_model["x"] != first.swap_model["x"]
+
+
+def test_a_folder_of_stills_keeps_every_face_and_a_video_its_max_faces(clips, tmp_path):
+    """extract.max_faces (4) is a video frame's; a folder of stills keeps every face
+    found unless stills_max_faces says otherwise. A video's recipe (which names
+    its models) does not hold the stills' key."""
+    stills = tmp_path / "stills"
+    stills.mkdir()
+    clips = clips | {"group": str(stills)}
+    p = plan(clips)
+    assert p.detect_settings("bob")["max_faces"] == 4 and p.detect_settings("group")["max_faces"] is None
+    assert "stills_max_faces" not in p.faceset_recipe("bob")["extract"]
+    assert "stills_max_faces" not in p.faceset_recipe("bob")["lost_faces"]["detect"]
+    p = plan(clips, extract={"max_faces": 2, "stills_max_faces": 3})
+    assert p.detect_settings("bob")["max_faces"] == 2 and p.detect_settings("group")["max_faces"] == 3
