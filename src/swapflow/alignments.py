@@ -81,12 +81,11 @@ def read_shards(paths: Sequence[PathLike]) -> pd.DataFrame:
     return raw
 
 
-def write_alignments(path: PathLike, aligned: pd.DataFrame, frames: int, width: int, height: int,
-                     dropped: Sequence[Sequence[int]] = ()) -> None:
-    """Store an aligned table with the frame count and size of its video, and
-    the frames that lost faces to max_faces (``dropped``)."""
+def write_alignments(path: PathLike, aligned: pd.DataFrame, frames: int, width: int, height: int) -> None:
+    """Store an aligned table with the frame count and size of its video (and
+    the frames that lost faces to max_faces, that align_faces put in its metadata)."""
     aligned = aligned.copy()
-    aligned.attrs.update(frames=frames, width=width, height=height, **{DROPPED: [list(d) for d in dropped]})
+    aligned.attrs.update(frames=frames, width=width, height=height)
     write_parquet(path, aligned)
 
 

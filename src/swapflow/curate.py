@@ -113,10 +113,12 @@ def settings_text(c: CurateConfig) -> dict[str, str]:
     }
 
 
-def counts(record: pd.DataFrame, c: CurateConfig, dropped: Sequence[Sequence[int]] = ()) -> pd.DataFrame:
+def counts(record: pd.DataFrame, c: CurateConfig) -> pd.DataFrame:
     """One row per step: filter, setting, faces removed, faces left. First the
-    faces detection found beyond ``extract.max_faces`` (``dropped``: [frame, n]
-    of each frame that lost some), then all kept faces, then each filter."""
+    faces detection found beyond ``extract.max_faces`` (the record's metadata
+    ``al.DROPPED``: [frame, n] of each frame that lost some), then all kept
+    faces, then each filter."""
+    dropped = record.attrs.get(al.DROPPED, [])
     lost = sum(n for _, n in dropped)
     rows = [{"filter": "max_faces", "setting": al.dropped_text(dropped) if lost else "no face dropped",
              "removed": lost, "left": len(record)},

@@ -250,6 +250,7 @@ def align_faces(raw: pd.DataFrame, cfg: Mapping[str, Any] | AlignConfig | None =
                 }
             )
     aligned = al.table(rows, ALIGN_COLUMNS)
+    aligned.attrs[al.DROPPED] = raw.attrs.get(al.DROPPED, [])  # kept by write_alignments
     if not rows:
         log.warning("no face aligned in %d frames", raw["frame"].nunique())
         return aligned
@@ -328,6 +329,7 @@ def build_faceset(
         kept = kept.assign(embedding=_embeddings(paths, kept))
     columns = ["frame", "face", "yaw", "pitch", "blur"] + (["embedding"] if k.outlier_distance else [])
     record = curate(kept[columns], points / size, k)
+    record.attrs[al.DROPPED] = alignments.attrs.get(al.DROPPED, [])  # for curate.counts
     chosen = np.flatnonzero(record["removed"] == "")
     with create_faceset(out_dir, len(chosen), size) as fs:
         for j, i in enumerate(progress(chosen, "faceset")):

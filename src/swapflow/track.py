@@ -203,7 +203,9 @@ def recover_faces(raw: pd.DataFrame, frame_paths: Sequence[PathLike],
     for i, frame in enumerate(frames):
         # the detected faces in their order, then the recovered ones
         rows += [r | {"face": n} for n, r in enumerate(faces[i])] or [no_face(frame) | {"tracked": False}]
-    return al.table(rows, TRACKED_COLUMNS)
+    out = al.table(rows, TRACKED_COLUMNS)
+    out.attrs = dict(raw.attrs)  # what detection said of the video (al.DROPPED)
+    return out
 
 
 def _search(searcher: _Searcher, faces: dict[int, list[dict]], frames: list[int], start: int, last: dict,

@@ -11,7 +11,8 @@ from swapflow.alignments import DROPPED, RAW_COLUMNS, read_alignments, read_shar
 from swapflow.curate import counts
 from swapflow.detectors import DETECTORS, make_detector, seen_scale
 from swapflow.detectors.dlib_cnn import DlibCnnDetector, DlibCnnOptions
-from swapflow.extract import extract_frames
+from swapflow.extract import align_faces, extract_frames
+from swapflow.track import recover_faces
 from swapflow.frames import list_frames, read_frame
 from swapflow.io import InputError
 from swapflow.schema import ConfigError
@@ -164,7 +165,9 @@ def test_faces_beyond_max_faces_are_dropped_and_said(demo, tmp_path, caplog):
         part.to_parquet(tmp_path / f"{i}.parquet", index=False)
     joined = read_shards([tmp_path / "0.parquet", tmp_path / "1.parquet"])
     assert joined.attrs[DROPPED] == [[0, 3], [2, 3]]
-    write_alignments(tmp_path / "align.parquet", joined.iloc[:0], 3, 572, 562, joined.attrs[DROPPED])
-    dropped = read_alignments(tmp_path / "align.parquet").attrs[DROPPED]
-    row = counts(pd.DataFrame({"removed": []}), CurateConfig(), dropped).iloc[0]
+    aligned = align_faces(recover_faces(joined, frames, track={"max_gap": 0, "search": 0}))
+    write_alignments(tmp_path / "align.parquet", aligned, 3, 572, 562)
+    record = pd.DataFrame({"removed": []})
+    record.attrs = {DROPPED: read_alignments(tmp_path / "align.parquet").attrs[DROPPED]}
+    row = counts(record, CurateConfig()).iloc[0]
     assert (row["filter"], row["removed"]) == ("max_faces", 6) and row["setting"].endswith("0 (3), 2 (3)")

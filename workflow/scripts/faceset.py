@@ -1,7 +1,7 @@
 """Rule faceset: frames + alignments + masks -> curated faceset folder, its contact
 sheet, the removed faces' sheet and the curation counts."""
 
-from swapflow.alignments import DROPPED, read_alignments
+from swapflow.alignments import read_alignments
 from swapflow.curate import counts, removed_sheet
 from swapflow.extract import build_faceset
 from swapflow.faceset import contact_sheet
@@ -19,4 +19,4 @@ record = build_faceset(frames, alignments, snakemake.input.masks, snakemake.outp
 contact_sheet(snakemake.output.faceset, snakemake.output.sheet)
 removed_sheet(frames, alignments, record, snakemake.output.removed)
 with atomic_path(snakemake.output.counts) as tmp:
-    counts(record, curation, alignments.attrs.get(DROPPED, [])).to_csv(tmp, sep="\t", index=False)
+    counts(record, curation).to_csv(tmp, sep="\t", index=False)
