@@ -25,7 +25,8 @@ def extracted(tmp_path_factory):
 def test_faceset_of_every_frame(extracted):
     alignments = pd.read_parquet(extracted / "results/align/man.parquet")
     assert alignments["frame"].nunique() == 72 and alignments["keep"].sum() == 72
-    assert alignments.attrs == {"frames": 72, "width": 640, "height": 360}
+    # the man's clip shows one face a frame: none lost to extract.max_faces
+    assert alignments.attrs == {"frames": 72, "width": 640, "height": 360, "max_faces_dropped": []}
     faceset = load_faceset(extracted / "results/faceset/man")
     # curation sees every aligned face and keeps those no filter removed
     n = (faceset.curation["removed"] == "").sum()
