@@ -10,6 +10,7 @@ are configured under its name (``extract.<name>``).
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any, Mapping, Protocol, Sequence
 
@@ -19,6 +20,7 @@ from swapflow.plugins import Registry
 from swapflow.settings import DetectConfig
 
 Box = tuple[float, float, float, float, float]
+log = logging.getLogger(__name__)
 
 
 class Detector(Protocol):
@@ -44,6 +46,29 @@ def seen_scale(shape: Sequence[int], max_side: int, upsample: int, max_seen: flo
     scale = min(1.0, max_side / max(height, width)) if max_side else 1.0
     seen = height * width * scale ** 2 * 4 ** upsample
     return scale * math.sqrt(max_seen / seen) if seen > max_seen else scale
+
+
+class Seen:
+    """The picture a dlib detector works on, from a frame: ``seen_scale``'s, with
+    the first frame scaled for memory said in the log (``name``; ``cost``: what
+    a pixel costs it)."""
+
+    def __init__(self, name: str, max_side: int, upsample: int, max_seen: float, cost: str) -> None:
+        self.name, self.max_side, self.upsample, self.max_seen, self.cost = name, max_side, upsample, max_seen, cost
+        self.said = False
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        """(the picture, contiguous, and its scale: boxes found on it divide by it)."""
+        import cv2  # here: the config check at parse time needs no OpenCV
+
+        scale = seen_scale(image.shape, self.max_side, self.upsample, self.max_seen)
+        if scale < seen_scale(image.shape, self.max_side, 0, math.inf) and not self.said:
+            self.said = True
+            log.warning("%s: a %dx%d frame is seen at %.3g of its size (upsample %d, max_side %d): it takes "
+                        "about %s a pixel and may see %.1f million", self.name, image.shape[1], image.shape[0],
+                        scale, self.upsample, self.max_side, self.cost, self.max_seen / 1e6)
+        seen = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        return np.ascontiguousarray(seen), scale
 
 
 class Both:

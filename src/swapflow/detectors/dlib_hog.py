@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import ClassVar
 
-import cv2
 import numpy as np
 
-from swapflow.detectors import Box, seen_scale
+from swapflow.detectors import Box, Seen
 from swapflow.settings import DetectConfig
 from swapflow.schema import setting, settings_section
-
-log = logging.getLogger(__name__)
 
 
 @settings_section
@@ -48,19 +44,12 @@ class DlibHogDetector:
         self._detector = dlib.get_frontal_face_detector()
         self._threshold = threshold
         self._upsample = (options or DlibHogOptions()).upsample
-        self._warned = False  # that a frame was scaled for memory: said once
+        self._seen = Seen("dlib-hog", 0, self._upsample, self.MAX_SEEN, "10 bytes")
 
     def detect(self, image_rgb: np.ndarray) -> list[Box]:
         floor = math.log(self._threshold / (1 - self._threshold))
-        scale = seen_scale(image_rgb.shape, 0, self._upsample, self.MAX_SEEN)
-        if scale < 1.0 and not self._warned:
-            self._warned = True
-            log.warning("dlib-hog: a %dx%d frame is seen at %.3g of its size (upsample %d): it takes about "
-                        "10 bytes a pixel and may see %.0f million", image_rgb.shape[1], image_rgb.shape[0],
-                        scale, self._upsample, self.MAX_SEEN / 1e6)
-        seen = image_rgb if scale == 1.0 else cv2.resize(image_rgb, None, fx=scale, fy=scale,
-                                                         interpolation=cv2.INTER_AREA)
-        rects, margins, _ = self._detector.run(np.ascontiguousarray(seen), self._upsample, floor)
+        seen, scale = self._seen(image_rgb)
+        rects, margins, _ = self._detector.run(seen, self._upsample, floor)
         return [
             (r.left() / scale, r.top() / scale, (r.right() + 1) / scale, (r.bottom() + 1) / scale,
              1 / (1 + math.exp(-m)))
